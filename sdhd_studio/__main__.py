@@ -1,0 +1,3 @@
+from sdhd_studio.cli.main import main
+
+raise SystemExit(main())

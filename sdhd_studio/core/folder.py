@@ -1,0 +1,151 @@
+"""The project folder `NAME.sdhd/`: project.json (+ .bak), masks/, cache/.
+
+Saves are atomic (temp file, fsync, rename) and keep the previous version as `.bak`, so a crash
+or a full disk mid-save never leaves a project that cannot be opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+from sdhd_studio.core.errors import ProjectError
+from sdhd_studio.core.project import Project
+from sdhd_studio.core.serialize import SCHEMA_VERSION, project_from_dict, project_to_dict
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".sdhd"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+class ProjectFolder:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).absolute()
+
+    @property
+    def project_file(self) -> Path:
+        return self.path / "project.json"
+
+    @property
+    def backup_file(self) -> Path:
+        return self.path / "project.json.bak"
+
+    @property
+    def masks_dir(self) -> Path:
+        return self.path / "masks"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.path / "cache"
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], project: Project) -> ProjectFolder:
+        folder = cls(path)
+        if folder.project_file.exists() or folder.backup_file.exists():
+            raise ProjectError(f"a project already exists at {folder.path}")
+        try:
+            folder.masks_dir.mkdir(parents=True, exist_ok=True)
+            folder.cache_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(f"cannot create {folder.path}: {exc.strerror}") from None
+        folder.save(project)
+        return folder
+
+    def save(self, project: Project) -> None:
+        data = project_to_dict(project)
+        with contextlib.suppress(ValueError):
+            data["source"]["relative_path"] = os.path.relpath(project.source.path, self.path)
+        text = json.dumps(data, indent=1, sort_keys=True).encode()
+        try:
+            if self.project_file.exists():
+                os.replace(self.project_file, self.backup_file)
+            write_atomic(self.project_file, text)
+        except OSError as exc:
+            if not self.project_file.exists() and self.backup_file.exists():
+                os.replace(self.backup_file, self.project_file)
+            raise ProjectError(f"cannot save project to {self.path}: {exc.strerror}") from None
+
+    def load(self) -> Project:
+        if not self.path.is_dir():
+            raise ProjectError(f"no project folder at {self.path}")
+        try:
+            return self._read(self.project_file)
+        except ProjectError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any damage means: try the backup
+            reason = _describe(exc)
+        if not self.backup_file.exists():
+            raise ProjectError(f"{self.project_file} is unreadable ({reason}) and has no backup")
+        log.warning("%s is unreadable (%s); opened the backup %s instead",
+                    self.project_file, reason, self.backup_file.name)
+        try:
+            return self._read(self.backup_file)
+        except ProjectError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise ProjectError(
+                f"{self.project_file} and its backup are both unreadable ({_describe(exc)})"
+            ) from None
+
+    def _read(self, path: Path) -> Project:
+        data = json.loads(path.read_bytes())
+        schema = data.get("schema")
+        if not isinstance(schema, int):
+            raise ValueError("no schema version")
+        if schema > SCHEMA_VERSION:
+            raise ProjectError(
+                f"{path} was saved by a newer SDHD Studio (schema {schema}; this version reads "
+                f"up to {SCHEMA_VERSION}); upgrade SDHD Studio to open it"
+            )
+        project = project_from_dict(data)
+        src = project.source
+        relative = data["source"].get("relative_path")
+        if not os.path.exists(src.path) and relative and (self.path / relative).exists():
+            # The project and its video moved together: follow them.
+            project = dataclasses.replace(
+                project, source=dataclasses.replace(src, path=str((self.path / relative).resolve()))
+            )
+        return project
+
+    def mask_path(self, digest: str) -> Path:
+        return self.masks_dir / f"{digest}.png"
+
+    def store_mask(self, png: bytes) -> str:
+        """Store mask PNG bytes under their content digest; returns the digest."""
+        digest = hashlib.sha256(png).hexdigest()
+        path = self.mask_path(digest)
+        if not path.exists():
+            self.masks_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                write_atomic(path, png)
+            except OSError as exc:
+                raise ProjectError(f"cannot store mask: {exc.strerror}") from None
+        return digest
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON: {exc.msg} at line {exc.lineno}"
+    if isinstance(exc, FileNotFoundError):
+        return "missing"
+    return f"{type(exc).__name__}: {exc}"

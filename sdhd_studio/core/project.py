@@ -1,0 +1,191 @@
+"""The project document: source, output settings, keyframes and masks.
+
+A `Project` is immutable. Edits (see `edits.py`) return a new one, so a render worker can hold a
+snapshot while the user keeps editing, and undo is just going back to an earlier value.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from sdhd_studio.core.errors import ProjectError
+from sdhd_studio.core.settings import DEFAULTS, SETTINGS
+from sdhd_studio.core.source import Source, VideoInfo
+
+CODECS = ("h264", "h265")
+PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast",
+    "medium", "slow", "slower", "veryslow",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """Size and encoding of the HD result. Exactly one of `height` and `scale` is set."""
+
+    height: int | None = 720
+    scale: float | None = None
+    fps_multiplier: int = 1
+    codec: str = "h264"
+    crf: int = 18
+    preset: str = "medium"
+    audio: bool = True
+
+    def __post_init__(self) -> None:
+        if (self.height is None) == (self.scale is None):
+            raise ProjectError("set exactly one of output height and scale")
+        if self.height is not None and not 16 <= self.height <= 8640:
+            raise ProjectError(f"output height must be 16-8640 pixels, got {self.height}")
+        if self.scale is not None and not 0.25 <= self.scale <= 16:
+            raise ProjectError(f"output scale must be 0.25-16, got {self.scale:g}")
+        if self.fps_multiplier not in (1, 2, 3, 4):
+            raise ProjectError(f"fps multiplier must be 1, 2, 3 or 4, got {self.fps_multiplier}")
+        if not 0 <= self.crf <= 51:
+            raise ProjectError(f"CRF must be 0-51, got {self.crf}")
+        if self.preset not in PRESETS:
+            raise ProjectError(f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}")
+
+    def frame_size(self, info: VideoInfo) -> tuple[int, int]:
+        """Output (width, height): square pixels at the source's display aspect, even sides.
+
+        Non-square SD pixels (DV, DVD) are resolved here, so the HD result looks right on any
+        player without relying on aspect flags.
+        """
+        height = self.height if self.height is not None else info.height * self.scale
+        width = height * info.display_aspect
+        return _even(width), _even(height)
+
+
+def _even(value: float | Fraction) -> int:
+    return max(2, 2 * round(float(value) / 2))
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """Settings that take effect at `frame` and hold until the next keyframe changes them.
+
+    Names in `interpolate` ramp linearly from this keyframe's value to the value set by the
+    next keyframe that sets the same name.
+    """
+
+    frame: int
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    interpolate: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class MaskRef:
+    """An inpainting mask painted on `frame` and applied to frames `frame`..`end` inclusive.
+
+    The PNG lives in the project folder under its content digest.
+    """
+
+    frame: int
+    digest: str
+    end: int
+    inpainter: str | None = None  # None: the frame's effective `inpainter` setting
+
+    def covers(self, index: int) -> bool:
+        return self.frame <= index <= self.end
+
+
+@dataclass(frozen=True)
+class Project:
+    source: Source
+    output: OutputSettings = OutputSettings()
+    defaults: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULTS))
+    keyframes: tuple[Keyframe, ...] = ()  # sorted by frame, at most one per frame
+    masks: tuple[MaskRef, ...] = ()  # sorted by frame, at most one per frame
+
+    @property
+    def frame_count(self) -> int:
+        return self.source.info.frame_count
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        return self.output.frame_size(self.source.info)
+
+    def check_frame(self, index: int) -> int:
+        if not 0 <= index < self.frame_count:
+            raise ProjectError(
+                f"frame {index} is out of range: the video has {self.frame_count} frames "
+                f"(0-{self.frame_count - 1})"
+            )
+        return index
+
+    def keyframe_at(self, index: int) -> Keyframe | None:
+        for kf in self.keyframes:
+            if kf.frame == index:
+                return kf
+        return None
+
+    def keyframe_before(self, index: int) -> Keyframe | None:
+        """The keyframe at or before `index` (None: the project defaults apply)."""
+        pos = bisect.bisect_right([kf.frame for kf in self.keyframes], index)
+        return self.keyframes[pos - 1] if pos else None
+
+    def settings_at(self, index: int) -> dict[str, Any]:
+        """Effective settings at one frame."""
+        for start, stop, values in self.settings_runs():
+            if start <= index < stop:
+                return dict(values)
+        raise ProjectError(f"frame {index} is out of range")
+
+    def settings_runs(self) -> Iterator[tuple[int, int, Mapping[str, Any]]]:
+        """Yield `(start, stop, settings)` covering every frame in order.
+
+        Frames in one run share identical effective settings, so callers can do per-run work
+        once; interpolated stretches come out one frame per run.
+        """
+        bounds = [kf.frame for kf in self.keyframes if kf.frame > 0]
+        starts = [0, *bounds]
+        stops = [*bounds, self.frame_count]
+        current = dict(self.defaults)
+        origin: dict[str, tuple[int, Any, bool]] = {}  # name -> (frame, value, interpolates)
+        for start, stop in zip(starts, stops, strict=True):
+            kf = self.keyframe_at(start)
+            if kf is not None:
+                current.update(kf.settings)
+                for name, value in kf.settings.items():
+                    origin[name] = (start, value, name in kf.interpolate)
+            ramps = self._ramps(origin, stop)
+            if not ramps:
+                if start < stop:
+                    yield start, stop, dict(current)
+                continue
+            for index in range(start, stop):
+                values = dict(current)
+                for name, (a, va, b, vb) in ramps.items():
+                    t = (index - a) / (b - a)
+                    value = va + (vb - va) * t
+                    values[name] = round(value) if SETTINGS[name].kind is int else value
+                yield index, index + 1, values
+
+    def _ramps(
+        self, origin: Mapping[str, tuple[int, Any, bool]], after: int
+    ) -> dict[str, tuple[int, Any, int, Any]]:
+        """Numeric settings ramping across the run that ends at `after`: name -> (a, va, b, vb)."""
+        ramps = {}
+        for name, (a, va, interpolates) in origin.items():
+            if not interpolates or not SETTINGS[name].numeric:
+                continue
+            nxt = next(
+                (kf for kf in self.keyframes if kf.frame >= after and name in kf.settings), None
+            )
+            if nxt is not None:
+                ramps[name] = (a, va, nxt.frame, nxt.settings[name])
+        return ramps
+
+    def mask_at(self, index: int) -> MaskRef | None:
+        """The mask applied at `index`: the latest-painted mask that covers it."""
+        found = None
+        for mask in self.masks:
+            if mask.frame > index:
+                break
+            if mask.covers(index):
+                found = mask
+        return found

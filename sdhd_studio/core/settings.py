@@ -1,0 +1,97 @@
+"""The render settings a keyframe can carry: names, types, ranges, defaults.
+
+Backends declare which of these they use; only those enter a frame's recipe, so changing a
+setting that a frame's backends ignore dirties nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sdhd_studio.core.errors import SettingError
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    kind: type  # str, int or float
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    unit: str = ""
+    help: str = ""
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in (int, float)
+
+    def coerce(self, value: Any) -> Any:
+        """Return `value` as this setting's type, or raise SettingError saying what is allowed."""
+        try:
+            if self.kind is int:
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError
+                out: Any = int(float(value)) if isinstance(value, str) else int(value)
+            elif self.kind is float:
+                out = float(value)
+            else:
+                out = str(value)
+        except (TypeError, ValueError):
+            raise SettingError(
+                f"{self.name} must be {'an integer' if self.kind is int else 'a number'}, "
+                f"got {value!r}"
+            ) from None
+        if self.numeric and (
+            (self.minimum is not None and out < self.minimum)
+            or (self.maximum is not None and out > self.maximum)
+        ):
+            raise SettingError(
+                f"{self.name} must be between {self.minimum:g} and {self.maximum:g}"
+                f"{' ' + self.unit if self.unit else ''}, got {out:g}"
+            )
+        return out
+
+
+SETTINGS: dict[str, SettingSpec] = {
+    spec.name: spec
+    for spec in (
+        SettingSpec("upscaler", str, "lanczos", help="backend that makes the HD frame"),
+        SettingSpec("inpainter", str, "telea", help="backend that fills masked pixels"),
+        SettingSpec("model", str, "", help="model folder or hub id for learned backends"),
+        SettingSpec("prompt", str, "", help="what the picture shows (diffusion backends)"),
+        SettingSpec("negative_prompt", str, "", help="what to avoid (diffusion backends)"),
+        SettingSpec("strength", float, 0.3, 0.0, 1.0, help="how far diffusion may move away"),
+        SettingSpec("steps", int, 20, 1, 200, "steps", "denoising steps"),
+        SettingSpec("guidance", float, 7.5, 0.0, 30.0, help="classifier-free guidance scale"),
+        SettingSpec("noise_level", int, 20, 0, 350, help="noise added to the low-res input"),
+        SettingSpec("seed", int, 0, 0, 2**32 - 1, help="random seed (same seed: less flicker)"),
+        SettingSpec("sharpen", float, 0.0, 0.0, 2.0, help="unsharp-mask amount after upscaling"),
+        SettingSpec("inpaint_radius", int, 3, 1, 50, "px", "neighbourhood classical fill uses"),
+    )
+}
+
+DEFAULTS: dict[str, Any] = {name: spec.default for name, spec in SETTINGS.items()}
+
+
+def spec(name: str) -> SettingSpec:
+    try:
+        return SETTINGS[name]
+    except KeyError:
+        known = ", ".join(sorted(SETTINGS))
+        raise SettingError(f"unknown setting {name!r}; known settings: {known}") from None
+
+
+def validate(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Check names and coerce values; the result is safe to store in the project."""
+    return {name: spec(name).coerce(value) for name, value in values.items()}
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse `KEY=VALUE` as typed on a command line."""
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise SettingError(f"expected KEY=VALUE, got {text!r}")
+    name = name.strip().replace("-", "_")
+    return name, spec(name).coerce(value)
