@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 
 from sdhd_studio.core.errors import ProjectError
@@ -23,14 +24,18 @@ log = logging.getLogger(__name__)
 SUFFIX = ".sdhd"
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a mix.
+
+    `durable` also survives power loss (fsync); without it the write survives a killed process.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

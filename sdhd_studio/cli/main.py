@@ -1,0 +1,539 @@
+"""`sdhd`: everything the editor does, headless.
+
+Errors a user can fix print one line and exit 1; nothing is changed by a command that fails.
+Commands with `--json` print one JSON object as their last line, for scripts. Engine imports
+happen inside the commands so `sdhd --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sdhd_studio import __version__
+from sdhd_studio.core.errors import Cancelled, SdhdError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="sdhd: warning: %(message)s")
+    try:
+        return args.command(args) or 0
+    except Cancelled:
+        print("sdhd: cancelled", file=sys.stderr)
+        return 130
+    except SdhdError as exc:
+        print(f"sdhd: error: {exc}", file=sys.stderr)
+        return 1
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from sdhd_studio.render.session import Session
+
+    session = Session.create(
+        args.source, args.output, output=_output_settings(args), settings=_settings(args)
+    )
+    _report(args, _info(session), f"created {session.folder.path}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    session = _open(args.project)
+    info = _info(session)
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    src = info["source"]
+    out = info["output"]
+    print(f"project   {info['project']}")
+    print(f"source    {src['path']}")
+    print(f"          {src['width']}x{src['height']} {src['codec']} {src['pix_fmt']}, "
+          f"{src['fps']} fps ({src['fps_float']:.3f}){' VFR' if src['vfr'] else ''}, "
+          f"{src['frames']} frames, {src['duration']:.2f} s, "
+          f"{len(src['audio'])} audio stream(s)")
+    print(f"output    {out['width']}x{out['height']}, x{out['fps_multiplier']} fps, "
+          f"{out['codec']} crf {out['crf']} {out['preset']}")
+    print(f"defaults  {_format_settings(info['defaults'])}")
+    for kf in info["keyframes"]:
+        print(f"keyframe  {kf['frame']}: {_format_settings(kf['settings'])}")
+    for m in info["masks"]:
+        print(f"mask      frames {m['frame']}-{m['end']}"
+              f"{' (' + m['inpainter'] + ')' if m['inpainter'] else ''}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from sdhd_studio.render.status import FrameState, ranges
+
+    session = _open(args.project)
+    status = session.status()
+    counts = status.counts()
+    todo = ranges(status.frames_in(FrameState.EMPTY, FrameState.DIRTY, FrameState.FAILED))
+    failed = {int(i): status.errors[int(i)] for i in status.frames_in(FrameState.FAILED)}
+    count, size = session.cache.size()
+    result = {
+        "frames": len(status),
+        "counts": counts,
+        "todo_ranges": [list(r) for r in todo],
+        "failed": failed,
+        "cache_entries": count,
+        "cache_bytes": size,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{len(status)} frames: "
+          + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
+    if todo:
+        print("to render: " + _format_ranges(todo))
+    for index, message in list(failed.items())[:20]:
+        print(f"failed frame {index}: {message}")
+    print(f"cache: {count} frames, {size / 1e6:.1f} MB")
+    return 0
+
+
+def cmd_keyframe_set(args: argparse.Namespace) -> int:
+    from sdhd_studio.core import edits
+
+    session = _open(args.project)
+    frame = session.project.check_frame(args.frame)
+    session.edit(f"Set keyframe {frame}", edits.set_keyframe, frame, _settings(args),
+                 args.interpolate or ())
+    _report(args, {"keyframe": frame}, f"keyframe {frame} set")
+    return 0
+
+
+def cmd_keyframe_rm(args: argparse.Namespace) -> int:
+    from sdhd_studio.core import edits
+
+    session = _open(args.project)
+    session.edit(f"Remove keyframe {args.frame}", edits.remove_keyframe, args.frame)
+    _report(args, {"removed": args.frame}, f"keyframe {args.frame} removed")
+    return 0
+
+
+def cmd_mask_set(args: argparse.Namespace) -> int:
+    from sdhd_studio.core import edits
+    from sdhd_studio.media.images import encode_png, read_mask
+
+    session = _open(args.project)
+    project = session.project
+    frame = project.check_frame(args.frame)
+    info = project.source.info
+    mask = read_mask(args.mask, (info.width, info.height))
+    if args.hold is not None:
+        if args.hold < 1:
+            raise SdhdError("--hold must be at least 1 frame")
+        end = min(frame + args.hold - 1, project.frame_count - 1)
+    else:
+        end = frame if args.until is None else args.until
+    digest = session.store_mask(encode_png(mask))
+    session.edit(f"Set mask on frame {frame}", edits.set_mask, frame, digest, end, args.inpainter)
+    _report(args, {"mask": frame, "end": end, "digest": digest},
+            f"mask on frames {frame}-{end}")
+    return 0
+
+
+def cmd_mask_rm(args: argparse.Namespace) -> int:
+    from sdhd_studio.core import edits
+
+    session = _open(args.project)
+    session.edit(f"Remove mask on frame {args.frame}", edits.remove_mask, args.frame)
+    _report(args, {"removed": args.frame}, f"mask on frame {args.frame} removed")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from sdhd_studio.cli.progress import ProgressBar
+
+    session = _open(args.project)
+    frames = _parse_frames(args.frames, session.project.frame_count) if args.frames else None
+    bar = ProgressBar("render", enabled=not args.json)
+    with _cancel_on_interrupt() as cancel:
+        try:
+            summary = session.render(frames, workers=args.workers, on_event=bar.on_event,
+                                     cancel=cancel)
+        finally:
+            bar.close()
+    result = {
+        "rendered": summary.rendered,
+        "cached": summary.cached,
+        "failed": summary.failed,
+        "cancelled": summary.cancelled,
+        "seconds": round(summary.seconds, 3),
+        "errors": {str(i): m for i, m in sorted(summary.errors.items())},
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for index, message in sorted(summary.errors.items())[:20]:
+            print(f"failed frame {index}: {message}", file=sys.stderr)
+        print(f"rendered {summary.rendered}, cached {summary.cached}, failed {summary.failed} "
+              f"in {summary.seconds:.1f} s")
+    if summary.cancelled:
+        return 130
+    return 1 if summary.failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    session = _open(args.project)
+    result = _export(session, args, args.output)
+    _report(args, result, f"wrote {result['path']}")
+    return 0
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from sdhd_studio.core import edits
+    from sdhd_studio.core.folder import ProjectFolder
+    from sdhd_studio.render.session import Session
+
+    out = Path(args.output)
+    project_path = Path(args.project) if args.project else out.with_suffix(".sdhd")
+    # A rerun after a crash or Ctrl+C picks up the same project and renders only what is left.
+    if ProjectFolder(project_path).project_file.exists():
+        session = Session.open(project_path)
+        if Path(session.project.source.path) != Path(args.source).absolute():
+            raise SdhdError(f"{project_path} belongs to another video; pass --project PATH")
+        session.edit("Output", edits.set_output, **_output_changes(args))
+        session.edit("Settings", edits.set_defaults, _settings(args))
+    else:
+        session = Session.create(args.source, project_path, output=_output_settings(args),
+                                 settings=_settings(args))
+    result = _export(session, args, out)
+    if not args.keep_project:
+        shutil.rmtree(session.folder.path, ignore_errors=True)
+    _report(args, result, f"wrote {result['path']}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    sample = _sample_path()
+    out = Path(args.output)
+    print(f"SD sample: {sample.name} (Big Buck Bunny, CC-BY 3.0 Blender Foundation)",
+          file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="sdhd-demo-") as tmp:
+        args = argparse.Namespace(
+            source=str(sample), output=str(out), project=str(Path(tmp) / "demo.sdhd"),
+            keep_project=False, scale=None, height=720, upscaler=None, set=None,
+            fps_multiplier=None, crf=None, preset=None, codec=None, allow_preview=False,
+            no_audio=False, workers=args.workers, json=args.json,
+        )
+        return cmd_upscale(args)
+
+
+def cmd_backends(args: argparse.Namespace) -> int:
+    from sdhd_studio.ml import registry
+
+    rows = [
+        {
+            "name": spec.name,
+            "kind": spec.kind,
+            "version": spec.version,
+            "uses": sorted(spec.uses),
+            "usable": spec.unusable_reason() is None,
+            "reason": spec.unusable_reason(),
+            "description": spec.description,
+        }
+        for spec in registry.backends()
+    ]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for row in rows:
+        state = "ok" if row["usable"] else f"unusable: {row['reason']}"
+        print(f"{row['kind']:8} {row['name']:16} {state:10} {row['description']}")
+    return 0
+
+
+def cmd_relocate(args: argparse.Namespace) -> int:
+    from sdhd_studio.render.session import Session
+
+    session = Session.open(args.project, relocate=args.source)
+    _report(args, {"source": session.project.source.path},
+            f"source is now {session.project.source.path}")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    session = _open(args.project)
+    count, size = session.gc()
+    _report(args, {"removed": count, "bytes": size},
+            f"removed {count} unused frames, {size / 1e6:.1f} MB")
+    return 0
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _open(path: str) -> Any:
+    from sdhd_studio.render.session import Session
+
+    return Session.open(path)
+
+
+def _export(session: Any, args: argparse.Namespace, out: str | Path) -> dict[str, Any]:
+    from sdhd_studio.cli.progress import ProgressBar
+    from sdhd_studio.render.export import export_video
+
+    overrides = {
+        name: value
+        for name, value in (("crf", args.crf), ("preset", args.preset), ("codec", args.codec),
+                            ("fps_multiplier", getattr(args, "fps_multiplier", None)))
+        if value is not None
+    }
+    if args.no_audio:
+        overrides["audio"] = False
+    bar = ProgressBar("export", enabled=not args.json)
+    with _cancel_on_interrupt() as cancel:
+        try:
+            result = export_video(
+                session, out, allow_preview=args.allow_preview, workers=args.workers,
+                on_progress=bar.update, cancel=cancel, **overrides,
+            )
+        finally:
+            bar.close()
+    return {
+        "path": str(result.path),
+        "frames": result.frames,
+        "width": result.width,
+        "height": result.height,
+        "fps": str(result.fps),
+        "rendered": result.rendered,
+        "previews": result.previews,
+        "seconds": round(result.seconds, 3),
+    }
+
+
+def _info(session: Any) -> dict[str, Any]:
+    project = session.project
+    info = project.source.info
+    width, height = project.frame_size
+    return {
+        "project": str(session.folder.path),
+        "source": {
+            "path": project.source.path,
+            "width": info.width,
+            "height": info.height,
+            "sample_aspect": str(info.sample_aspect),
+            "rotation": info.rotation,
+            "codec": info.codec,
+            "pix_fmt": info.pix_fmt,
+            "fps": str(info.fps),
+            "fps_float": float(info.fps),
+            "vfr": info.vfr,
+            "frames": info.frame_count,
+            "duration": info.duration,
+            "audio": [vars(a) for a in info.audio],
+        },
+        "output": {**vars(project.output), "width": width, "height": height},
+        "defaults": dict(project.defaults),
+        "keyframes": [
+            {"frame": kf.frame, "settings": dict(kf.settings),
+             "interpolate": sorted(kf.interpolate)}
+            for kf in project.keyframes
+        ],
+        "masks": [vars(m) for m in project.masks],
+    }
+
+
+def _report(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
+    print(json.dumps(result) if getattr(args, "json", False) else text)
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    from sdhd_studio.core.settings import parse_assignment
+
+    values = dict(parse_assignment(text) for text in (args.set or []))
+    if getattr(args, "upscaler", None):
+        values["upscaler"] = args.upscaler
+    return values
+
+
+def _output_changes(args: argparse.Namespace) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if args.scale is not None:
+        changes["scale"] = args.scale
+    elif args.height is not None:
+        changes["height"] = args.height
+    if getattr(args, "fps_multiplier", None) is not None:
+        changes["fps_multiplier"] = args.fps_multiplier
+    return changes
+
+
+def _output_settings(args: argparse.Namespace) -> Any:
+    from sdhd_studio.core.project import OutputSettings
+
+    changes = _output_changes(args)
+    if "scale" in changes:
+        changes["height"] = None
+    return OutputSettings(**changes)
+
+
+def _parse_frames(text: str, count: int) -> range:
+    first, sep, last = text.partition("-")
+    try:
+        a = int(first)
+        b = int(last) if sep else a
+    except ValueError:
+        raise SdhdError(f"--frames must look like 10-20 or 15, got {text!r}") from None
+    if not (0 <= a <= b < count):
+        raise SdhdError(f"--frames {text} is outside the video's frames 0-{count - 1}")
+    return range(a, b + 1)
+
+
+def _format_settings(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in values.items())
+
+
+def _format_ranges(found: list[tuple[int, int]]) -> str:
+    parts = [f"{a}-{b}" if a != b else str(a) for a, b in found[:12]]
+    return ", ".join(parts) + (f" and {len(found) - 12} more ranges" if len(found) > 12 else "")
+
+
+def _sample_path() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("sdhd_studio.resources") / "samples" / "bbb_sd.mp4"))
+
+
+class _cancel_on_interrupt:
+    """Ctrl+C asks the render to stop after the frames in flight (which are kept)."""
+
+    def __enter__(self) -> Any:
+        from sdhd_studio.core.cancel import CancelToken
+
+        self.token = CancelToken()
+        self._previous = signal.signal(signal.SIGINT, lambda *_: self.token.cancel())
+        return self.token
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
+# -- argument parsing ------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sdhd", description="SDHD Studio: turn SD video into HD, headless."
+    )
+    parser.add_argument("--version", action="version", version=f"sdhd {__version__}")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, func: Any, help: str, json_flag: bool = True) -> Any:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(command=func)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print a JSON object last")
+        return p
+
+    def size_args(p: argparse.ArgumentParser) -> None:
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--scale", type=float, help="output size as a multiple of the source")
+        group.add_argument("--height", type=int, help="output height in pixels (default 720)")
+        p.add_argument("--upscaler", help="upscaler for all frames (see `sdhd backends`)")
+        p.add_argument("--fps-multiplier", type=int, choices=(1, 2, 3, 4))
+        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a render setting")
+
+    def export_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--crf", type=int, help="quality, 0 (lossless) to 51 (worst); default 18")
+        p.add_argument("--preset", help="encoder speed preset (default medium)")
+        p.add_argument("--codec", help="h264, h265 or an ffmpeg encoder name")
+        p.add_argument("--allow-preview", action="store_true",
+                       help="fill frames not rendered yet with a quick upscale")
+        p.add_argument("--no-audio", action="store_true", help="leave the audio out")
+        p.add_argument("--workers", type=int, help="render threads (default: CPU cores, max 4)")
+
+    p = command("new", cmd_new, "start a project from a video")
+    p.add_argument("source")
+    p.add_argument("-o", "--output", help="project folder (default ./NAME.sdhd)")
+    size_args(p)
+
+    p = command("info", cmd_info, "show a project's source, output and keyframes")
+    p.add_argument("project")
+
+    p = command("status", cmd_status, "count frames per state and list what needs rendering")
+    p.add_argument("project")
+
+    keyframe = sub.add_parser("keyframe", help="set or remove keyframes")
+    ksub = keyframe.add_subparsers(required=True, metavar="ACTION")
+    p = ksub.add_parser("set", help="set a keyframe's settings")
+    p.set_defaults(command=cmd_keyframe_set)
+    p.add_argument("project")
+    p.add_argument("frame", type=int)
+    p.add_argument("--upscaler")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a render setting")
+    p.add_argument("--interpolate", action="append", metavar="KEY",
+                   help="ramp this numeric setting linearly to the next keyframe")
+    p.add_argument("--json", action="store_true")
+    p = ksub.add_parser("rm", help="remove a keyframe")
+    p.set_defaults(command=cmd_keyframe_rm)
+    p.add_argument("project")
+    p.add_argument("frame", type=int)
+    p.add_argument("--json", action="store_true")
+
+    mask = sub.add_parser("mask", help="set or remove inpainting masks")
+    msub = mask.add_subparsers(required=True, metavar="ACTION")
+    p = msub.add_parser("set", help="paint a mask (white = fill) on a frame")
+    p.set_defaults(command=cmd_mask_set)
+    p.add_argument("project")
+    p.add_argument("frame", type=int)
+    p.add_argument("mask", help="PNG the size of the source frames")
+    hold = p.add_mutually_exclusive_group()
+    hold.add_argument("--hold", type=int, metavar="N", help="apply to N frames from FRAME")
+    hold.add_argument("--until", type=int, metavar="FRAME", help="apply up to FRAME")
+    p.add_argument("--inpainter", help="inpainter for this mask (default: the frame's setting)")
+    p.add_argument("--json", action="store_true")
+    p = msub.add_parser("rm", help="remove the mask painted on a frame")
+    p.set_defaults(command=cmd_mask_rm)
+    p.add_argument("project")
+    p.add_argument("frame", type=int)
+    p.add_argument("--json", action="store_true")
+
+    p = command("render", cmd_render, "render the frames whose inputs changed")
+    p.add_argument("project")
+    p.add_argument("--frames", metavar="A-B", help="only frames A to B (inclusive)")
+    p.add_argument("--workers", type=int, help="render threads (default: CPU cores, max 4)")
+
+    p = command("export", cmd_export, "write the HD MP4 (renders what is missing first)")
+    p.add_argument("project")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--fps-multiplier", type=int, choices=(1, 2, 3, 4))
+    export_args(p)
+
+    p = command("upscale", cmd_upscale, "one step: video in, HD MP4 out (resumable)")
+    p.add_argument("source")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--project", help="where to keep the work (default OUT.sdhd)")
+    p.add_argument("--keep-project", action="store_true", help="keep the project afterwards")
+    size_args(p)
+    export_args(p)
+
+    p = command("demo", cmd_demo, "upscale the bundled SD sample to HD (no GPU, no downloads)")
+    p.add_argument("-o", "--output", default="sdhd-demo.mp4")
+    p.add_argument("--workers", type=int)
+
+    command("backends", cmd_backends, "list backends and whether each can run here")
+
+    p = command("relocate", cmd_relocate, "point a project at its moved source video")
+    p.add_argument("project")
+    p.add_argument("source")
+
+    p = command("gc", cmd_gc, "delete cached frames the project no longer uses")
+    p.add_argument("project")
+    return parser
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""Finished frames stored by recipe key, plus the little bookkeeping the timeline needs.
+
+Layout: `cache/ab/cdef....png` (lossless), written to a temp name and renamed, so a frame is
+either completely there or not at all, whatever happens to the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from sdhd_studio.core.errors import CacheWriteError
+from sdhd_studio.core.folder import write_atomic
+from sdhd_studio.media.images import decode_png, encode_png
+
+_EXT = ".png"
+
+
+class FrameCache:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self._log_lock = threading.Lock()
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / (key[2:] + _EXT)
+
+    def __contains__(self, key: str) -> bool:
+        return self.path(key).exists()
+
+    def keys(self) -> set[str]:
+        """Every complete entry; one directory scan, cheap enough for 100,000 frames."""
+        found: set[str] = set()
+        if not self.root.is_dir():
+            return found
+        for shard in os.scandir(self.root):
+            if shard.is_dir() and len(shard.name) == 2:
+                found.update(
+                    shard.name + entry.name[: -len(_EXT)]
+                    for entry in os.scandir(shard.path)
+                    if entry.name.endswith(_EXT) and not entry.name.startswith(".")
+                )
+        return found
+
+    def get(self, key: str) -> np.ndarray:
+        """The frame stored under `key`; KeyError if absent."""
+        path = self.path(key)
+        try:
+            return decode_png(path.read_bytes())
+        except FileNotFoundError:
+            raise KeyError(key) from None
+        except ValueError:
+            # Only a power cut can leave a damaged entry; dropping it makes the frame dirty.
+            path.unlink(missing_ok=True)
+            raise KeyError(key) from None
+
+    def put(self, key: str, image: np.ndarray) -> None:
+        path = self.path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, encode_png(image), durable=False)
+        except OSError as exc:
+            raise CacheWriteError(_write_error(self.root, exc)) from None
+
+    def size(self) -> tuple[int, int]:
+        """(entries, bytes) currently stored."""
+        count = total = 0
+        for key in self.keys():
+            with contextlib.suppress(FileNotFoundError):
+                total += self.path(key).stat().st_size
+                count += 1
+        return count, total
+
+    def gc(self, keep: Iterable[str]) -> tuple[int, int]:
+        """Delete entries not in `keep` and stray temp files; returns (entries, bytes) freed."""
+        keep = set(keep)
+        count = total = 0
+        for shard in self.root.glob("??"):
+            for entry in shard.iterdir():
+                key = shard.name + entry.name[: -len(_EXT)]
+                stray = entry.name.startswith(".")
+                if stray or (entry.name.endswith(_EXT) and key not in keep):
+                    size = entry.stat().st_size
+                    entry.unlink()
+                    total += size
+                    count += 0 if stray else 1
+        return count, total
+
+    # -- which frames were ever rendered: turns "not cached" into dirty rather than empty ----
+
+    @property
+    def _log_path(self) -> Path:
+        return self.root / "rendered.log"
+
+    def mark_rendered(self, index: int) -> None:
+        with self._log_lock, contextlib.suppress(OSError), open(self._log_path, "a") as fh:
+            fh.write(f"{index}\n")
+
+    def rendered_frames(self) -> set[int]:
+        try:
+            lines = self._log_path.read_text().split("\n")
+        except FileNotFoundError:
+            return set()
+        # A process killed mid-append can leave a partial last line: ignore it.
+        return {int(line) for line in lines[:-1] if line.isdigit()}
+
+    # -- failures, by recipe key, so a changed setting clears them by itself -------------------
+
+    @property
+    def _failures_path(self) -> Path:
+        return self.root / "failures.json"
+
+    def failures(self) -> dict[str, str]:
+        try:
+            return json.loads(self._failures_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def set_failures(self, failures: Mapping[str, str]) -> None:
+        with contextlib.suppress(OSError):
+            write_atomic(self._failures_path, json.dumps(dict(failures)).encode())
+
+
+def _write_error(root: Path, exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"disk full: cannot store a rendered frame in {root}"
+    return f"cannot store a rendered frame in {root}: {exc.strerror or exc}"

@@ -1,0 +1,204 @@
+"""Export: finished frames, in order, streamed into ffmpeg with the source audio.
+
+Frames missing from the cache are rendered first, in a background thread, while frames that
+are ready already stream into the encoder; nothing but the final MP4 touches the disk. With
+`allow_preview`, missing frames are filled by a quick Lanczos upscale instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sdhd_studio.core.cancel import CancelToken
+from sdhd_studio.core.errors import Cancelled, ExportError
+from sdhd_studio.media.reader import FrameReader
+from sdhd_studio.media.writer import AudioSource, VideoWriter
+from sdhd_studio.ml import registry
+from sdhd_studio.render.events import Event, FrameDone, FrameFailed
+from sdhd_studio.render.session import Session
+
+_HANDOFF_FRAMES = 16  # rendered frames handed straight to the encoder instead of re-read
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    frames: int  # frames in the output video
+    width: int
+    height: int
+    fps: Fraction
+    rendered: int  # frames rendered for this export
+    previews: int  # frames filled by the fast preview upscale
+    seconds: float
+
+
+def export_video(
+    session: Session,
+    out: str | Path,
+    *,
+    allow_preview: bool = False,
+    workers: int | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    cancel: CancelToken | None = None,
+    **overrides: Any,
+) -> ExportResult:
+    """Write the project as an MP4 at `out`.
+
+    `overrides` replace output settings for this export only (codec, crf, preset,
+    fps_multiplier, audio); the project keeps its own.
+    """
+    started = time.monotonic()
+    cancel = cancel or CancelToken()
+    project = session.project
+    output = dataclasses.replace(project.output, **overrides)
+    info = project.source.info
+    width, height = project.frame_size
+    plan = session.plan()
+    cached = session.cache.keys()
+    missing = {i for i, key in enumerate(plan.keys) if key not in cached}
+    feed = _RenderFeed(session, plan.keys, sorted(missing), workers, on_event, cancel)
+    if missing and not allow_preview:
+        feed.start()
+    audio = None
+    if output.audio and info.audio:
+        audio = AudioSource(project.source.path, info.audio[0].index, info.start_time)
+    fps = info.fps * output.fps_multiplier
+    count = len(plan) * output.fps_multiplier
+    previews = 0
+    preview_reader: FrameReader | None = None
+    try:
+        with VideoWriter(
+            out, width, height, fps,
+            codec=output.codec, crf=output.crf, preset=output.preset, audio=audio,
+        ) as writer:
+            for index in range(len(plan)):
+                cancel.check()
+                if index not in missing:
+                    image = _cached(session, plan.keys[index], index)
+                elif allow_preview:
+                    preview_reader = preview_reader or FrameReader(project.source.path, info)
+                    image = _preview(preview_reader.read(index), (width, height))
+                    previews += 1
+                else:
+                    image = feed.take(index)
+                # Frame-rate multiplication by repetition keeps every frame at its source time.
+                for _ in range(output.fps_multiplier):
+                    writer.write(image)
+                if on_progress is not None:
+                    on_progress(index + 1, len(plan))
+    except BaseException:
+        cancel.cancel()
+        raise
+    finally:
+        feed.join()
+        if preview_reader is not None:
+            preview_reader.close()
+    return ExportResult(
+        Path(out), count, width, height, fps,
+        len(missing) if not allow_preview else 0, previews, time.monotonic() - started,
+    )
+
+
+def _cached(session: Session, key: str, index: int) -> np.ndarray:
+    try:
+        return session.cache.get(key)
+    except KeyError:
+        raise ExportError(f"frame {index} disappeared from the cache during export") from None
+
+
+def _preview(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    upscaler = registry.get("upscale", "lanczos").factory()
+    return upscaler.upscale(frame, size, {}, CancelToken())
+
+
+class _RenderFeed:
+    """Renders the missing frames in a background thread and hands them over in order."""
+
+    def __init__(
+        self,
+        session: Session,
+        keys: list[str],
+        frames: list[int],
+        workers: int | None,
+        on_event: Callable[[Event], None] | None,
+        cancel: CancelToken,
+    ) -> None:
+        self._session = session
+        self._keys = keys
+        self._frames = frames
+        self._workers = workers
+        self._on_event = on_event
+        self._cancel = cancel
+        self._ready = threading.Condition()
+        self._outcome: dict[int, str | None] = {}  # index -> None when done, else the error
+        self._images: dict[int, np.ndarray] = {}
+        self._crash: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sdhd-export-render", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def take(self, index: int) -> np.ndarray:
+        with self._ready:
+            while index not in self._outcome:
+                if self._crash is not None:
+                    raise self._crash
+                if not self._thread or not self._thread.is_alive():
+                    if self._cancel.cancelled:
+                        raise Cancelled("cancelled")
+                    raise ExportError(f"frame {index} was not rendered")
+                self._ready.wait(0.25)
+            error = self._outcome.pop(index)
+            image = self._images.pop(index, None)
+        if error is not None:
+            raise ExportError(
+                f"frame {index} failed to render: {error} (export stopped; --allow-preview "
+                "fills frames that cannot be rendered with a quick upscale)"
+            )
+        if image is None:
+            image = _cached(self._session, self._keys[index], index)
+        return image
+
+    def _run(self) -> None:
+        try:
+            self._session.render(
+                self._frames,
+                workers=self._workers,
+                on_event=self._event,
+                cancel=self._cancel,
+                on_frame=self._keep,
+            )
+        except BaseException as exc:  # noqa: BLE001 - handed to the exporting thread
+            with self._ready:
+                self._crash = exc
+                self._ready.notify_all()
+
+    def _keep(self, index: int, image: np.ndarray) -> None:
+        with self._ready:
+            if len(self._images) < _HANDOFF_FRAMES:
+                self._images[index] = image
+
+    def _event(self, event: Event) -> None:
+        if isinstance(event, FrameDone | FrameFailed):
+            with self._ready:
+                self._outcome[event.index] = (
+                    event.message if isinstance(event, FrameFailed) else None
+                )
+                self._ready.notify_all()
+        if self._on_event is not None:
+            self._on_event(event)

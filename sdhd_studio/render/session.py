@@ -1,0 +1,189 @@
+"""An open project: folder, undo history and frame cache behind one object.
+
+The CLI and the GUI both work through a `Session`, so there is one way to edit, render and
+export. Every edit is saved at once (atomically); renders and exports take an immutable
+snapshot of the project and never see later edits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sdhd_studio.core import edits
+from sdhd_studio.core.cancel import CancelToken
+from sdhd_studio.core.errors import MediaError
+from sdhd_studio.core.folder import SUFFIX, ProjectFolder
+from sdhd_studio.core.history import History
+from sdhd_studio.core.project import OutputSettings, Project
+from sdhd_studio.core.source import Source
+from sdhd_studio.media.fingerprint import check_source, fingerprint
+from sdhd_studio.media.probe import probe
+from sdhd_studio.ml import registry
+from sdhd_studio.render.cache import FrameCache
+from sdhd_studio.render.events import Event
+from sdhd_studio.render.frame_job import FrameRenderer
+from sdhd_studio.render.plan import Plan
+from sdhd_studio.render.scheduler import RenderSummary, Scheduler
+from sdhd_studio.render.status import FrameStatus
+
+
+class Session:
+    def __init__(self, folder: ProjectFolder, project: Project) -> None:
+        self.folder = folder
+        self.history = History(project)
+        self.cache = FrameCache(folder.cache_dir)
+        self._plan: Plan | None = None
+
+    @classmethod
+    def create(
+        cls,
+        source_path: str | os.PathLike[str],
+        project_path: str | os.PathLike[str] | None = None,
+        *,
+        output: OutputSettings | None = None,
+        settings: Mapping[str, Any] = {},  # noqa: B006 - read only
+    ) -> Session:
+        """Probe `source_path` and start a project for it (default: ./NAME.sdhd)."""
+        source_path = Path(source_path).absolute()
+        info = probe(source_path)
+        source = Source(str(source_path), fingerprint(source_path), info)
+        project = edits.new_project(source, output, settings)
+        _check_backends(project)
+        path = Path(project_path) if project_path else Path(source_path.stem + SUFFIX)
+        return cls(ProjectFolder.create(path, project), project)
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], *, relocate: str | os.PathLike[str] | None = None
+    ) -> Session:
+        """Open a project folder; checks that its source is still the same video.
+
+        A touched or moved (and relocated) source keeps the cache; a replaced one is refused
+        with SourceChangedError before anything can mix old and new frames.
+        """
+        folder = ProjectFolder(path)
+        project = folder.load()
+        try:
+            source = check_source(project.source, str(relocate) if relocate else None)
+        except MediaError as exc:
+            if relocate is None and not os.path.exists(project.source.path):
+                raise MediaError(
+                    f"{exc} (if it moved, run: sdhd relocate {folder.path} NEW_PATH)"
+                ) from None
+            raise
+        if source != project.source:
+            project = dataclasses.replace(project, source=source)
+            folder.save(project)
+        return cls(folder, project)
+
+    @property
+    def project(self) -> Project:
+        return self.history.project
+
+    def edit(self, label: str, edit: Callable[..., Project], *args: Any, **kwargs: Any) -> Project:
+        """Apply one undoable edit and save the project."""
+        def checked(project: Project) -> Project:
+            new = edit(project, *args, **kwargs)
+            _check_backends(new)
+            return new
+
+        before = self.project
+        project = self.history.apply(label, checked)
+        if project is not before:
+            self.folder.save(project)
+        return project
+
+    def undo(self) -> Project:
+        self.folder.save(self.history.undo())
+        return self.project
+
+    def redo(self) -> Project:
+        self.folder.save(self.history.redo())
+        return self.project
+
+    def store_mask(self, png: bytes) -> str:
+        return self.folder.store_mask(png)
+
+    def plan(self) -> Plan:
+        if self._plan is None or self._plan.project is not self.project:
+            self._plan = Plan(self.project, self.folder)
+        return self._plan
+
+    def status(self) -> FrameStatus:
+        return FrameStatus(
+            self.plan().keys,
+            self.cache.keys(),
+            self.cache.rendered_frames(),
+            self.cache.failures(),
+        )
+
+    def render(
+        self,
+        frames: Iterable[int] | None = None,
+        *,
+        workers: int | None = None,
+        executor: Executor | None = None,
+        focus: int = 0,
+        on_event: Callable[[Event], None] | None = None,
+        cancel: CancelToken | None = None,
+        on_frame: Callable[[int, np.ndarray], None] | None = None,
+    ) -> RenderSummary:
+        """Render the frames of `frames` (default: all) that are not in the cache.
+
+        `on_frame(index, image)` is called on the worker thread with each finished frame.
+        """
+        plan = self.plan()
+        wanted = range(len(plan)) if frames is None else sorted(set(frames))
+        for index in wanted:
+            self.project.check_frame(index)
+        cached = self.cache.keys()
+        todo = [i for i in wanted if plan.keys[i] not in cached]
+        renderer = FrameRenderer(self.cache, self.project.source.info)
+
+        def run_job(job: Any, token: CancelToken) -> None:
+            image = renderer(job, token)
+            if on_frame is not None:
+                on_frame(job.index, image)
+
+        try:
+            summary = Scheduler(run_job, executor, workers).run(
+                [plan.job(i) for i in todo],
+                focus=focus,
+                on_event=on_event or (lambda e: None),
+                cancel=cancel,
+            )
+        finally:
+            renderer.close()
+        self._record_failures(plan, todo, summary)
+        return dataclasses.replace(summary, cached=len(wanted) - len(todo))
+
+    def _record_failures(self, plan: Plan, attempted: list[int], summary: RenderSummary) -> None:
+        failures = self.cache.failures()
+        for index in attempted:
+            failures.pop(plan.keys[index], None)
+        failures.update({plan.keys[i]: msg for i, msg in summary.errors.items()})
+        self.cache.set_failures(failures)
+
+    def gc(self) -> tuple[int, int]:
+        """Drop cached frames no frame of the current project uses; (entries, bytes) freed."""
+        return self.cache.gc(self.plan().keys)
+
+
+def _check_backends(project: Project) -> None:
+    """Refuse backend names that do not exist, before they reach the document."""
+    names = {("upscale", project.defaults["upscaler"]), ("inpaint", project.defaults["inpainter"])}
+    for kf in project.keyframes:
+        if "upscaler" in kf.settings:
+            names.add(("upscale", kf.settings["upscaler"]))
+        if "inpainter" in kf.settings:
+            names.add(("inpaint", kf.settings["inpainter"]))
+    names.update(("inpaint", m.inpainter) for m in project.masks if m.inpainter)
+    for kind, name in names:
+        registry.get(kind, name)
