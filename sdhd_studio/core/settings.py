@@ -31,9 +31,10 @@ class SettingSpec:
         """Return `value` as this setting's type, or raise SettingError saying what is allowed."""
         try:
             if self.kind is int:
-                if isinstance(value, float) and not value.is_integer():
+                number = float(value) if isinstance(value, str) else value
+                if isinstance(number, float) and not number.is_integer():
                     raise ValueError
-                out: Any = int(float(value)) if isinstance(value, str) else int(value)
+                out: Any = int(number)
             elif self.kind is float:
                 out = float(value)
             else:
