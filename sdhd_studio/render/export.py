@@ -67,8 +67,6 @@ def export_video(
     cached = session.cache.keys()
     missing = {i for i, key in enumerate(plan.keys) if key not in cached}
     feed = _RenderFeed(session, plan.keys, sorted(missing), workers, on_event, cancel)
-    if missing and not allow_preview:
-        feed.start()
     audio = None
     if output.audio and info.audio:
         audio = AudioSource(project.source.path, info.audio[0].index, info.start_time)
@@ -81,6 +79,8 @@ def export_video(
             out, width, height, fps,
             codec=output.codec, crf=output.crf, preset=output.preset, audio=audio,
         ) as writer:
+            if missing and not allow_preview:
+                feed.start()
             for index in range(len(plan)):
                 cancel.check()
                 if index not in missing:

@@ -1,0 +1,90 @@
+"""Export on real clips: frame counts, sizes, audio kept in sync, nothing half-written."""
+
+from fractions import Fraction
+
+import clips
+import pytest
+
+from sdhd_studio.core.cancel import CancelToken
+from sdhd_studio.core.errors import Cancelled, ExportError
+from sdhd_studio.core.project import OutputSettings
+from sdhd_studio.media.probe import probe
+from sdhd_studio.render.export import export_video
+from sdhd_studio.render.session import Session
+
+
+def make_session(source, tmp_path, **output):
+    return Session.create(source, tmp_path / "p.sdhd", output=OutputSettings(**output))
+
+
+def test_export_renders_what_is_missing_and_writes_every_frame(tiny_clip, tmp_path):
+    session = make_session(tiny_clip, tmp_path, height=180)
+    session.render(frames=range(0, 10))
+    result = export_video(session, tmp_path / "out.mp4", preset="ultrafast")
+    assert result.rendered == clips.TINY_FRAMES - 10 and result.previews == 0
+    info = probe(str(tmp_path / "out.mp4"))
+    assert (info.width, info.height, info.frame_count) == (320, 180, clips.TINY_FRAMES)
+    assert info.fps == Fraction(24)
+    assert len(info.audio) == 1
+    assert clips.audio_duration(tmp_path / "out.mp4") == pytest.approx(info.duration, abs=0.05)
+    assert session.status().counts()["done"] == clips.TINY_FRAMES
+
+
+@pytest.mark.parametrize("multiplier", [1, 2])
+def test_flash_and_beep_stay_together(flash_beep_clip, tmp_path, multiplier):
+    session = make_session(flash_beep_clip, tmp_path, height=240)
+    out = tmp_path / "out.mp4"
+    export_video(session, out, preset="ultrafast", fps_multiplier=multiplier)
+    info = probe(str(out))
+    assert info.frame_count == clips.FLASH_FRAMES * multiplier
+    assert info.fps == clips.FLASH_FPS * multiplier
+    frame = 1 / info.fps
+    assert abs(clips.flash_time(out) - clips.find_beep_time(out)) <= frame
+    assert clips.find_flash_frames(out)[0] == clips.FLASH_FRAME * multiplier
+
+
+def test_flash_and_beep_stay_together_from_a_vfr_source(vfr_clip, tmp_path):
+    session = make_session(vfr_clip, tmp_path, height=240)
+    out = tmp_path / "out.mp4"
+    export_video(session, out, preset="ultrafast", fps_multiplier=2)
+    info = probe(str(out))
+    assert not info.vfr
+    assert abs(clips.flash_time(out) - clips.find_beep_time(out)) <= 1 / info.fps
+    assert clips.flash_time(out) == pytest.approx(clips.VFR_FLASH_TIME, abs=1.5 / info.fps)
+
+
+def test_allow_preview_fills_missing_frames_without_rendering(tiny_clip, tmp_path):
+    session = make_session(tiny_clip, tmp_path, height=180)
+    result = export_video(session, tmp_path / "out.mp4", preset="ultrafast", allow_preview=True)
+    assert (result.previews, result.rendered) == (clips.TINY_FRAMES, 0)
+    assert probe(str(tmp_path / "out.mp4")).frame_count == clips.TINY_FRAMES
+    assert session.status().counts()["done"] == 0
+
+
+def test_failed_frames_stop_the_export_and_leave_no_file(corrupt_clip, tmp_path):
+    session = make_session(corrupt_clip, tmp_path, height=96)
+    with pytest.raises(ExportError, match=f"frame {clips.CORRUPT_FRAMES[0]} failed to render"):
+        export_video(session, tmp_path / "out.mp4", preset="ultrafast")
+    assert list(tmp_path.glob("*.mp4")) == [] and list(tmp_path.glob(".*")) == []
+    result = export_video(session, tmp_path / "out.mp4", preset="ultrafast", allow_preview=True)
+    assert result.previews == len(clips.CORRUPT_FRAMES)
+
+
+def test_unwritable_output_is_refused_before_any_work(tiny_clip, tmp_path):
+    session = make_session(tiny_clip, tmp_path, height=180)
+    with pytest.raises(ExportError):
+        export_video(session, tmp_path / "missing-dir" / "out.mp4")
+    assert session.status().counts()["done"] == 0
+
+
+def test_cancelled_export_leaves_no_output(tiny_clip, tmp_path):
+    session = make_session(tiny_clip, tmp_path, height=180)
+    cancel = CancelToken()
+
+    def progress(done, total):
+        if done == 5:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        export_video(session, tmp_path / "out.mp4", on_progress=progress, cancel=cancel)
+    assert list(tmp_path.glob("*.mp4")) == [] and list(tmp_path.glob(".*.mp4")) == []
