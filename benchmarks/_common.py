@@ -1,0 +1,60 @@
+"""Shared bits for the benchmark scripts: sample clips, timing, peak memory."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sdhd_studio.media.ffmpeg import ffmpeg_exe
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "resources" / "samples" / "bbb_sd.mp4"
+
+
+def looped_sample(out: Path, loops: int = 1, frames: int | None = None) -> Path:
+    """The SD sample played `loops` times (optionally cut to `frames`), re-encoded like it."""
+    cut = ["-frames:v", str(frames)] if frames else []
+    subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+         "-stream_loop", str(loops - 1), "-i", str(SAMPLE), *cut,
+         "-c:v", "libx264", "-crf", "20", "-preset", "fast", "-c:a", "aac", "-shortest",
+         str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+def timed(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def sdhd_cmd(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "sdhd_studio", *map(str, args)]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def peak_rss_mb(*sdhd_args: str | Path) -> tuple[float, float]:
+    """Run `sdhd ARGS` in a fresh process; peak RSS in MB of (the engine, ffmpeg)."""
+    code = (
+        "import json, resource, sys\n"
+        "from sdhd_studio.cli.main import main\n"
+        "rc = main(sys.argv[1:])\n"
+        "use = resource.getrusage\n"
+        "print(json.dumps([rc, use(resource.RUSAGE_SELF).ru_maxrss,"
+        " use(resource.RUSAGE_CHILDREN).ru_maxrss]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *map(str, sdhd_args)], check=True,
+                         capture_output=True, text=True)
+    rc, engine_kb, ffmpeg_kb = json.loads(out.stdout.strip().splitlines()[-1])
+    if rc != 0:
+        raise RuntimeError(f"sdhd {' '.join(map(str, sdhd_args))} failed: {out.stderr}")
+    return engine_kb / 1024, ffmpeg_kb / 1024
