@@ -1,0 +1,133 @@
+"""Where every picture of a video lies in time, found by one demux pass and shared process-wide.
+
+Demuxing reads packet headers only, so it is fast even for long files; the result is cached by
+(path, size, mtime) so that probe and every reader thread reuse one pass.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import numpy as np
+from av.stream import Discard
+from av.video.stream import VideoStream
+
+from sdhd_studio.core.errors import MediaError
+from sdhd_studio.media.container import open_video
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    time_base: Fraction
+    pts: np.ndarray  # int64, presentation timestamps of every picture, ascending
+    keyframes: np.ndarray  # int64, ascending positions in `pts` of pictures a decoder can start at
+    end_pts: int  # when the last picture stops being shown
+
+    @property
+    def count(self) -> int:
+        return len(self.pts)
+
+    def keyframe_before(self, picture: int) -> int:
+        """The last keyframe at or before `picture`, or the first keyframe if there is none."""
+        pos = int(np.searchsorted(self.keyframes, picture, side="right")) - 1
+        return int(self.keyframes[max(pos, 0)])
+
+    def picture_at(self, pts: int) -> int | None:
+        """Position of the picture with exactly this timestamp, None when there is none."""
+        pos = int(np.searchsorted(self.pts, pts))
+        return pos if pos < len(self.pts) and self.pts[pos] == pts else None
+
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, int, int], FrameIndex] = {}
+_building: dict[tuple[str, int, int], threading.Lock] = {}
+
+
+def frame_index(path: str) -> FrameIndex:
+    """The index of `path`'s first video stream, demuxed once per file version."""
+    path = os.path.abspath(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise MediaError(f"{path} does not exist") from exc
+    key = (path, st.st_size, st.st_mtime_ns)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+        build_lock = _building.setdefault(key, threading.Lock())
+    # Other files stay available while this one is demuxed; a second thread asking for the
+    # same file waits here and then finds it cached.
+    with build_lock:
+        with _lock:
+            if key in _cache:
+                return _cache[key]
+        index = _build(path)
+        with _lock:
+            _cache[key] = index
+            _building.pop(key, None)
+    return index
+
+
+def _build(path: str) -> FrameIndex:
+    container, stream = open_video(path)
+    try:
+        for other in container.streams:
+            if other.index != stream.index:
+                other.discard = Discard.all  # demux only the video packets
+        pts: list[int] = []
+        keys: list[int] = []
+        last_pts, last_duration = None, 0
+        try:
+            for packet in container.demux(stream):
+                # Empty packets only flush the decoder; discarded ones are never shown.
+                if packet.size == 0 or packet.is_discard:
+                    continue
+                ts = packet.pts if packet.pts is not None else packet.dts
+                if ts is None:
+                    continue
+                pts.append(ts)
+                if packet.is_keyframe:
+                    keys.append(ts)
+                if last_pts is None or ts > last_pts:
+                    last_pts, last_duration = ts, packet.duration or 0
+        except av.FFmpegError as exc:
+            # A damaged tail still leaves the pictures before it usable.
+            if not pts:
+                raise MediaError(f"{path} could not be read ({exc.strerror})") from exc
+        if not pts:
+            raise MediaError(f"{path} has no frames: its video stream is empty")
+        order = np.unique(np.asarray(pts, dtype=np.int64))
+        keyframes = np.searchsorted(order, np.unique(np.asarray(keys, dtype=np.int64)))
+        if not len(keyframes):
+            # Some containers flag nothing; then every seek starts decoding at the beginning.
+            keyframes = np.zeros(1, dtype=np.int64)
+        time_base = stream.time_base or Fraction(1, 90000)
+        step = _frame_step(order, last_duration, stream, time_base)
+        return FrameIndex(
+            time_base=time_base,
+            pts=order,
+            keyframes=keyframes.astype(np.int64),
+            end_pts=int(order[-1]) + step,
+        )
+    finally:
+        container.close()
+
+
+def _frame_step(
+    order: np.ndarray, last_duration: int, stream: VideoStream, time_base: Fraction
+) -> int:
+    """How long the last picture is shown, in time_base units.
+
+    The spacing before it is preferred: containers often state a nominal duration (Matroska's
+    default duration) that is wrong for variable-rate video.
+    """
+    if len(order) > 1:
+        return int(order[-1] - order[-2])
+    if last_duration > 0:
+        return last_duration
+    rate = stream.average_rate or stream.base_rate or Fraction(25)
+    return max(1, round(1 / (rate * time_base)))

@@ -1,0 +1,181 @@
+"""Frame-accurate reading of project frames as upright RGB arrays."""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from types import TracebackType
+
+import av
+import numpy as np
+from av.video.frame import VideoFrame
+
+from sdhd_studio.core.errors import FrameDecodeError, MediaError
+from sdhd_studio.core.source import VideoInfo
+from sdhd_studio.media.container import open_video
+from sdhd_studio.media.frame_index import frame_index
+from sdhd_studio.media.probe import grid_pictures, probe
+
+# Decoding on from where the decoder stands is preferred over a seek when it costs at most this
+# many pictures more than decoding from the keyframe (a seek also drops decoder state).
+_FORWARD_SLACK = 8
+_DROPPED = "the decoder produced no picture for it (damaged or missing data)"
+
+
+class FrameReader:
+    """Reads project frames of one video; one reader per thread (it is not thread-safe).
+
+    Frame N is the source picture shown at `info.start_time + N / info.fps`, so a
+    variable-frame-rate source repeats or skips pictures to fit the constant grid.
+    """
+
+    def __init__(self, path: str, info: VideoInfo | None = None, *, cache_size: int = 8) -> None:
+        self.path = os.path.abspath(path)
+        self.info = info if info is not None else probe(self.path)
+        self._index = frame_index(self.path)
+        self._grid = grid_pictures(self._index, self.info)
+        self._container, self._stream = open_video(self.path)
+        self._stream.thread_type = "AUTO"
+        self._rot90 = (-self.info.rotation // 90) % 4  # np.rot90 turns counter-clockwise
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_size = max(1, cache_size)
+        self._decoded: Iterator[VideoFrame | str] | None = None
+        self._position = -1  # last picture the decoder produced since its seek
+        self._last_error = ""  # decode error seen since the last picture
+        self._gap_reason = _DROPPED  # why the last wanted picture did not come
+        self._landed_late = False
+        self._closed = False
+
+    @property
+    def frame_count(self) -> int:
+        return self.info.frame_count
+
+    def read(self, index: int) -> np.ndarray:
+        """Project frame `index` as a new HxWx3 uint8 RGB array, upright."""
+        self._check_range(index)
+        return self._picture(int(self._grid[index]), index).copy()
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Project frames start..stop-1 in order; each array is new and owned by the caller.
+
+        A damaged frame raises FrameDecodeError and ends the iteration; resume with
+        `frames(error.index + 1, stop)`.
+        """
+        stop = self.info.frame_count if stop is None else min(stop, self.info.frame_count)
+        if start != stop:
+            self._check_range(start)
+        for index in range(start, stop):
+            yield index, self._picture(int(self._grid[index]), index).copy()
+
+    def close(self) -> None:
+        self._decoded = None
+        self._cache.clear()
+        self._closed = True
+        self._container.close()
+
+    def __enter__(self) -> FrameReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _check_range(self, index: int) -> None:
+        count = self.info.frame_count
+        if not 0 <= index < count:
+            raise MediaError(
+                f"frame {index} is out of range: the video has {count} frames (0-{count - 1})"
+            )
+
+    def _picture(self, picture: int, index: int) -> np.ndarray:
+        if self._closed:
+            # PyAV frees the streams on close; touching them afterwards would crash.
+            raise ValueError(f"the reader of {self.path} is closed")
+        cached = self._cache.get(picture)
+        if cached is not None:
+            self._cache.move_to_end(picture)
+            return cached
+        keyframe = self._index.keyframe_before(picture)
+        ahead = picture - self._position
+        if self._decoded is not None and 0 < ahead <= picture - keyframe + _FORWARD_SLACK:
+            image = self._decode_to(picture, index)
+            if image is not None:
+                return image
+            raise FrameDecodeError(index, self._gap_reason)
+        self._seek(keyframe)
+        image = self._decode_to(picture, index)
+        if image is None and self._landed_late and keyframe > 0:
+            # The seek went past the picture (inexact keyframe flags): start further back.
+            self._seek(self._index.keyframe_before(keyframe - 1))
+            image = self._decode_to(picture, index)
+        if image is None:
+            raise FrameDecodeError(index, self._gap_reason)
+        return image
+
+    def _seek(self, keyframe: int) -> None:
+        self._container.seek(int(self._index.pts[keyframe]), stream=self._stream, backward=True)
+        self._decoded = self._decode_all()
+        self._position = -1
+        self._last_error = ""
+
+    def _decode_to(self, picture: int, index: int) -> np.ndarray | None:
+        """Decode on until `picture`; None when it never came (see `_gap_reason`).
+
+        `_landed_late` tells whether the first picture after a seek was already past it.
+        """
+        assert self._decoded is not None
+        self._landed_late = False
+        for item in self._decoded:
+            if isinstance(item, str):
+                self._last_error = item
+                continue
+            found = self._index.picture_at(item.pts) if item.pts is not None else None
+            if found is None or found <= self._position:
+                continue  # leading pictures of an open GOP that the seek cannot rebuild
+            first = self._position < 0
+            self._position = found
+            # Errors reported since the previous picture explain a gap before this one.
+            self._gap_reason, self._last_error = self._last_error or _DROPPED, ""
+            if found < picture:
+                continue
+            if found == picture:
+                if item.is_corrupt:
+                    raise FrameDecodeError(index, "the decoder reported damaged data")
+                image = self._to_rgb(item)
+                self._remember(found, image)
+                return image
+            if not item.is_corrupt:
+                self._remember(found, self._to_rgb(item))  # it would be lost otherwise
+            self._landed_late = first
+            return None
+        self._decoded = None
+        self._gap_reason = self._last_error or _DROPPED
+        return None
+
+    def _decode_all(self) -> Iterator[VideoFrame | str]:
+        """Decoded pictures in display order, with the text of any decode error in between."""
+        try:
+            for packet in self._container.demux(self._stream):
+                try:
+                    yield from packet.decode()
+                except av.FFmpegError as exc:
+                    yield f"its data is damaged ({exc.strerror})"
+        except av.FFmpegError as exc:
+            yield f"the file could not be read further ({exc.strerror})"
+
+    def _to_rgb(self, frame: VideoFrame) -> np.ndarray:
+        image = frame.to_ndarray(format="rgb24")
+        if self._rot90:
+            image = np.ascontiguousarray(np.rot90(image, self._rot90))
+        return image
+
+    def _remember(self, picture: int, image: np.ndarray) -> None:
+        self._cache[picture] = image
+        self._cache.move_to_end(picture)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
