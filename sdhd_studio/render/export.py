@@ -2,7 +2,8 @@
 
 Frames missing from the cache are rendered first, in a background thread, while frames that
 are ready already stream into the encoder; nothing but the final MP4 touches the disk. With
-`allow_preview`, missing frames are filled by a quick Lanczos upscale instead.
+`allow_preview`, missing frames are filled by a quick Lanczos upscale instead (a frame the
+source cannot decode repeats the one before it).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from sdhd_studio.core.cancel import CancelToken
-from sdhd_studio.core.errors import Cancelled, ExportError
+from sdhd_studio.core.errors import Cancelled, ExportError, FrameDecodeError
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.media.writer import AudioSource, VideoWriter
 from sdhd_studio.ml import registry
@@ -60,6 +61,8 @@ def export_video(
     started = time.monotonic()
     cancel = cancel or CancelToken()
     project = session.project
+    if Path(out).absolute() == Path(project.source.path).absolute():
+        raise ExportError(f"{out} is the source video; choose another output name")
     output = dataclasses.replace(project.output, **overrides)
     info = project.source.info
     width, height = project.frame_size
@@ -74,6 +77,7 @@ def export_video(
     count = len(plan) * output.fps_multiplier
     previews = 0
     preview_reader: FrameReader | None = None
+    previous: np.ndarray | None = None
     try:
         with VideoWriter(
             out, width, height, fps,
@@ -87,13 +91,14 @@ def export_video(
                     image = _cached(session, plan.keys[index], index)
                 elif allow_preview:
                     preview_reader = preview_reader or FrameReader(project.source.path, info)
-                    image = _preview(preview_reader.read(index), (width, height))
+                    image = _preview(preview_reader, index, (width, height), previous)
                     previews += 1
                 else:
                     image = feed.take(index)
                 # Frame-rate multiplication by repetition keeps every frame at its source time.
                 for _ in range(output.fps_multiplier):
                     writer.write(image)
+                previous = image
                 if on_progress is not None:
                     on_progress(index + 1, len(plan))
     except BaseException:
@@ -116,7 +121,17 @@ def _cached(session: Session, key: str, index: int) -> np.ndarray:
         raise ExportError(f"frame {index} disappeared from the cache during export") from None
 
 
-def _preview(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _preview(
+    reader: FrameReader, index: int, size: tuple[int, int], previous: np.ndarray | None
+) -> np.ndarray:
+    """A quick upscale of the source frame; an undecodable frame repeats the one before it
+    (black at the very start) so the export keeps its length and its sync with the audio."""
+    try:
+        frame = reader.read(index)
+    except FrameDecodeError:
+        if previous is not None:
+            return previous
+        return np.zeros((size[1], size[0], 3), np.uint8)
     upscaler = registry.get("upscale", "lanczos").factory()
     return upscaler.upscale(frame, size, {}, CancelToken())
 

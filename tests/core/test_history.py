@@ -1,4 +1,7 @@
+import pytest
+
 from sdhd_studio.core import edits
+from sdhd_studio.core.errors import SettingError
 from sdhd_studio.core.history import History
 
 
@@ -29,8 +32,6 @@ def test_a_new_edit_clears_redo_and_no_op_edits_are_not_recorded(project):
 
 def test_a_failed_edit_changes_nothing(project):
     history = History(project)
-    try:
+    with pytest.raises(SettingError):
         history.apply("bad", edits.set_keyframe, 5, {"steps": 0})
-    except Exception:  # noqa: BLE001
-        pass
     assert history.project == project and history.undo_label is None

@@ -63,11 +63,14 @@ def test_allow_preview_fills_missing_frames_without_rendering(tiny_clip, tmp_pat
 
 def test_failed_frames_stop_the_export_and_leave_no_file(corrupt_clip, tmp_path):
     session = make_session(corrupt_clip, tmp_path, height=96)
+    summary = session.render()
+    assert summary.failed == len(clips.CORRUPT_FRAMES)
     with pytest.raises(ExportError, match=f"frame {clips.CORRUPT_FRAMES[0]} failed to render"):
         export_video(session, tmp_path / "out.mp4", preset="ultrafast")
     assert list(tmp_path.glob("*.mp4")) == [] and list(tmp_path.glob(".*")) == []
     result = export_video(session, tmp_path / "out.mp4", preset="ultrafast", allow_preview=True)
     assert result.previews == len(clips.CORRUPT_FRAMES)
+    assert probe(str(result.path)).frame_count == clips.CORRUPT_TOTAL
 
 
 def test_unwritable_output_is_refused_before_any_work(tiny_clip, tmp_path):
