@@ -9,7 +9,7 @@ import numpy as np
 
 from sdhd_studio.core.errors import MediaError
 
-# Fast compression: these PNGs are caches and previews, written far more often than stored.
+# Masks are small and written once per edit: OpenCV's fastest level is plenty.
 _PNG_LEVEL = 1
 
 
@@ -48,20 +48,3 @@ def encode_png(image: np.ndarray) -> bytes:
     if not ok:
         raise ValueError(f"cannot encode an image of shape {image.shape} as PNG")
     return data.tobytes()
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    """The image in PNG `data`: RGB, RGBA or grey, as stored; ValueError if it is damaged."""
-    image = None
-    if data:
-        try:
-            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        except cv2.error:
-            image = None
-    if image is None:
-        raise ValueError("the PNG data is damaged and cannot be decoded")
-    if image.ndim == 3 and image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
-    return image

@@ -1,7 +1,8 @@
 """Finished frames stored by recipe key, plus the little bookkeeping the timeline needs.
 
-Layout: `cache/ab/cdef....png` (lossless), written to a temp name and renamed, so a frame is
-either completely there or not at all, whatever happens to the process.
+Layout: `cache/ab/cdef....frame` (lossless, see media/frame_codec.py), written to a temp name
+and renamed, so a frame is either completely there or not at all, whatever happens to the
+process.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import numpy as np
 
 from sdhd_studio.core.errors import CacheWriteError
 from sdhd_studio.core.folder import write_atomic
-from sdhd_studio.media.images import decode_png, encode_png
+from sdhd_studio.media.frame_codec import decode_frame, encode_frame
 
-_EXT = ".png"
+_EXT = ".frame"
 
 
 class FrameCache:
@@ -52,7 +53,7 @@ class FrameCache:
         """The frame stored under `key`; KeyError if absent."""
         path = self.path(key)
         try:
-            return decode_png(path.read_bytes())
+            return decode_frame(path.read_bytes())
         except FileNotFoundError:
             raise KeyError(key) from None
         except ValueError:
@@ -64,7 +65,7 @@ class FrameCache:
         path = self.path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, encode_png(image), durable=False)
+            write_atomic(path, encode_frame(image), durable=False)
         except OSError as exc:
             raise CacheWriteError(_write_error(self.root, exc)) from None
 

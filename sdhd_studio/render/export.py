@@ -27,7 +27,12 @@ from sdhd_studio.ml import registry
 from sdhd_studio.render.events import Event, FrameDone, FrameFailed
 from sdhd_studio.render.session import Session
 
-_HANDOFF_FRAMES = 16  # rendered frames handed straight to the encoder instead of re-read
+# Rendered frames are handed straight to the encoder rather than re-read from the cache. Workers
+# that get this far ahead of the encoder wait (encoding is usually the slower stage), which
+# bounds memory; after _HANDOFF_PATIENCE seconds a frame is left to be re-read instead, so a
+# stalled writer can never hold the workers.
+_HANDOFF_FRAMES = 16
+_HANDOFF_PATIENCE = 10.0
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,7 @@ class _RenderFeed:
         self._ready = threading.Condition()
         self._outcome: dict[int, str | None] = {}  # index -> None when done, else the error
         self._images: dict[int, np.ndarray] = {}
+        self._next = 0  # the frame the writer takes next
         self._crash: BaseException | None = None
         self._thread: threading.Thread | None = None
 
@@ -170,6 +176,8 @@ class _RenderFeed:
 
     def take(self, index: int) -> np.ndarray:
         with self._ready:
+            self._next = index
+            self._ready.notify_all()
             while index not in self._outcome:
                 if self._crash is not None:
                     raise self._crash
@@ -204,9 +212,13 @@ class _RenderFeed:
                 self._ready.notify_all()
 
     def _keep(self, index: int, image: np.ndarray) -> None:
+        deadline = time.monotonic() + _HANDOFF_PATIENCE
         with self._ready:
-            if len(self._images) < _HANDOFF_FRAMES:
-                self._images[index] = image
+            while index >= self._next + _HANDOFF_FRAMES:
+                if self._cancel.cancelled or time.monotonic() > deadline:
+                    return
+                self._ready.wait(0.25)
+            self._images[index] = image
 
     def _event(self, event: Event) -> None:
         if isinstance(event, FrameDone | FrameFailed):

@@ -25,7 +25,7 @@ def test_no_temp_files_are_left_and_half_written_files_are_not_entries(tmp_path)
     cache.put("ab" * 32, frame(1))
     # What a process killed mid-write leaves behind: a temp file, never a real entry.
     (tmp_path / "cd").mkdir()
-    (tmp_path / "cd" / (".cd" * 21 + ".png.123.tmp")).write_bytes(b"\x89PNG partial")
+    (tmp_path / "cd" / (".cd" * 21 + ".frame.123.tmp")).write_bytes(b"SDHDFRM1 partial")
     assert cache.keys() == {"ab" * 32}
     assert not [p for p in (tmp_path / "ab").iterdir() if p.name.startswith(".")]
 
