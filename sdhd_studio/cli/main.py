@@ -218,7 +218,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    sample = _sample_path()
+    from sdhd_studio.resources import sample_video
+
+    sample = sample_video()
     out = Path(args.output)
     print(f"SD sample: {sample.name} (Big Buck Bunny, CC-BY 3.0 Blender Foundation)",
           file=sys.stderr)
@@ -399,12 +401,6 @@ def _format_settings(values: dict[str, Any]) -> str:
 def _format_ranges(found: list[tuple[int, int]]) -> str:
     parts = [f"{a}-{b}" if a != b else str(a) for a, b in found[:12]]
     return ", ".join(parts) + (f" and {len(found) - 12} more ranges" if len(found) > 12 else "")
-
-
-def _sample_path() -> Path:
-    from importlib.resources import files
-
-    return Path(str(files("sdhd_studio.resources") / "samples" / "bbb_sd.mp4"))
 
 
 class _cancel_on_interrupt:

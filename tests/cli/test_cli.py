@@ -1,8 +1,12 @@
 """`sdhd` as a user runs it: the happy path, --json output, and bad input that loses nothing."""
 
+import contextlib
 import json
 import os
+import pty
 import stat
+import subprocess
+import sys
 
 import clips
 import numpy as np
@@ -193,3 +197,33 @@ def test_newer_project_schema(project, capsys):
     data["schema"] = 7
     (project / "project.json").write_text(json.dumps(data))
     fails(capsys, "status", project, match="newer SDHD Studio")
+
+
+def test_demo_makes_an_hd_video_of_the_bundled_sample(tmp_path, capsys):
+    out = tmp_path / "demo.mp4"
+    code, stdout, err = sdhd(capsys, "demo", "-o", out, "--json")
+    assert code == 0, err
+    assert last_json(stdout)["path"] == str(out)
+    info, source = probe(str(out)), probe(str(clips.SAMPLE))
+    assert (info.width, info.height) == (1280, 720)
+    assert info.frame_count == source.frame_count
+    assert abs(clips.audio_duration(out) - source.frame_count / source.fps) < 0.05
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.mp4"]
+
+
+def test_progress_bar_is_drawn_on_a_terminal_only(project, tmp_path):
+    command = [sys.executable, "-m", "sdhd_studio", "render", str(project)]
+    master, slave = pty.openpty()
+    try:
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=slave, check=True, timeout=120)
+        os.close(slave)
+        drawn = b""
+        with contextlib.suppress(OSError):  # EIO once everything written has been read
+            while chunk := os.read(master, 65536):
+                drawn += chunk
+    finally:
+        os.close(master)
+    assert f"render [{'#' * 30}] {clips.TINY_FRAMES}/{clips.TINY_FRAMES}".encode() in drawn
+    subprocess.run(["rm", "-r", str(project / "cache")], check=True)
+    piped = subprocess.run(command, capture_output=True, check=True, timeout=120)
+    assert b"render [" not in piped.stderr and b"\r" not in piped.stderr
