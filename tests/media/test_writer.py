@@ -141,3 +141,16 @@ def test_zero_frames_is_an_error(tmp_path):
     ):
         pass
     assert os.listdir(tmp_path) == []
+
+
+def test_audio_an_mp4_cannot_carry_becomes_aac_and_stays_in_sync(flash_beep_clip, tmp_path):
+    # Tape captures often come as QuickTime/AVI with PCM audio, which MP4 does not take.
+    pcm = tmp_path / "capture.mov"
+    clips.run_ffmpeg("-i", flash_beep_clip, "-c:v", "copy", "-c:a", "pcm_s16le", str(pcm))
+    assert probe(str(pcm)).audio[0].codec == "pcm_s16le"
+    out = tmp_path / "out.mp4"
+    info = _round_trip(str(pcm), out, preset="ultrafast")
+    result = probe(str(out))
+    assert result.audio[0].codec == "aac"
+    assert abs(clips.flash_time(out) - clips.find_beep_time(out)) <= 1 / float(info.fps)
+    assert clips.audio_duration(out) == pytest.approx(result.duration, abs=0.03)
