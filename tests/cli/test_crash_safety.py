@@ -78,3 +78,46 @@ def test_disk_full_during_export_leaves_no_file_and_an_intact_project(project, t
     assert Session.open(project).status().counts()["done"] > 0
     assert sdhd("export", project, "-o", out, "--preset", "ultrafast").returncode == 0
     assert out.exists()
+
+
+def _interrupt_when(proc, ready, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not ready() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=60)
+
+
+def test_ctrl_c_during_render_keeps_finished_frames(project):
+    cache = FrameCache(project / "cache")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sdhd_studio", "render", str(project), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    out, _ = _interrupt_when(proc, lambda: len(cache.keys()) >= 4)
+    assert proc.returncode == 130
+    summary = json.loads(out.splitlines()[-1])
+    kept = cache.keys()
+    assert summary["cancelled"] and summary["rendered"] == len(kept) >= 4
+    result = sdhd("render", project, "--json")
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert summary["cached"] == len(kept) and summary["failed"] == 0
+
+
+def test_ctrl_c_during_upscale_leaves_no_video_and_the_rerun_resumes(sample_clip, tmp_path):
+    out = tmp_path / "hd.mp4"
+    cache = FrameCache(tmp_path / "hd.sdhd" / "cache")
+    command = ["upscale", sample_clip, "-o", out, "--height", 720, "--preset", "ultrafast"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sdhd_studio", *map(str, command)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    _, err = _interrupt_when(proc, lambda: len(cache.keys()) >= 4)
+    assert proc.returncode == 130 and "cancelled" in err
+    assert not out.exists() and not list(tmp_path.glob(".*.mp4"))
+    kept = len(cache.keys())
+    result = sdhd(*command, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["rendered"] == report["frames"] - kept
+    assert not (tmp_path / "hd.sdhd").exists()
