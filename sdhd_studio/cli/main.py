@@ -225,30 +225,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"SD sample: {sample.name} (Big Buck Bunny, CC-BY 3.0 Blender Foundation)",
           file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="sdhd-demo-") as tmp:
-        args = argparse.Namespace(
-            source=str(sample), output=str(out), project=str(Path(tmp) / "demo.sdhd"),
-            keep_project=False, scale=None, height=720, upscaler=None, set=None,
-            fps_multiplier=None, crf=None, preset=None, codec=None, allow_preview=False,
-            no_audio=False, workers=args.workers, json=args.json,
-        )
-        return cmd_upscale(args)
+        argv = ["upscale", str(sample), "-o", str(out), "--height", "720",
+                "--project", str(Path(tmp) / "demo.sdhd")]
+        if args.workers is not None:
+            argv += ["--workers", str(args.workers)]
+        if args.json:
+            argv.append("--json")
+        return cmd_upscale(_parser().parse_args(argv))
 
 
 def cmd_backends(args: argparse.Namespace) -> int:
     from sdhd_studio.ml import registry
 
-    rows = [
-        {
+    rows = []
+    for spec in registry.backends():
+        reason = spec.unusable_reason()  # may look for weights on disk: ask once
+        rows.append({
             "name": spec.name,
             "kind": spec.kind,
             "version": spec.version,
             "uses": sorted(spec.uses),
-            "usable": spec.unusable_reason() is None,
-            "reason": spec.unusable_reason(),
+            "usable": reason is None,
+            "reason": reason,
             "description": spec.description,
-        }
-        for spec in registry.backends()
-    ]
+        })
     if args.json:
         print(json.dumps(rows))
         return 0

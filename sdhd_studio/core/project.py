@@ -16,7 +16,6 @@ from sdhd_studio.core.errors import ProjectError
 from sdhd_studio.core.settings import DEFAULTS, SETTINGS
 from sdhd_studio.core.source import Source, VideoInfo
 
-CODECS = ("h264", "h265")
 PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast",
     "medium", "slow", "slower", "veryslow",

@@ -66,7 +66,7 @@ class FrameReader:
         if start != stop:
             self._check_range(start)
         for index in range(start, stop):
-            yield index, self._picture(int(self._grid[index]), index).copy()
+            yield index, self.read(index)
 
     def close(self) -> None:
         self._decoded = None

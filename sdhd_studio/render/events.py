@@ -40,9 +40,5 @@ class Progress:
     rate: float  # frames per second over the run so far
     eta: float | None  # seconds left, None until there is a rate
 
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 1.0
-
 
 Event = FrameQueued | FrameStarted | FrameDone | FrameFailed | Progress

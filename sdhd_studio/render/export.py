@@ -21,6 +21,7 @@ import numpy as np
 
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import Cancelled, ExportError, FrameDecodeError
+from sdhd_studio.core.source import VideoInfo
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.media.writer import AudioSource, VideoWriter
 from sdhd_studio.ml import registry
@@ -66,7 +67,7 @@ def export_video(
     started = time.monotonic()
     cancel = cancel or CancelToken()
     project = session.project
-    if Path(out).absolute() == Path(project.source.path).absolute():
+    if Path(out).resolve() == Path(project.source.path).resolve():
         raise ExportError(f"{out} is the source video; choose another output name")
     output = dataclasses.replace(project.output, **overrides)
     info = project.source.info
@@ -80,9 +81,8 @@ def export_video(
         audio = AudioSource(project.source.path, info.audio[0].index, info.start_time)
     fps = info.fps * output.fps_multiplier
     count = len(plan) * output.fps_multiplier
-    previews = 0
-    preview_reader: FrameReader | None = None
-    previous: np.ndarray | None = None
+    previews = _Previews(project.source.path, info, (width, height))
+    image: np.ndarray | None = None  # the frame written last
     try:
         with VideoWriter(
             out, width, height, fps,
@@ -95,15 +95,12 @@ def export_video(
                 if index not in missing:
                     image = _cached(session, plan.keys[index], index)
                 elif allow_preview:
-                    preview_reader = preview_reader or FrameReader(project.source.path, info)
-                    image = _preview(preview_reader, index, (width, height), previous)
-                    previews += 1
+                    image = previews.make(index, image)
                 else:
                     image = feed.take(index)
                 # Frame-rate multiplication by repetition keeps every frame at its source time.
                 for _ in range(output.fps_multiplier):
                     writer.write(image)
-                previous = image
                 if on_progress is not None:
                     on_progress(index + 1, len(plan))
     except BaseException:
@@ -111,11 +108,10 @@ def export_video(
         raise
     finally:
         feed.join()
-        if preview_reader is not None:
-            preview_reader.close()
+        previews.close()
     return ExportResult(
         Path(out), count, width, height, fps,
-        len(missing) if not allow_preview else 0, previews, time.monotonic() - started,
+        len(missing) if not allow_preview else 0, previews.made, time.monotonic() - started,
     )
 
 
@@ -126,19 +122,35 @@ def _cached(session: Session, key: str, index: int) -> np.ndarray:
         raise ExportError(f"frame {index} disappeared from the cache during export") from None
 
 
-def _preview(
-    reader: FrameReader, index: int, size: tuple[int, int], previous: np.ndarray | None
-) -> np.ndarray:
-    """A quick upscale of the source frame; an undecodable frame repeats the one before it
-    (black at the very start) so the export keeps its length and its sync with the audio."""
-    try:
-        frame = reader.read(index)
-    except FrameDecodeError:
-        if previous is not None:
-            return previous
-        return np.zeros((size[1], size[0], 3), np.uint8)
-    upscaler = registry.get("upscale", "lanczos").factory()
-    return upscaler.upscale(frame, size, {}, CancelToken())
+class _Previews:
+    """Quick Lanczos stand-ins for frames that are not rendered; opens the source on first use.
+
+    A frame the source cannot decode repeats the frame written before it (black at the very
+    start), so the export keeps its length and its sync with the audio.
+    """
+
+    def __init__(self, source: str, info: VideoInfo, size: tuple[int, int]) -> None:
+        self._source, self._info, self._size = source, info, size
+        self._reader: FrameReader | None = None
+        self._upscaler: Any = None
+        self.made = 0
+
+    def make(self, index: int, previous: np.ndarray | None) -> np.ndarray:
+        if self._reader is None:
+            self._reader = FrameReader(self._source, self._info)
+            self._upscaler = registry.get("upscale", "lanczos").factory()
+        self.made += 1
+        try:
+            frame = self._reader.read(index)
+        except FrameDecodeError:
+            if previous is not None:
+                return previous
+            return np.zeros((self._size[1], self._size[0], 3), np.uint8)
+        return self._upscaler.upscale(frame, self._size, {}, CancelToken())
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
 
 
 class _RenderFeed:
@@ -191,7 +203,7 @@ class _RenderFeed:
         if error is not None:
             raise ExportError(
                 f"frame {index} failed to render: {error} (export stopped; --allow-preview "
-                "fills frames that cannot be rendered with a quick upscale)"
+                "fills frames that are not rendered with a quick upscale)"
             )
         if image is None:
             image = _cached(self._session, self._keys[index], index)

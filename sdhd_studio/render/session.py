@@ -141,8 +141,9 @@ class Session:
         """
         plan = self.plan()
         wanted = range(len(plan)) if frames is None else sorted(set(frames))
-        for index in wanted:
-            self.project.check_frame(index)
+        if wanted:
+            self.project.check_frame(wanted[0])
+            self.project.check_frame(wanted[-1])
         cached = self.cache.keys()
         todo = [i for i in wanted if plan.keys[i] not in cached]
         renderer = FrameRenderer(self.cache, self.project.source.info)

@@ -3,12 +3,14 @@
 from fractions import Fraction
 
 import clips
+import numpy as np
 import pytest
 
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import Cancelled, ExportError
 from sdhd_studio.core.project import OutputSettings
 from sdhd_studio.media.probe import probe
+from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.render.export import export_video
 from sdhd_studio.render.session import Session
 
@@ -71,6 +73,11 @@ def test_failed_frames_stop_the_export_and_leave_no_file(corrupt_clip, tmp_path)
     result = export_video(session, tmp_path / "out.mp4", preset="ultrafast", allow_preview=True)
     assert result.previews == len(clips.CORRUPT_FRAMES)
     assert probe(str(result.path)).frame_count == clips.CORRUPT_TOTAL
+    # An undecodable frame repeats the one before it rather than flashing black.
+    first = clips.CORRUPT_FRAMES[0]
+    with FrameReader(str(result.path)) as reader:
+        before, held = reader.read(first - 1).astype(int), reader.read(first).astype(int)
+    assert before.mean() > 50 and np.abs(held - before).mean() < 2
 
 
 def test_unwritable_output_is_refused_before_any_work(tiny_clip, tmp_path):
