@@ -20,8 +20,11 @@ from sdhd_studio.render.plan import FrameJob
 class FrameRenderer:
     """Callable the scheduler runs on worker threads, one job at a time per thread.
 
-    Each worker thread gets its own decoder. Thread-safe backends are shared; the others get
-    one instance per thread, so a pipeline that is not thread-safe is never used concurrently.
+    The workers share one decoder: the scheduler hands out neighbouring frames, so one reader
+    decodes each picture once, where a reader per thread would decode every picture in each
+    thread to walk past its neighbours' frames. Decoding is cheap next to the backends, so the
+    lock costs little. Thread-safe backends are shared; the others get one instance per thread,
+    so a pipeline that is not thread-safe is never used concurrently.
     """
 
     def __init__(self, cache: FrameCache, info: VideoInfo) -> None:
@@ -30,12 +33,14 @@ class FrameRenderer:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._shared: dict[tuple[str, str], Any] = {}
-        self._readers: list[FrameReader] = []
+        self._reader_lock = threading.Lock()
+        self._readers: dict[str, FrameReader] = {}
         self._mask = lru_cache(maxsize=8)(self._load_mask)
 
     def __call__(self, job: FrameJob, cancel: CancelToken) -> np.ndarray:
         cancel.check()
-        frame = self._reader(job.source_path).read(job.index)
+        with self._reader_lock:
+            frame = self._reader(job.source_path).read(job.index)
         if job.mask_path is not None and job.inpainter is not None:
             inpainter = self._backend("inpaint", job.inpainter)
             mask = self._mask(job.mask_path)
@@ -53,19 +58,15 @@ class FrameRenderer:
         return out
 
     def close(self) -> None:
-        with self._lock:
-            for reader in self._readers:
+        with self._reader_lock:
+            for reader in self._readers.values():
                 reader.close()
             self._readers.clear()
 
     def _reader(self, path: str) -> FrameReader:
-        reader = getattr(self._local, "reader", None)
-        if reader is None:
-            reader = FrameReader(path, self.info)
-            self._local.reader = reader
-            with self._lock:
-                self._readers.append(reader)
-        return reader
+        if path not in self._readers:
+            self._readers[path] = FrameReader(path, self.info)
+        return self._readers[path]
 
     def _backend(self, kind: registry.Kind, name: str) -> Any:
         owned = self._local.__dict__.setdefault("backends", {})
