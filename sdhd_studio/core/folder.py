@@ -1,7 +1,9 @@
-"""The project folder `NAME.sdhd/`: project.json (+ .bak), masks/, cache/.
+"""The project folder `NAME.sdhd/`: project.json (+ .bak), autosave.json, masks/, cache/.
 
 Saves are atomic (temp file, fsync, rename) and keep the previous version as `.bak`, so a crash
-or a full disk mid-save never leaves a project that cannot be opened.
+or a full disk mid-save never leaves a project that cannot be opened. The editor writes unsaved
+changes to `autosave.json` (atomically too); it is offered back on the next open when it is
+newer than `project.json`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -56,6 +59,10 @@ class ProjectFolder:
         return self.path / "project.json.bak"
 
     @property
+    def autosave_file(self) -> Path:
+        return self.path / "autosave.json"
+
+    @property
     def masks_dir(self) -> Path:
         return self.path / "masks"
 
@@ -77,10 +84,7 @@ class ProjectFolder:
         return folder
 
     def save(self, project: Project) -> None:
-        data = project_to_dict(project)
-        with contextlib.suppress(ValueError):
-            data["source"]["relative_path"] = os.path.relpath(project.source.path, self.path)
-        text = json.dumps(data, indent=1, sort_keys=True).encode()
+        text = self._encode(project)
         try:
             if self.project_file.exists():
                 os.replace(self.project_file, self.backup_file)
@@ -89,6 +93,62 @@ class ProjectFolder:
             if not self.project_file.exists() and self.backup_file.exists():
                 os.replace(self.backup_file, self.project_file)
             raise ProjectError(f"cannot save project to {self.path}: {exc.strerror}") from None
+
+    def save_autosave(self, project: Project) -> None:
+        """Keep unsaved changes safe from a crash without touching the saved project."""
+        try:
+            write_atomic(self.autosave_file, self._encode(project))
+        except OSError as exc:
+            raise ProjectError(f"cannot autosave to {self.path}: {exc.strerror}") from None
+
+    def load_autosave(self) -> Project | None:
+        """The autosaved project if it is newer than the saved one; None otherwise.
+
+        An unreadable autosave is reported in the log and ignored: the saved project is intact.
+        """
+        try:
+            newer = self.autosave_file.stat().st_mtime_ns > self.project_file.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        if not newer:
+            return None
+        try:
+            return self._read(self.autosave_file)
+        except Exception as exc:  # noqa: BLE001 - damaged autosave: fall back to the save
+            log.warning("ignored the unreadable autosave %s (%s)", self.autosave_file,
+                        _describe(exc))
+            return None
+
+    def discard_autosave(self) -> None:
+        self.autosave_file.unlink(missing_ok=True)
+
+    def copy_to(self, path: str | os.PathLike[str], project: Project) -> ProjectFolder:
+        """Save `project` as a new project folder at `path`, with this folder's masks and cache.
+
+        Cached frames are hard-linked where the file system allows it (instant, no extra
+        space: frames are replaced, never modified in place), copied otherwise. Logs that are
+        appended to are always copied, so the two projects do not write into one file.
+        """
+        target = ProjectFolder(path)
+        if target.path == self.path:
+            raise ProjectError(f"{target.path} is this project's own folder")
+        if target.path.exists() and any(target.path.iterdir()):
+            raise ProjectError(f"{target.path} already exists and is not empty")
+        try:
+            shutil.copytree(self.masks_dir, target.masks_dir, dirs_exist_ok=True)
+            shutil.copytree(self.cache_dir, target.cache_dir, copy_function=_link_or_copy,
+                            dirs_exist_ok=True)
+        except (OSError, shutil.Error) as exc:
+            shutil.rmtree(target.path, ignore_errors=True)
+            raise ProjectError(f"cannot create {target.path}: {exc}") from None
+        target.save(project)
+        return target
+
+    def _encode(self, project: Project) -> bytes:
+        data = project_to_dict(project)
+        with contextlib.suppress(ValueError):
+            data["source"]["relative_path"] = os.path.relpath(project.source.path, self.path)
+        return json.dumps(data, indent=1, sort_keys=True).encode()
 
     def load(self) -> Project:
         if not self.path.is_dir():
@@ -146,6 +206,14 @@ class ProjectFolder:
             except OSError as exc:
                 raise ProjectError(f"cannot store mask: {exc.strerror}") from None
         return digest
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    if src.endswith(".frame"):
+        with contextlib.suppress(OSError):
+            os.link(src, dst)
+            return
+    shutil.copy2(src, dst)
 
 
 def _describe(exc: Exception) -> str:

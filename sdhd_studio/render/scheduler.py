@@ -3,6 +3,7 @@
 The scheduler owns ordering, cancellation and reporting; it knows nothing about how a frame is
 made. Only `workers` jobs are submitted at a time, so a cancel or a new focus takes effect
 within one frame. Events are emitted from the thread that called `run`, never from workers.
+The focus may be a function, read before each submission: the GUI passes its playhead.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import heapq
 import logging
 import os
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -81,25 +81,19 @@ class Scheduler:
         self._run_job = run_job
         self._executor = executor
         self.workers = workers or default_workers()
-        self._focus = 0
-        self._focus_lock = threading.Lock()
-
-    def set_focus(self, index: int) -> None:
-        """Render frames nearest `index` next (the GUI calls this as the playhead moves)."""
-        with self._focus_lock:
-            self._focus = index
 
     def run(
         self,
         jobs: Sequence[FrameJob],
         *,
-        focus: int = 0,
+        focus: int | Callable[[], int] = 0,
         on_event: Callable[[Event], None] = lambda e: None,
         cancel: CancelToken | None = None,
     ) -> RenderSummary:
-        """Run `jobs`; a job whose `deps` name keys of other jobs here waits for them."""
+        """Run `jobs`, nearest to `focus` first; a job whose `deps` name keys of other jobs here
+        waits for them."""
         cancel = cancel or CancelToken()
-        self.set_focus(focus)
+        focus_now = focus if callable(focus) else lambda: focus
         started = time.monotonic()
         unfinished = {job.key for job in jobs}  # keys this run still has to make
         ready, blocked = _Queue(), {}
@@ -144,8 +138,7 @@ class Scheduler:
         try:
             while (ready and not cancel.cancelled) or inflight:
                 while ready and len(inflight) < self.workers and not cancel.cancelled:
-                    with self._focus_lock:
-                        job = ready.pop(self._focus)
+                    job = ready.pop(focus_now())
                     on_event(FrameStarted(job.index, job.key))
                     future = executor.submit(self._run_job, job, cancel)
                     inflight[future] = (job, time.monotonic())

@@ -1,8 +1,9 @@
 """An open project: folder, undo history and frame cache behind one object.
 
 The CLI and the GUI both work through a `Session`, so there is one way to edit, render and
-export. Every edit is saved at once (atomically); renders and exports take an immutable
-snapshot of the project and never see later edits.
+export. The CLI saves every edit at once (atomically); the editor opens sessions with
+`save_edits=False`, saves when the user asks and autosaves in between. Renders and exports take
+an immutable snapshot of the project and never see later edits.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ from sdhd_studio.render.status import FrameStatus
 
 
 class Session:
-    def __init__(self, folder: ProjectFolder, project: Project) -> None:
+    def __init__(self, folder: ProjectFolder, project: Project, *, save_edits: bool = True) -> None:
         self.folder = folder
         self.history = History(project)
         self.cache = FrameCache(folder.cache_dir)
+        self.save_edits = save_edits
+        self._saved = project  # what project.json holds
         self._plan: Plan | None = None
 
     @classmethod
@@ -49,6 +52,7 @@ class Session:
         *,
         output: OutputSettings | None = None,
         settings: Mapping[str, Any] = {},  # noqa: B006 - read only
+        save_edits: bool = True,
     ) -> Session:
         """Probe `source_path` and start a project for it (default: ./NAME.sdhd)."""
         source_path = Path(source_path).absolute()
@@ -57,11 +61,15 @@ class Session:
         project = edits.new_project(source, output, settings)
         _check_backends(project)
         path = Path(project_path) if project_path else Path(source_path.stem + SUFFIX)
-        return cls(ProjectFolder.create(path, project), project)
+        return cls(ProjectFolder.create(path, project), project, save_edits=save_edits)
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], *, relocate: str | os.PathLike[str] | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        relocate: str | os.PathLike[str] | None = None,
+        save_edits: bool = True,
     ) -> Session:
         """Open a project folder; checks that its source is still the same video.
 
@@ -81,11 +89,48 @@ class Session:
         if source != project.source:
             project = dataclasses.replace(project, source=source)
             folder.save(project)
-        return cls(folder, project)
+        return cls(folder, project, save_edits=save_edits)
 
     @property
     def project(self) -> Project:
         return self.history.project
+
+    @property
+    def modified(self) -> bool:
+        """The project differs from what is saved (only ever true with `save_edits=False`)."""
+        return self.project is not self._saved
+
+    def save(self) -> None:
+        self.folder.save(self.project)
+        self._saved = self.project
+        self.folder.discard_autosave()
+
+    def save_as(self, path: str | os.PathLike[str]) -> None:
+        """Continue in a new project folder at `path`, carrying the masks and rendered frames."""
+        old = self.folder
+        self.folder = old.copy_to(path, self.project)
+        self.cache = FrameCache(self.folder.cache_dir)
+        self._saved = self.project
+        self._plan = None
+        old.discard_autosave()
+
+    def autosave(self) -> None:
+        """Write unsaved changes to the folder's autosave, leaving the saved project alone."""
+        if self.modified:
+            self.folder.save_autosave(self.project)
+
+    def restore_autosave(self) -> bool:
+        """Take up the autosaved changes a crash left behind, as one undoable step.
+
+        Returns False when there is no autosave newer than the saved project.
+        """
+        autosaved = self.folder.load_autosave()
+        if autosaved is None:
+            return False
+        # The source was just checked on open; the autosave's record of it may be older.
+        autosaved = dataclasses.replace(autosaved, source=self.project.source)
+        self.history.apply("Restore autosave", lambda project: autosaved)
+        return True
 
     def edit(self, label: str, edit: Callable[..., Project], *args: Any, **kwargs: Any) -> Project:
         """Apply one undoable edit and save the project."""
@@ -97,16 +142,23 @@ class Session:
         before = self.project
         project = self.history.apply(label, checked)
         if project is not before:
-            self.folder.save(project)
+            self._saved_edit()
         return project
 
     def undo(self) -> Project:
-        self.folder.save(self.history.undo())
+        self.history.undo()
+        self._saved_edit()
         return self.project
 
     def redo(self) -> Project:
-        self.folder.save(self.history.redo())
+        self.history.redo()
+        self._saved_edit()
         return self.project
+
+    def _saved_edit(self) -> None:
+        if self.save_edits and self.modified:
+            self.folder.save(self.project)
+            self._saved = self.project
 
     def store_mask(self, png: bytes) -> str:
         return self.folder.store_mask(png)
@@ -130,7 +182,7 @@ class Session:
         *,
         workers: int | None = None,
         executor: Executor | None = None,
-        focus: int = 0,
+        focus: int | Callable[[], int] = 0,
         on_event: Callable[[Event], None] | None = None,
         cancel: CancelToken | None = None,
         on_frame: Callable[[int, np.ndarray], None] | None = None,

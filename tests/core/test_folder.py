@@ -1,3 +1,4 @@
+import os
 import json
 
 import pytest
@@ -74,3 +75,56 @@ def test_project_moved_together_with_its_video_finds_it(tmp_path, project):
     shutil.move(tmp_path / "a", tmp_path / "b")
     moved = ProjectFolder(tmp_path / "b" / "tape.sdhd").load()
     assert moved.source.path == str(tmp_path / "b" / "tape.mp4")
+
+
+def test_an_autosave_newer_than_the_project_is_offered_back(tmp_path, project):
+    folder = ProjectFolder.create(tmp_path / "p.sdhd", project)
+    unsaved = edits.set_keyframe(project, 5, {"seed": 9})
+    folder.save_autosave(unsaved)
+    assert ProjectFolder(folder.path).load() == project  # the saved project is untouched
+    assert folder.load_autosave() == unsaved
+    folder.discard_autosave()
+    assert folder.load_autosave() is None
+
+
+def test_an_autosave_older_than_the_project_is_ignored(tmp_path, project):
+    folder = ProjectFolder.create(tmp_path / "p.sdhd", project)
+    folder.save_autosave(edits.set_keyframe(project, 5, {"seed": 9}))
+    later = folder.project_file.stat().st_mtime_ns + 10**9
+    os.utime(folder.project_file, ns=(later, later))
+    assert folder.load_autosave() is None
+
+
+def test_a_damaged_autosave_is_ignored_with_a_warning(tmp_path, project, caplog):
+    folder = ProjectFolder.create(tmp_path / "p.sdhd", project)
+    folder.autosave_file.write_text('{"schema": 1, "sou')
+    later = folder.project_file.stat().st_mtime_ns + 10**9
+    os.utime(folder.autosave_file, ns=(later, later))
+    assert folder.load_autosave() is None
+    assert "unreadable autosave" in caplog.text
+
+
+def test_copy_to_carries_masks_and_links_cached_frames(tmp_path, project):
+    folder = ProjectFolder.create(tmp_path / "a.sdhd", project)
+    digest = folder.store_mask(b"png bytes")
+    (folder.cache_dir / "ab").mkdir()
+    (folder.cache_dir / "ab" / "cdef.frame").write_bytes(b"frame")
+    (folder.cache_dir / "rendered.log").write_text("0\n")
+    changed = edits.set_keyframe(project, 5, {"seed": 9})
+    copy = folder.copy_to(tmp_path / "b.sdhd", changed)
+    assert copy.load() == changed and folder.load() == project
+    assert copy.mask_path(digest).read_bytes() == b"png bytes"
+    frame = copy.cache_dir / "ab" / "cdef.frame"
+    assert frame.read_bytes() == b"frame"
+    assert os.path.samefile(frame, folder.cache_dir / "ab" / "cdef.frame")
+    # The append-only log is copied, so the copy's renders do not show up in the original.
+    assert not os.path.samefile(copy.cache_dir / "rendered.log", folder.cache_dir / "rendered.log")
+
+
+def test_copy_to_refuses_a_folder_with_something_in_it(tmp_path, project):
+    folder = ProjectFolder.create(tmp_path / "a.sdhd", project)
+    (tmp_path / "b.sdhd").mkdir()
+    (tmp_path / "b.sdhd" / "notes.txt").write_text("mine")
+    with pytest.raises(ProjectError, match="not empty"):
+        folder.copy_to(tmp_path / "b.sdhd", project)
+    assert (tmp_path / "b.sdhd" / "notes.txt").read_text() == "mine"

@@ -123,3 +123,32 @@ def test_odd_sized_sources_give_even_output(odd_clip, tmp_path):
     assert (width % 2, height % 2) == (0, 0)
     session.render(frames=[0])
     assert session.cache.get(session.plan().keys[0]).shape == (height, width, 3)
+
+
+def test_an_editor_session_saves_only_when_asked(tiny_clip, tmp_path):
+    path = tmp_path / "ed.sdhd"
+    Session.create(tiny_clip, path)
+    session = Session.open(path, save_edits=False)
+    session.edit("Keyframe", edits.set_keyframe, 4, {"sharpen": 1.0})
+    assert session.modified
+    assert Session.open(path).project.keyframes == ()
+    session.autosave()
+    reopened = Session.open(path, save_edits=False)
+    assert reopened.restore_autosave() and reopened.modified
+    assert reopened.project.keyframe_at(4).settings == {"sharpen": 1.0}
+    reopened.undo()
+    assert reopened.project.keyframes == () and not reopened.modified
+    session.save()
+    assert not session.modified and not session.folder.autosave_file.exists()
+    assert Session.open(path).project.keyframe_at(4).settings == {"sharpen": 1.0}
+
+
+def test_save_as_keeps_rendered_frames_and_leaves_the_original(session, tmp_path):
+    session.render(frames=range(5))
+    session.edit("Sharpen", edits.set_defaults, {"sharpen": 0.5})
+    original = session.folder.path
+    session.save_as(tmp_path / "copy.sdhd")
+    assert session.folder.path == tmp_path / "copy.sdhd"
+    session.undo()  # back to the rendered settings: the copy has those frames too
+    assert session.status().counts()["done"] == 5
+    assert Session.open(original).project.defaults["sharpen"] == 0.5
