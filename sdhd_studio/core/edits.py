@@ -39,6 +39,20 @@ def set_keyframe(
     )
 
 
+def set_ramp(project: Project, frame: int, name: str, on: bool) -> Project:
+    """Make the keyframe at `frame` ramp `name` to the next keyframe's value, or hold it."""
+    keyframe = project.keyframe_at(frame)
+    if keyframe is None:
+        raise ProjectError(f"there is no keyframe at frame {frame}")
+    if on and (name not in SETTINGS or not SETTINGS[name].numeric):
+        raise SettingError(f"only numeric settings can be interpolated, not {name!r}")
+    ramps = keyframe.interpolate | {name} if on else keyframe.interpolate - {name}
+    changed = dataclasses.replace(keyframe, interpolate=frozenset(ramps))
+    return dataclasses.replace(
+        project, keyframes=tuple(changed if kf.frame == frame else kf for kf in project.keyframes)
+    )
+
+
 def remove_keyframe(project: Project, frame: int) -> Project:
     if project.keyframe_at(frame) is None:
         raise ProjectError(f"there is no keyframe at frame {frame}")

@@ -3,7 +3,7 @@ from fractions import Fraction
 import pytest
 
 from sdhd_studio.core import edits
-from sdhd_studio.core.errors import ProjectError
+from sdhd_studio.core.errors import ProjectError, SettingError
 from sdhd_studio.core.project import OutputSettings
 
 from .conftest import make_source
@@ -80,3 +80,13 @@ def test_frames_out_of_range_are_refused_with_the_valid_range(project):
         edits.set_keyframe(project, 100, {"seed": 1})
     with pytest.raises(ProjectError, match="cannot end earlier"):
         edits.set_mask(project, 10, "m", 5)
+
+
+def test_a_ramp_can_be_switched_on_and_off(project):
+    project = edits.set_keyframe(project, 0, {"sharpen": 0.0})
+    project = edits.set_keyframe(project, 10, {"sharpen": 1.0})
+    ramped = edits.set_ramp(project, 0, "sharpen", True)
+    assert ramped.settings_at(5)["sharpen"] == 0.5
+    assert edits.set_ramp(ramped, 0, "sharpen", False).settings_at(5)["sharpen"] == 0.0
+    with pytest.raises(SettingError, match="numeric"):
+        edits.set_ramp(project, 0, "prompt", True)

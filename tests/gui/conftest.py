@@ -17,14 +17,22 @@ clear_opencv_qt_paths()
 
 @pytest.fixture(autouse=True)
 def no_threads_left_behind(qapp):
-    """Every GUI test ends with only the threads it started with, and an idle global pool."""
+    """Every GUI test ends with only the Python threads it started with, an idle global pool
+    and none of the editor's worker pools still running."""
     from PySide6.QtCore import QThreadPool
+
+    from sdhd_studio.gui.workers import busy_pools
 
     before = {t.ident for t in threading.enumerate()}
     yield
     qapp.processEvents()
     assert QThreadPool.globalInstance().waitForDone(5000), "the global thread pool is still busy"
-    leftover = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+    assert not busy_pools(), "a worker pool is still running after the test"
+    # Qt's own threads show up as dummies once Python code ran on them; they cannot be joined.
+    leftover = [
+        t for t in threading.enumerate()
+        if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)
+    ]
     for thread in leftover:
         thread.join(timeout=5)
     alive = [t.name for t in leftover if t.is_alive()]

@@ -1,0 +1,177 @@
+"""Rendering in the editor: the engine's scheduler on a WorkerPool, its events fed to the GUI.
+
+The scheduler loop runs on one pool thread and submits frame jobs to the same pool, so the GUI
+thread never waits on a render. Events are queued and applied in batches by a timer (one
+timeline repaint per batch, however many frames finish). An edit that changes the recipe of a
+requested frame restarts the render: frames in flight finish or stop within one frame, their
+results are stored under their own (now outdated) keys and never shown, and the new run
+queues exactly the frames the edit made dirty.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from sdhd_studio.core.cancel import CancelToken
+from sdhd_studio.gui.document import Document
+from sdhd_studio.gui.workers import PoolExecutor, WorkerPool
+from sdhd_studio.render.events import Event, FrameDone, FrameFailed, Progress
+from sdhd_studio.render.scheduler import RenderSummary, default_workers
+
+log = logging.getLogger(__name__)
+
+# Often enough for live cells and a moving ETA, rarely enough that repaints cost nothing.
+DRAIN_MS = 100
+
+
+@dataclass(frozen=True)
+class _RunEnded:
+    summary: RenderSummary | None
+    error: str | None
+
+
+class RenderPool(QObject):
+    runningChanged = Signal(bool)
+    progress = Signal(object)  # the latest render.events.Progress
+    frameDone = Signal(int)
+    frameFailed = Signal(int, str)
+    finished = Signal(object)  # the RenderSummary of a run that was not restarted
+    crashed = Signal(str)  # the render itself failed (not a frame): the reason
+
+    def __init__(
+        self, document: Document, workers: int | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._document = document
+        self._workers = workers or default_workers()
+        # One thread runs the scheduler loop, the others the frame jobs it hands out.
+        self._pool = WorkerPool(self._workers + 1, self)
+        self._events: collections.deque[Event | _RunEnded] = collections.deque()
+        self._drain = QTimer(self)
+        self._drain.setInterval(DRAIN_MS)
+        self._drain.timeout.connect(self._apply_events)
+        self._token: CancelToken | None = None
+        self._frames: list[int] | None = None  # what the user asked to render; None: all
+        self._keys: list[str] = []  # the recipe keys the running render works from
+        self._restart = False
+        self._focus = 0
+        document.projectChanged.connect(self._project_changed)
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def set_workers(self, workers: int) -> None:
+        """Takes effect with the next render."""
+        self._workers = max(1, workers)
+
+    def is_running(self) -> bool:
+        return self._token is not None
+
+    def set_focus(self, index: int) -> None:
+        """Render the frames nearest `index` next (the playhead)."""
+        self._focus = index
+
+    def render(self, frames: range | list[int] | None = None) -> None:
+        """Render the frames of `frames` (default: all) that are not done; a render already
+        running is redirected to the new request."""
+        self._frames = None if frames is None else sorted(set(frames))
+        if self.is_running():
+            self._stop(restart=True)
+        else:
+            self._start()
+
+    def cancel(self) -> None:
+        """Stop after the frames in flight (each backend stops within one step)."""
+        if self.is_running():
+            self._stop(restart=False)
+
+    def shutdown(self) -> None:
+        """Cancel and wait for every worker (closing the window or the project)."""
+        self.cancel()
+        self._pool.waitForDone()
+        self._apply_events()
+
+    def _start(self) -> None:
+        session = self._document.session
+        plan = session.plan()  # built here, so the worker finds it ready
+        self._keys = plan.keys
+        self._restart = False
+        token = self._token = CancelToken()
+        frames = self._frames
+        workers = self._workers
+        self._pool.setMaxThreadCount(workers + 1)
+
+        def run() -> None:
+            try:
+                summary = session.render(
+                    frames,
+                    workers=workers,
+                    executor=PoolExecutor(self._pool),
+                    focus=lambda: self._focus,
+                    on_event=self._events.append,
+                    cancel=token,
+                )
+            except Exception as exc:  # noqa: BLE001 - reported to the user, never lost
+                log.exception("render failed")
+                self._events.append(_RunEnded(None, str(exc)))
+            else:
+                self._events.append(_RunEnded(summary, None))
+
+        self._pool.run(run)
+        self._drain.start()
+        self.runningChanged.emit(True)
+
+    def _stop(self, restart: bool) -> None:
+        assert self._token is not None
+        self._restart = restart
+        self._token.cancel()
+
+    def _project_changed(self) -> None:
+        if not self.is_running():
+            return
+        keys = self._document.session.plan().keys
+        wanted = range(len(keys)) if self._frames is None else self._frames
+        if any(keys[i] != self._keys[i] for i in wanted if i < len(self._keys)):
+            self._stop(restart=True)
+
+    def _apply_events(self) -> None:
+        batch: list[Event] = []
+        ended: _RunEnded | None = None
+        while self._events:
+            item = self._events.popleft()
+            if isinstance(item, _RunEnded):
+                ended = item
+            else:
+                batch.append(item)
+        self._document.apply_events(batch)
+        last_progress = None
+        for event in batch:
+            if isinstance(event, FrameDone):
+                self.frameDone.emit(event.index)
+            elif isinstance(event, FrameFailed):
+                self.frameFailed.emit(event.index, event.message)
+            elif isinstance(event, Progress):
+                last_progress = event
+        if last_progress is not None:
+            self.progress.emit(last_progress)
+        if ended is not None:
+            self._run_ended(ended)
+
+    def _run_ended(self, ended: _RunEnded) -> None:
+        self._token = None
+        self._document.settle_states()  # frames left queued by a cancel are dirty again
+        if ended.error is not None:
+            self._drain.stop()
+            self.runningChanged.emit(False)
+            self.crashed.emit(ended.error)
+        elif self._restart:
+            self._start()
+        else:
+            self._drain.stop()
+            self.runningChanged.emit(False)
+            self.finished.emit(ended.summary)
