@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         window.resize(1400, 900)
     window.show()
     if args.path and not window.open_path(args.path) and args.screenshot:
+        window.close()
         return 1
     if args.screenshot:
         return _screenshot(app, window, args.screenshot)

@@ -1,12 +1,15 @@
-"""Locating the ffmpeg executable and what it can encode."""
+"""Locating the ffmpeg executable, what it can encode, and reading its log lines."""
 
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import subprocess
 
 import imageio_ffmpeg
+
+_LOG_PREFIX = re.compile(r"^(\[[^\]]* @ 0x[0-9a-f]+\] ?)+")
 
 
 @functools.cache
@@ -32,3 +35,8 @@ def video_encoders() -> frozenset[str]:
         if len(parts) >= 2 and len(parts[0]) == 6 and parts[0][0] == "V" and parts[1] != "=":
             names.add(parts[1])
     return frozenset(names)
+
+
+def log_message(line: str) -> str:
+    """An ffmpeg log line without its "[libx264 @ 0x55d1...]" source tags."""
+    return _LOG_PREFIX.sub("", line).strip()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import re
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -23,15 +22,14 @@ import ffmpeg
 import numpy as np
 
 from sdhd_studio.core.errors import ExportError
-from sdhd_studio.media.ffmpeg import ffmpeg_exe, video_encoders
+from sdhd_studio.media.encoders import device_args, encoder_for, output_options
+from sdhd_studio.media.ffmpeg import ffmpeg_exe, log_message
 
-_ENCODERS = {"h264": "libx264", "h265": "libx265"}
 # Audio codecs an MP4 can carry as they are.
 _MP4_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "opus", "flac"}
 # Audio may start this much before the video and still be copied without trimming.
 _START_SLACK = 0.001
 _STDERR_LINES = 30
-_LOG_PREFIX = re.compile(r"^(\[[^\]]* @ 0x[0-9a-f]+\] ?)+")
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,10 @@ class AudioSource:
 
 
 class VideoWriter:
-    """Encodes frames (HxWx3 uint8 RGB) to `path`; use as a context manager or call close()."""
+    """Encodes frames (HxWx3 uint8 RGB) to `path`; use as a context manager or call close().
+
+    `codec` is an encoder name from `media.encoders` ("h264", "h265-nvenc", ...).
+    """
 
     def __init__(
         self,
@@ -63,9 +64,7 @@ class VideoWriter:
         self.path = os.path.abspath(path)
         self.width, self.height, self.fps = width, height, Fraction(fps)
         self.frames_written = 0
-        self._codec = _ENCODERS.get(codec, codec)
-        if self._codec not in video_encoders():
-            raise ExportError(f"this ffmpeg has no video encoder named {self._codec!r}")
+        self._encoder = encoder_for(codec)
         self._audio = audio
         folder, name = os.path.split(self.path)
         stem = os.path.splitext(name)[0]
@@ -73,11 +72,6 @@ class VideoWriter:
         self._final_tmp = os.path.join(folder, f".{stem}.partial.mp4")
         _check_writable(folder, self._video_tmp)
 
-        options: dict[str, object] = {"vcodec": self._codec, "pix_fmt": "yuv420p"}
-        if self._codec in ("libx264", "libx265"):
-            options.update(crf=crf, preset=preset)
-        if self._codec == "libx265":
-            options["x265-params"] = "log-level=error"
         args = (
             ffmpeg.input(
                 "pipe:",
@@ -86,8 +80,10 @@ class VideoWriter:
                 s=f"{width}x{height}",
                 framerate=str(self.fps),
             )
-            .output(self._video_tmp, **options)
-            .global_args("-hide_banner", "-loglevel", "error", "-nostats")
+            .output(self._video_tmp, **output_options(self._encoder, crf, preset))
+            .global_args(
+                "-hide_banner", "-loglevel", "error", "-nostats", *device_args(self._encoder)
+            )
             .overwrite_output()
             .compile(cmd=ffmpeg_exe())
         )
@@ -185,7 +181,7 @@ class VideoWriter:
         duration = float(self.frames_written / self.fps)
         video = ffmpeg.input(self._video_tmp)["v"]
         options: dict[str, object] = {"c:v": "copy", "movflags": "+faststart", "f": "mp4"}
-        if self._codec == "libx265":
+        if self._encoder.hevc:
             options["tag:v"] = "hvc1"  # Apple players only accept this tag for HEVC
         if self._audio is None:
             streams = [video]
@@ -258,7 +254,7 @@ def _drain(pipe: IO[bytes], lines: collections.deque[str]) -> None:
 
 def _summary(lines: collections.deque[str]) -> str:
     """ffmpeg's first error (usually the cause) and its last line (how it ended)."""
-    kept = [_LOG_PREFIX.sub("", line).strip() for line in lines]
+    kept = [log_message(line) for line in lines]
     kept = [line for line in kept if line]
     if not kept:
         return ""

@@ -1,0 +1,87 @@
+"""What the editor runs on: library versions, the ffmpeg in use and the compute device.
+
+Collecting it imports torch and runs ffmpeg, so the main window does it once, on a worker, and
+shows it in the status bar and the About box.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from dataclasses import dataclass
+from importlib import metadata
+
+from PySide6 import __version__ as pyside_version
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from sdhd_studio.media.ffmpeg import ffmpeg_exe
+from sdhd_studio.ml.devices import Device, pick_device
+
+
+@dataclass(frozen=True)
+class SystemInfo:
+    versions: tuple[tuple[str, str], ...]
+    ffmpeg: str  # "7.1 (/path/to/ffmpeg)"
+    device: Device | None
+    device_error: str | None = None
+
+
+def collect_system_info() -> SystemInfo:
+    versions = tuple(
+        (name, _version(dist))
+        for name, dist in (
+            ("SDHD Studio", "sdhd-studio"),
+            ("PyTorch", "torch"),
+            ("diffusers", "diffusers"),
+            ("OpenCV", "opencv-python"),
+            ("PyAV", "av"),
+        )
+    ) + (("PySide6", pyside_version), ("Python", platform.python_version()))
+    try:
+        device, error = pick_device("auto"), None
+    except Exception as exc:  # noqa: BLE001 - a broken torch install must not stop the editor
+        device, error = None, f"{type(exc).__name__}: {exc}"
+    return SystemInfo(versions, _ffmpeg_version(), device, error)
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _ffmpeg_version() -> str:
+    exe = ffmpeg_exe()
+    try:
+        out = subprocess.run(
+            [exe, "-hide_banner", "-version"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unavailable ({exc})"
+    words = out.split()
+    version = words[2] if len(words) > 2 and words[:2] == ["ffmpeg", "version"] else "unknown"
+    return f"{version} ({exe})"
+
+
+def device_text(info: SystemInfo | None) -> str:
+    if info is None:
+        return "checking…"
+    if info.device is None:
+        return f"unavailable ({info.device_error})"
+    return f"{info.device.label}" + (f" — {info.device.reason}" if info.device.reason else "")
+
+
+def show_about(parent: QWidget, info: SystemInfo | None) -> None:
+    rows = "".join(f"<tr><td>{name}</td><td>{value}</td></tr>" for name, value in
+                   (info.versions if info else ()))
+    ffmpeg = info.ffmpeg if info else "checking…"
+    QMessageBox.about(
+        parent,
+        "About SDHD Studio",
+        "<h3>SDHD Studio</h3><p>Turns SD video into clean HD, re-rendering only what changed."
+        f"</p><table cellspacing=4>{rows}<tr><td>ffmpeg</td><td>{ffmpeg}</td></tr>"
+        f"<tr><td>Compute device</td><td>{device_text(info)}</td></tr></table>"
+        "<p>MIT license. The bundled sample is from Big Buck Bunny, © Blender Foundation, "
+        "CC-BY 3.0.</p>",
+    )

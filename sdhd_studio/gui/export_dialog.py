@@ -1,0 +1,626 @@
+"""Exporting the project as an MP4: the options dialog, the background job and the whole flow.
+
+`run_export` is what the editor's Export command calls: the dialog, then a modal progress
+dialog while `render.export.export_video` runs on a worker thread, then the outcome. Nothing
+is written under the chosen name until the export succeeded (the writer uses temp names).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QPalette
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QSizePolicy,
+    QSpacerItem,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sdhd_studio.core.cancel import CancelToken
+from sdhd_studio.core.errors import Cancelled, SdhdError
+from sdhd_studio.core.project import PRESETS
+from sdhd_studio.gui.workers import WorkerPool
+from sdhd_studio.media.encoders import Encoder, available_encoders, find_encoder, problem
+from sdhd_studio.render.export import ExportResult, export_video
+from sdhd_studio.render.session import Session
+
+log = logging.getLogger(__name__)
+
+_MULTIPLIERS = (1, 2, 3, 4)
+_CRF_HINT = "lower = better quality, bigger file; 18 ≈ visually lossless"
+_ERROR_COLOUR = "#d9534f"
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    path: str  # absolute, ends in .mp4
+    codec: str  # a media.encoders name
+    crf: int
+    preset: str
+    fps_multiplier: int
+    audio: bool
+    allow_preview: bool
+
+
+class _Inspection(QObject):
+    """Carries what the dialog learns off the UI thread back to it (queued signals)."""
+
+    counted = Signal(int, int)  # frames not rendered, all frames
+    encoders = Signal(object)  # list[Encoder]
+
+
+class ExportDialog(QDialog):
+    """Asks where and how to export; `options()` holds the answer once it is accepted."""
+
+    def __init__(
+        self, session: Session, parent: QWidget | None = None, default_path: str | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export video")
+        project = session.project
+        self._source = project.source.path
+        output = project.output
+        info = project.source.info
+
+        self.path_edit = QLineEdit(default_path or _default_path(self._source))
+        self.path_edit.setMinimumWidth(420)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self._browse)
+        self.path_error = QLabel()
+        self.path_error.setStyleSheet(f"color: {_ERROR_COLOUR}")
+        self.path_error.setWordWrap(True)
+        self.path_error.hide()
+        self.path_edit.textEdited.connect(self.path_error.hide)
+
+        self.codec_combo = QComboBox()
+        self._wanted_codec = output.codec
+        project_encoder = find_encoder(output.codec)
+        # Until the probe answers, the project's own codec is the only choice, so a user in a
+        # hurry can export at once; the writer checks it either way.
+        self.codec_combo.addItem(
+            project_encoder.label if project_encoder else output.codec, output.codec
+        )
+        self.codec_combo.currentIndexChanged.connect(self._codec_changed)
+        self.codec_hint = _hint("Checking hardware encoders…")
+
+        self.crf_spin = QSpinBox()
+        self.crf_spin.setRange(0, 51)
+        self.crf_spin.setValue(output.crf)
+        self.crf_hint = _hint(_CRF_HINT, wrap=False)  # short; wrapping would reserve two lines
+
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItems(PRESETS)
+        self.preset_combo.setCurrentText(output.preset)
+        self._codec_changed()
+
+        self.fps_combo = QComboBox()
+        for multiplier in _MULTIPLIERS:
+            self.fps_combo.addItem(
+                f"×{multiplier} ({_fps_text(info.fps * multiplier)} fps)", multiplier
+            )
+        self.fps_combo.setCurrentIndex(_MULTIPLIERS.index(output.fps_multiplier))
+
+        self.audio_box = QCheckBox("Include the source audio")
+        self.audio_reason = _hint("the source has no audio")
+        if info.audio:
+            self.audio_box.setChecked(output.audio)
+            self.audio_reason.hide()
+        else:
+            self.audio_box.setEnabled(False)
+
+        self.preview_box = QCheckBox("Fill frames that are not rendered with a quick preview")
+        self.preview_box.toggled.connect(self._show_frames_line)
+        self.frames_line = QLabel("Counting rendered frames…")
+        self._missing: tuple[int, int] | None = None
+
+        width, height = project.frame_size
+        size = QLabel(f"{width} × {height}")
+        size.setToolTip("The output size is set in the project's output settings.")
+
+        self.buttons = QDialogButtonBox()
+        self.export_button = self.buttons.addButton(
+            "Export", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.export_button.setDefault(True)
+        self.buttons.addButton("Cancel", QDialogButtonBox.ButtonRole.RejectRole)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(self.browse_button)
+        audio_row = QHBoxLayout()
+        audio_row.addWidget(self.audio_box)
+        audio_row.addWidget(self.audio_reason, 1)
+        form = QFormLayout()
+        # Line edits grow with the dialog; combos and the spin box keep their natural width.
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form.addRow("Save as:", _stacked(path_row, self.path_error))
+        form.addRow("Codec:", _stacked(self.codec_combo, self.codec_hint))
+        form.addRow("Quality (CRF):", _stacked(self.crf_spin, self.crf_hint))
+        form.addRow("Speed preset:", self.preset_combo)
+        form.addRow("Frame rate:", self.fps_combo)
+        form.addRow("Size:", size)
+        form.addRow("Audio:", audio_row)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addSpacing(8)
+        layout.addWidget(self.frames_line)
+        layout.addWidget(self.preview_box)
+        layout.addSpacing(8)
+        layout.addStretch(1)  # room left by a shorter note goes below, not between rows
+        layout.addWidget(self.buttons)
+
+        # The pool is made before the messenger so that, if the dialog is ever destroyed
+        # without closing, the pool (deleted first, waiting for its work) outlives nothing
+        # the work still uses.
+        self._pool = WorkerPool(1, self)
+        self._inspection = _Inspection(self)
+        self._inspection.counted.connect(self._counted)
+        self._inspection.encoders.connect(self._fill_codecs)
+        self._pool.run(_inspect(session, self._inspection))
+
+    # -- public ----------------------------------------------------------------------------
+
+    def options(self) -> ExportOptions:
+        return ExportOptions(
+            path=self._path(),
+            codec=self.codec_combo.currentData(),
+            crf=self.crf_spin.value(),
+            preset=self.preset_combo.currentText(),
+            fps_multiplier=self.fps_combo.currentData(),
+            audio=self.audio_box.isEnabled() and self.audio_box.isChecked(),
+            allow_preview=self.preview_box.isChecked(),
+        )
+
+    def accept(self) -> None:
+        path = self._path()
+        error = path_problem(path, self._source)
+        if error is not None:
+            self._show_path_error(error)
+            return
+        if os.path.exists(path) and not self._confirm_replace(path):
+            return
+        self.path_edit.setText(path)
+        super().accept()
+
+    def done(self, result: int) -> None:
+        # The probe is quick (cached after the first time); waiting keeps no thread behind.
+        self._pool.waitForDone()
+        super().done(result)
+
+    # -- private ---------------------------------------------------------------------------
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export video",
+            self._path() or os.path.dirname(self._source),
+            "MP4 video (*.mp4)",
+            # Replacing is asked once, by Export, for a typed name and a chosen one alike.
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
+        if path:
+            self.path_edit.setText(self._path(path))
+            self.path_error.hide()
+
+    def _path(self, text: str | None = None) -> str:
+        return _normalised(self.path_edit.text() if text is None else text,
+                           os.path.dirname(self._source))
+
+    def _show_path_error(self, message: str) -> None:
+        self.path_error.setText(message)
+        self.path_error.show()
+        self.path_edit.setFocus()
+        self.path_edit.selectAll()
+
+    def _confirm_replace(self, path: str) -> bool:
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Replace file?",
+            f"{os.path.basename(path)} already exists in {os.path.dirname(path)}.",
+            parent=self,
+        )
+        box.setInformativeText("Exporting replaces it once the new video is complete.")
+        replace = box.addButton("Replace", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is replace
+
+    def _fill_codecs(self, encoders: list[Encoder]) -> None:
+        if not encoders:  # ffmpeg could not be asked; the project's codec stays the choice
+            self.codec_hint.setText("Could not check which encoders work here (see the log).")
+            return
+        wanted = self._wanted_codec
+        self.codec_combo.blockSignals(True)
+        self.codec_combo.clear()
+        for encoder in encoders:
+            self.codec_combo.addItem(encoder.label, encoder.name)
+        self.codec_combo.blockSignals(False)
+        index = self.codec_combo.findData(wanted)
+        wanted_encoder = find_encoder(wanted)
+        if index < 0 and wanted_encoder is not None:
+            index = self.codec_combo.findData(wanted_encoder.name)  # "libx264" in old projects
+        notes = []
+        if index < 0:
+            why = problem(wanted_encoder) if wanted_encoder else "it is not a known encoder"
+            name = wanted_encoder.label if wanted_encoder else repr(wanted)
+            notes.append(f"The project's codec, {name}, cannot be used here: {why}.")
+            index = 0
+        if not any(encoder.hardware for encoder in encoders):
+            notes.append("No hardware encoder works on this machine.")
+        self.codec_combo.setCurrentIndex(index)
+        self._codec_changed()
+        self.codec_hint.setText(" ".join(notes))
+        self.codec_hint.setVisible(bool(notes))
+
+    def _codec_changed(self) -> None:
+        encoder = find_encoder(self.codec_combo.currentData() or "")
+        if encoder is None or encoder.has_presets:
+            self.preset_combo.setEnabled(True)
+            self.preset_combo.setToolTip("")
+        else:
+            self.preset_combo.setEnabled(False)
+            self.preset_combo.setToolTip(f"{encoder.label} has no speed presets")
+
+    def _counted(self, missing: int, total: int) -> None:
+        self._missing = (missing, total)
+        self._show_frames_line()
+
+    def _show_frames_line(self) -> None:
+        if self._missing is None:
+            return
+        missing, total = self._missing
+        self.preview_box.setEnabled(missing > 0)  # nothing to fill
+        if not missing:
+            text = f"All {total} frames are rendered."
+        elif self.preview_box.isChecked():
+            text = (
+                f"{missing} of {total} frames are not rendered yet; they will be filled with a "
+                "quick preview."
+            )
+        else:
+            text = (
+                f"{missing} of {total} frames are not rendered yet; Export renders them first."
+            )
+        self.frames_line.setText(text)
+
+
+def _inspect(session: Session, inspection: _Inspection) -> Callable[[], None]:
+    # A worker thread must not raise into Qt: failures are logged and the dialog says so.
+    def work() -> None:
+        try:
+            keys = session.plan().keys
+            cached = session.cache.keys()
+            inspection.counted.emit(sum(key not in cached for key in keys), len(keys))
+        except Exception:  # noqa: BLE001
+            log.exception("could not count the rendered frames")
+        try:
+            encoders = available_encoders()
+        except Exception:  # noqa: BLE001
+            log.exception("could not list the video encoders")
+            encoders = []
+        inspection.encoders.emit(encoders)
+
+    return work
+
+
+def path_problem(path: str, source: str) -> str | None:
+    """Why the video cannot be written at `path` (absolute), or None."""
+    if not path:
+        return "Choose where to save the video."
+    if not path.lower().endswith(".mp4"):
+        return "The video is written as MP4: use a name that ends in .mp4."
+    if os.path.isdir(path):
+        return f"{path} is a folder; add a file name."
+    if os.path.exists(source) and os.path.exists(path) and os.path.samefile(path, source):
+        return "That is the source video; choose another name."
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        return f"The folder {folder} does not exist."
+    try:
+        # Trying is the only sure test: root passes os.access, read-only mounts and sysfs don't.
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        return f"The folder {folder} is not writable ({exc.strerror})."
+    return None
+
+
+def _normalised(text: str, folder: str) -> str:
+    """An absolute path (a relative one is taken from `folder`, not from wherever the editor
+    was started); a name without any extension gets .mp4."""
+    text = text.strip()
+    if not text:
+        return ""
+    path = Path(folder) / Path(text).expanduser()
+    if not path.suffix:
+        path = path.with_suffix(".mp4")
+    return os.path.normpath(path)
+
+
+def _default_path(source: str) -> str:
+    path = Path(source)
+    return str(path.with_name(f"{path.stem}_hd.mp4"))
+
+
+def _fps_text(fps: Fraction) -> str:
+    return f"{float(fps):.3f}".rstrip("0").rstrip(".")
+
+
+def _stacked(field: QWidget | QLayout, note: QLabel) -> QVBoxLayout:
+    """A field with its note right under it."""
+    column = QVBoxLayout()
+    column.setSpacing(2)
+    if isinstance(field, QLayout):
+        column.addLayout(field)
+    else:
+        column.addWidget(field, 0, Qt.AlignmentFlag.AlignLeft)
+    column.addWidget(note)
+    return column
+
+
+def _hint(text: str, wrap: bool = True) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(wrap)
+    # Expanding, so a note takes the row's whole width rather than its field's.
+    label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    return label
+
+
+class _Relay(QObject):
+    """Signals the worker thread emits; they reach the job on the UI thread, queued."""
+
+    progress = Signal(int, int)
+    ended = Signal(str, object)  # "finished" | "failed" | "cancelled", result or message
+
+
+class ExportJob(QObject):
+    """Runs `export_video` on a worker thread; `cancel()` stops it within one frame."""
+
+    progress = Signal(int, int)  # output frames written, output frames in all
+    finished = Signal(object)  # ExportResult
+    failed = Signal(str)  # one-line message
+    cancelled = Signal()
+
+    def __init__(
+        self, session: Session, options: ExportOptions, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._options = options
+        self._cancel = CancelToken()
+        # export_video also cancels the token when it fails; this says the user asked.
+        self._cancel_asked = threading.Event()
+        # Made before the relay: if the parent is destroyed mid-export, the job cancels (below)
+        # and the pool, deleted first, waits for the export to stop before the relay goes.
+        self._pool = WorkerPool(1, self)
+        self._relay = _Relay(self)
+        self._relay.progress.connect(self.progress)
+        self._relay.ended.connect(self._ended)
+        self.destroyed.connect(self._cancel_asked.set)
+        self.destroyed.connect(self._cancel.cancel)
+        self._running = False
+        self._started = False
+
+    def start(self) -> None:
+        if self._started:
+            raise RuntimeError("an export job runs once")
+        self._started = self._running = True
+        self._pool.run(
+            _export(self._session, self._options, self._cancel, self._cancel_asked, self._relay)
+        )
+
+    def cancel(self) -> None:
+        self._cancel_asked.set()
+        self._cancel.cancel()
+
+    def wait(self, ms: int) -> bool:
+        """Wait up to `ms` for the worker thread to end; True when it has."""
+        return self._pool.waitForDone(ms)
+
+    def is_running(self) -> bool:
+        """True from start() until one of finished, failed or cancelled was emitted."""
+        return self._running
+
+    def _ended(self, outcome: str, value: object) -> None:
+        self._pool.waitForDone()  # the work emits this as its last act: an instant join
+        self._running = False
+        if outcome == "finished":
+            self.finished.emit(value)
+        elif outcome == "cancelled":
+            self.cancelled.emit()
+        else:
+            self.failed.emit(value)
+
+
+def _export(
+    session: Session,
+    options: ExportOptions,
+    cancel: CancelToken,
+    cancel_asked: threading.Event,
+    relay: _Relay,
+) -> Callable[[], None]:
+    multiplier = options.fps_multiplier
+
+    def report(done: int, total: int) -> None:
+        relay.progress.emit(done * multiplier, total * multiplier)
+
+    def work() -> None:
+        try:
+            result = export_video(
+                session,
+                options.path,
+                allow_preview=options.allow_preview,
+                on_progress=report,
+                cancel=cancel,
+                codec=options.codec,
+                crf=options.crf,
+                preset=options.preset,
+                fps_multiplier=multiplier,
+                audio=options.audio,
+            )
+        except Cancelled:
+            relay.ended.emit("cancelled", None)
+        except SdhdError as exc:
+            # An error caused by the stop itself (a killed encoder) is still just a cancel.
+            if cancel_asked.is_set():
+                relay.ended.emit("cancelled", None)
+            else:
+                relay.ended.emit("failed", str(exc))
+        except Exception as exc:  # noqa: BLE001 - a worker thread must not raise into Qt
+            log.exception("export failed")
+            relay.ended.emit("failed", f"unexpected error: {exc}")
+        else:
+            relay.ended.emit("finished", result)
+
+    return work
+
+
+def run_export(
+    session: Session, parent: QWidget, default_path: str | None = None
+) -> ExportResult | None:
+    """Ask for the options, export with a progress dialog, then report; None when it did not
+    finish (closed, cancelled or failed)."""
+    dialog = ExportDialog(session, parent, default_path)
+    accepted = dialog.exec() == QDialog.DialogCode.Accepted
+    options = dialog.options()
+    dialog.deleteLater()
+    if not accepted:
+        return None
+
+    job = ExportJob(session, options, parent)
+    total = session.project.frame_count * options.fps_multiplier
+    progress = _progress_dialog(parent, total)
+    cancel_button = QPushButton("Cancel")
+    progress.setCancelButton(cancel_button)
+    outcome: dict[str, object] = {}
+    loop = QEventLoop()
+
+    def advanced(written: int, total: int) -> None:
+        progress.setMaximum(total)
+        progress.setValue(written)
+        if not cancel_button.isEnabled():
+            return
+        if written >= total:
+            progress.setLabelText("Finishing the video file…")
+        else:
+            progress.setLabelText(f"Rendering and encoding frame {written + 1} of {total}")
+
+    def cancelled_by_user() -> None:
+        job.cancel()
+        cancel_button.setEnabled(False)
+        progress.setLabelText("Cancelling…")
+
+    def ended(kind: str, value: object = None) -> None:
+        outcome[kind] = value
+        loop.quit()
+
+    job.progress.connect(advanced)
+    job.finished.connect(lambda result: ended("result", result))
+    job.failed.connect(lambda message: ended("error", message))
+    job.cancelled.connect(lambda: ended("cancelled"))
+    progress.canceled.connect(cancelled_by_user)
+    progress.show()
+    job.start()
+    loop.exec()
+    progress.canceled.disconnect(cancelled_by_user)  # closing it emits canceled too
+    progress.close()
+    progress.deleteLater()
+    job.deleteLater()
+
+    if "error" in outcome:
+        _show_failure(parent, options.path, str(outcome["error"]))
+        return None
+    result = outcome.get("result")
+    if isinstance(result, ExportResult):
+        _show_success(parent, result)
+        return result
+    return None
+
+
+def _progress_dialog(parent: QWidget, total: int) -> QProgressDialog:
+    progress = QProgressDialog(parent)
+    progress.setWindowTitle("Exporting video")
+    progress.setLabelText(f"Rendering and encoding frame 1 of {total}")
+    progress.setWindowModality(Qt.WindowModality.WindowModal)
+    progress.setMinimumDuration(0)
+    # Reaching the last frame is not the end: the file is still being finished.
+    progress.setAutoClose(False)
+    progress.setAutoReset(False)
+    progress.setRange(0, total)
+    progress.setValue(0)
+    progress.setMinimumWidth(420)
+    return progress
+
+
+def _show_success(parent: QWidget, result: ExportResult) -> None:
+    box = QMessageBox(QMessageBox.Icon.Information, "Export finished", "", parent=parent)
+    box.setText(f"Exported {result.path.name}")
+    details = [
+        f"{result.frames} frames, {result.width} × {result.height}, "
+        f"{_fps_text(result.fps)} fps, in {_duration_text(result.seconds)}.",
+    ]
+    if result.previews:
+        details.append(f"{result.previews} frames are quick previews, not final renders.")
+    details.append(f"Saved in {result.path.parent}")
+    box.setInformativeText("\n".join(details))
+    show = box.addButton("Show in folder", QMessageBox.ButtonRole.ActionRole)
+    box.setDefaultButton(box.addButton("Close", QMessageBox.ButtonRole.RejectRole))
+    _widen(box)
+    box.exec()
+    if box.clickedButton() is show:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(result.path.parent)))
+
+
+def _show_failure(parent: QWidget, path: str, message: str) -> None:
+    box = QMessageBox(
+        QMessageBox.Icon.Critical, "Export failed", f"{os.path.basename(path)} was not written.",
+        parent=parent,
+    )
+    box.setInformativeText(message)
+    box.addButton("Close", QMessageBox.ButtonRole.RejectRole)
+    _widen(box)
+    box.exec()
+
+
+def _widen(box: QMessageBox) -> None:
+    """Give a message box room for a path or an ffmpeg message on few lines."""
+    grid = box.layout()
+    if isinstance(grid, QGridLayout):
+        grid.addItem(
+            QSpacerItem(440, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Minimum),
+            grid.rowCount(), 0, 1, grid.columnCount(),
+        )
+
+
+def _duration_text(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"

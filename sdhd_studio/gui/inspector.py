@@ -1,0 +1,672 @@
+"""The inspector: the render settings of the current frame, editable on a keyframe.
+
+On a keyframe, or at frame 0 without one (where the project defaults apply), every setting can
+be edited; on other frames the effective settings are shown read-only with where they come from.
+The widget only reports what the user changed; the main window applies it as an undoable edit
+and calls `show_frame` again.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QFocusEvent, QFont, QKeyEvent, QPalette, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sdhd_studio.core.project import Keyframe, Project
+from sdhd_studio.core.settings import DEFAULTS, SETTINGS, SettingSpec
+from sdhd_studio.ml import registry
+
+_BACKEND_KINDS: dict[str, registry.Kind] = {"upscaler": "upscale", "inpainter": "inpaint"}
+_MULTILINE = frozenset({"prompt", "negative_prompt"})
+# A ramped seed is just a different random seed on every frame; nobody wants that.
+_NO_RAMP = frozenset({"seed"})
+_FLOAT_DECIMALS = 2
+_FLOAT_STEPS = {"strength": 0.05, "guidance": 0.5}
+_INT32_MAX = 2**31 - 1
+_NAME_ROLE = Qt.ItemDataRole.UserRole
+_REASON_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a setting's value at one frame comes from."""
+
+    keyframe: int | None  # the keyframe that set it; None: the project defaults
+    next_set: int | None  # the next keyframe after this frame that sets it
+    ramp_to: int | None  # next_set, when the value is ramping towards it here
+
+
+def _resolve(project: Project, index: int) -> tuple[dict[str, Any], dict[str, _Origin]]:
+    """Effective settings at `index` and their origins, in time proportional to the keyframes.
+
+    Same rules as `Project.settings_runs` (a test compares them frame by frame), which walks
+    every frame of a ramp before `index`: far too slow to call on each step of a scrub.
+    """
+    values = {**DEFAULTS, **project.defaults}
+    set_by: dict[str, Keyframe] = {}
+    next_set: dict[str, Keyframe] = {}
+    for kf in project.keyframes:
+        if kf.frame <= index:
+            values.update(kf.settings)
+            set_by.update(dict.fromkeys(kf.settings, kf))
+        else:
+            for name in kf.settings:
+                next_set.setdefault(name, kf)
+    origins = {}
+    for name, spec in SETTINGS.items():
+        kf, nxt = set_by.get(name), next_set.get(name)
+        ramps = kf is not None and nxt is not None and spec.numeric and name in kf.interpolate
+        if ramps:
+            va, vb = kf.settings[name], nxt.settings[name]
+            value = va + (vb - va) * ((index - kf.frame) / (nxt.frame - kf.frame))
+            values[name] = round(value) if spec.kind is int else value
+        origins[name] = _Origin(
+            kf.frame if kf else None, nxt.frame if nxt else None, nxt.frame if ramps else None
+        )
+    return values, origins
+
+
+def _timecode(index: int, fps: Fraction) -> str:
+    """`MM:SS.hh` (with hours when needed) of frame `index`, rounded down to 1/100 s."""
+    hundredths = math.floor(Fraction(index) * 100 / fps) if fps > 0 else 0
+    seconds, hh = divmod(hundredths, 100)
+    minutes, ss = divmod(seconds, 60)
+    hours, mm = divmod(minutes, 60)
+    return f"{hours}:{mm:02d}:{ss:02d}.{hh:02d}" if hours else f"{mm:02d}:{ss:02d}.{hh:02d}"
+
+
+@contextmanager
+def _quiet(obj: QObject) -> Iterator[None]:
+    """Signals blocked for the block's duration.
+
+    Not QSignalBlocker: in PySide6 6.12 on Python 3.11 its `__exit__` and `unblock` each drop
+    a reference to None, which aborts the interpreter after a few thousand fills.
+    """
+    was_blocked = obj.blockSignals(True)
+    try:
+        yield
+    finally:
+        obj.blockSignals(was_blocked)
+
+
+def _show(widget: QWidget, visible: bool) -> None:
+    if widget.isHidden() == visible:  # setVisible costs a relayout even when nothing changes
+        widget.setVisible(visible)
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def _range_text(spec: SettingSpec) -> str:
+    unit = f" {spec.unit}" if spec.unit else ""
+    return f"{spec.minimum:g}–{spec.maximum:g}{unit}"
+
+
+class _WheelGuard(QObject):
+    """Lets the wheel scroll the inspector instead of changing a value it passes over."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and not watched.hasFocus():  # type: ignore[attr-defined]
+            event.ignore()  # unaccepted, the wheel goes on to the scroll area
+            return True
+        return False
+
+
+class _PromptEdit(QPlainTextEdit):
+    """Multi-line text that commits when it loses focus or on Ctrl+Enter, not per keystroke."""
+
+    committed = Signal()
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        super().focusOutEvent(event)
+        # Its own context menu takes focus too; that is not the end of an edit.
+        if event.reason() != Qt.FocusReason.PopupFocusReason:
+            self.committed.emit()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        if enter and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.committed.emit()
+        else:
+            super().keyPressEvent(event)
+
+
+class _Field:
+    """One setting's editor: filled without signals, reports user changes to `commit`."""
+
+    editor: QWidget  # gets the value's font, palette and tooltip
+    widget: QWidget  # what goes into the form
+    side: QWidget | None = None  # a button beside it, in the ramp column
+    below: QWidget | None = None  # a note under it
+
+    def __init__(self, spec: SettingSpec, commit: Callable[[str, Any], None]) -> None:
+        self.spec = spec
+        self._commit = commit
+        self.shown: Any = None  # the value last filled in or committed
+
+    def set_value(self, value: Any) -> None:
+        if value == self.shown and self.pending() is None:
+            return
+        with _quiet(self.editor):
+            self._put(value)
+        self.shown = value
+
+    def set_editable(self, editable: bool) -> None:
+        raise NotImplementedError
+
+    def pending(self) -> Any | None:
+        """Text typed but not committed yet (text fields only), else None."""
+        return None
+
+    def _put(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def _user_value(self, value: Any) -> None:
+        if value != self.shown:
+            self.shown = value
+            self._commit(self.spec.name, value)
+
+
+class _BackendDelegate(QStyledItemDelegate):
+    """Lists a backend that cannot run here with the reason after its name."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: Any) -> None:
+        super().initStyleOption(option, index)
+        reason = index.data(_REASON_ROLE)
+        if reason:
+            option.text = f"{option.text}  (unavailable: {reason})"  # type: ignore[attr-defined]
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Any) -> QSize:
+        size = super().sizeHint(option, index)
+        # As roomy as the menu-style list the combo box would have without this delegate.
+        size.setHeight(size.height() + 8)
+        return size
+
+
+class _BackendField(_Field):
+    def __init__(self, spec: SettingSpec, commit: Callable[[str, Any], None]) -> None:
+        super().__init__(spec, commit)
+        self.uses: dict[str, frozenset[str]] = {}
+        self._model = QStandardItemModel()
+        for backend in registry.backends(_BACKEND_KINDS[spec.name]):
+            self.uses[backend.name] = backend.uses
+            self._add(backend.name, backend.unusable_reason(), backend.description)
+        self.combo = self.editor = self.widget = QComboBox()
+        self.combo.setModel(self._model)
+        # The closed box shows the bare name; the list shows why a backend cannot run.
+        self.combo.setItemDelegate(_BackendDelegate(self.combo))
+        self.combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.combo.setMinimumContentsLength(8)
+        self.combo.view().setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.combo.activated.connect(
+            lambda row: self._user_value(self.combo.itemData(row, _NAME_ROLE))
+        )
+        self.below = self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setVisible(False)
+
+    def _add(self, name: str, reason: str | None, description: str) -> None:
+        item = QStandardItem(name)
+        item.setData(name, _NAME_ROLE)
+        item.setData(reason, _REASON_ROLE)
+        tips = [description or name] + ([f"Unavailable: {reason}"] if reason else [])
+        item.setToolTip("\n".join(tips))
+        upright = QFont()
+        upright.setItalic(False)  # an inherited value's italics are for the box, not the list
+        item.setFont(upright)
+        if reason:
+            item.setFlags(
+                item.flags() & ~(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            )
+        self._model.appendRow(item)
+
+    def _put(self, value: Any) -> None:
+        row = self.combo.findData(value, _NAME_ROLE)
+        if row < 0:  # a project made where more backends are installed
+            self._add(value, "not installed here", "")
+            row = self._model.rowCount() - 1
+        self.combo.setCurrentIndex(row)
+        self.combo.view().setMinimumWidth(self.combo.view().sizeHintForColumn(0) + 24)
+        reason = self.combo.itemData(row, _REASON_ROLE)
+        self.warning.setText(f"⚠ {value} cannot run here: {reason}" if reason else "")
+        _show(self.warning, bool(reason))
+
+    def set_editable(self, editable: bool) -> None:
+        self.combo.setEnabled(editable)
+
+
+class _LineField(_Field):
+    def __init__(self, spec: SettingSpec, commit: Callable[[str, Any], None]) -> None:
+        super().__init__(spec, commit)
+        self.line = self.editor = self.widget = QLineEdit()
+        self.line.setPlaceholderText("none")
+        self.line.setClearButtonEnabled(True)
+        self.line.editingFinished.connect(lambda: self._user_value(self.line.text()))
+
+    def _put(self, value: Any) -> None:
+        self.line.setText(value)
+        self.line.setCursorPosition(0)  # a long model id shows its start
+
+    def pending(self) -> Any | None:
+        return self.line.text() if self.line.text() != self.shown else None
+
+    def set_editable(self, editable: bool) -> None:
+        self.line.setReadOnly(not editable)
+        self.line.setClearButtonEnabled(editable)
+
+
+class _PromptField(_Field):
+    def __init__(self, spec: SettingSpec, commit: Callable[[str, Any], None]) -> None:
+        super().__init__(spec, commit)
+        self.text = self.editor = self.widget = _PromptEdit()
+        self.text.setTabChangesFocus(True)
+        self.text.setPlaceholderText("none")
+        lines = self.text.fontMetrics().lineSpacing() * 3
+        self.text.setFixedHeight(lines + 2 * self.text.frameWidth() + 8)
+        self.text.committed.connect(lambda: self._user_value(self.text.toPlainText()))
+
+    def _put(self, value: Any) -> None:
+        self.text.setPlainText(value)
+
+    def pending(self) -> Any | None:
+        text = self.text.toPlainText()
+        return text if text != self.shown else None
+
+    def set_editable(self, editable: bool) -> None:
+        self.text.setReadOnly(not editable)
+
+
+class _NumberField(_Field):
+    def __init__(
+        self, spec: SettingSpec, commit: Callable[[str, Any], None], guard: QObject
+    ) -> None:
+        super().__init__(spec, commit)
+        assert spec.minimum is not None and spec.maximum is not None
+        spin: QSpinBox | QDoubleSpinBox
+        if spec.kind is int and spec.maximum <= _INT32_MAX:
+            spin = QSpinBox()
+            spin.setRange(int(spec.minimum), int(spec.maximum))
+        else:
+            # QSpinBox is 32-bit signed; a double holds every integer up to 2**53 exactly.
+            spin = QDoubleSpinBox()
+            spin.setDecimals(_FLOAT_DECIMALS if spec.kind is float else 0)
+            spin.setRange(spec.minimum, spec.maximum)
+            if spec.kind is float:
+                spin.setSingleStep(_FLOAT_STEPS.get(spec.name, 0.1))
+        if spec.unit:
+            spin.setSuffix(f" {spec.unit}")
+        spin.setKeyboardTracking(False)  # valueChanged on Enter / focus-out, not per keystroke
+        spin.setAccelerated(True)
+        spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        spin.installEventFilter(guard)
+        spin.valueChanged.connect(lambda value: self._user_value(self._typed(value)))
+        self.spin = self.editor = self.widget = spin
+        self.dice: QToolButton | None = None
+        if spec.name == "seed":
+            self.dice = self.side = QToolButton()
+            self.dice.setText("Random")
+            self.dice.setToolTip("Pick a random seed")
+            self.dice.clicked.connect(self._random)
+
+    def _typed(self, value: float) -> Any:
+        return round(value) if self.spec.kind is int else float(value)
+
+    def _random(self) -> None:
+        assert self.spec.maximum is not None
+        value = random.randint(int(self.spec.minimum or 0), int(self.spec.maximum))
+        with _quiet(self.spin):
+            self.spin.setValue(value)
+        self._user_value(value)
+
+    def _put(self, value: Any) -> None:
+        self.spin.setValue(value)
+
+    def set_editable(self, editable: bool) -> None:
+        self.spin.setReadOnly(not editable)
+        self.spin.setButtonSymbols(
+            QAbstractSpinBox.ButtonSymbols.UpDownArrows
+            if editable
+            else QAbstractSpinBox.ButtonSymbols.NoButtons
+        )
+        if self.dice is not None:
+            self.dice.setEnabled(editable)
+
+
+class _Row:
+    """A setting's label, editor and ramp control, restyled only when its look changes."""
+
+    def __init__(self, field: _Field, ramp: QCheckBox | None) -> None:
+        self.field = field
+        self.label = QLabel(_title(field.spec.name))
+        self.label.setBuddy(field.editor)
+        self.ramp = ramp
+        self.marker = QLabel("ramping")
+        self.marker.setVisible(False)
+        self._italic: bool | None = None
+        self._dimmed: bool | None = None
+        self._tooltip: str | None = None
+
+    def restyle_dim_later(self) -> None:
+        self._dimmed = None
+
+    def restyle(self, italic: bool, dim: QPalette | None, tooltip: str) -> None:
+        # Setting a font or palette re-polishes the widget: only when it changes (scrubbing).
+        if italic != self._italic:
+            self._italic = italic
+            font = self.field.editor.font()
+            font.setItalic(italic)
+            self.field.editor.setFont(font)
+        if (dim is not None) != self._dimmed:
+            self._dimmed = dim is not None
+            for widget in (self.label, self.field.editor):
+                widget.setPalette(dim if dim is not None else QPalette())
+        if tooltip != self._tooltip:
+            self._tooltip = tooltip
+            self.label.setToolTip(tooltip)
+            self.field.editor.setToolTip(tooltip)
+
+
+class InspectorWidget(QWidget):
+    """Settings of the frame under the playhead; see the module docstring."""
+
+    # keyframe frame (0 = the project defaults when frame 0 is no keyframe), {name: value}
+    settingsEdited = Signal(int, dict)
+    interpolationToggled = Signal(int, str, bool)  # keyframe frame, setting name, ramp on
+    addKeyframeRequested = Signal(int)
+    removeKeyframeRequested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._index = 0
+        self._target: int | None = None  # the frame edits go to; None: read-only
+        self._state: tuple[Any, ...] | None = None
+        self._guard = _WheelGuard(self)
+        self._dim = QPalette()
+
+        self._frame_label = QLabel("No video open")
+        font = self._frame_label.font()
+        font.setBold(True)
+        self._frame_label.setFont(font)
+        self._status_label = QLabel()
+        self._status_label.setWordWrap(True)
+        self._add_button = QPushButton("Make this frame a keyframe (K)")
+        self._add_button.setToolTip("Add a keyframe here: its settings then apply from this frame")
+        self._add_button.clicked.connect(lambda: self.addKeyframeRequested.emit(self._index))
+        self._remove_button = QPushButton("Remove keyframe")
+        self._remove_button.setToolTip("Remove this keyframe: the settings before it apply again")
+        self._remove_button.clicked.connect(lambda: self.removeKeyframeRequested.emit(self._index))
+        for button in (self._add_button, self._remove_button):
+            button.setVisible(False)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+        form = QWidget()
+        grid = QGridLayout(form)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(6)
+        grid.setColumnStretch(1, 1)
+        self._rows: dict[str, _Row] = {}
+        line = 0
+        for name, spec in SETTINGS.items():
+            row = self._rows[name] = self._make_row(spec)
+            if name in _MULTILINE:
+                # Prompts get the full width; a label beside them would leave a narrow box.
+                grid.addWidget(row.label, line, 0, 1, 3)
+                grid.addWidget(row.field.widget, line + 1, 0, 1, 3)
+                line += 2
+                continue
+            if spec.numeric:
+                grid.addWidget(row.field.widget, line, 1)
+                for extra in (row.ramp, row.marker, row.field.side):
+                    if extra is not None:
+                        grid.addWidget(extra, line, 2)
+            else:
+                grid.addWidget(row.field.widget, line, 1, 1, 2)
+            grid.addWidget(row.label, line, 0)
+            line += 1
+            if row.field.below is not None:
+                grid.addWidget(row.field.below, line, 1, 1, 2)
+                line += 1
+        grid.setRowStretch(line, 1)
+        # The ramp column keeps its width where no ramp box shows, so editors do not jump.
+        grid.setColumnMinimumWidth(
+            2, max(r.ramp.sizeHint().width() for r in self._rows.values() if r.ramp is not None)
+        )
+        self._backends = {
+            name: row.field
+            for name, row in self._rows.items()
+            if isinstance(row.field, _BackendField)
+        }
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(form)
+        # Never narrower than the form: a dock dragged too small would cut editors off.
+        scroll.setMinimumWidth(
+            form.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+        )
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._frame_label)
+        layout.addWidget(self._status_label)
+        layout.addWidget(self._add_button)
+        layout.addWidget(self._remove_button)
+        layout.addWidget(scroll, 1)
+        self._fill_empty()
+
+    def _make_row(self, spec: SettingSpec) -> _Row:
+        field: _Field
+        if spec.name in _BACKEND_KINDS:
+            field = _BackendField(spec, self._commit)
+        elif spec.numeric:
+            field = _NumberField(spec, self._commit, self._guard)
+        elif spec.name in _MULTILINE:
+            field = _PromptField(spec, self._commit)
+        else:
+            field = _LineField(spec, self._commit)
+        if isinstance(field.editor, QComboBox):
+            field.editor.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            field.editor.installEventFilter(self._guard)
+        ramp = None
+        if spec.numeric and spec.name not in _NO_RAMP:
+            ramp = QCheckBox("ramp")
+            ramp.clicked.connect(lambda on, name=spec.name: self._toggle_ramp(name, on))
+        return _Row(field, ramp)
+
+    def show_frame(self, project: Project, index: int) -> None:
+        """Show the settings at frame `index`; cheap when nothing but the frame number changed."""
+        index = min(max(index, 0), max(project.frame_count - 1, 0))
+        self._index = index
+        title = f"Frame {index} · {_timecode(index, project.source.info.fps)}"
+        if self._frame_label.text() != title:
+            self._frame_label.setText(title)
+        values, origins = _resolve(project, index)
+        keyframe = project.keyframe_at(index)
+        if keyframe is not None:
+            target: int | None = index
+        else:
+            target = 0 if index == 0 else None
+        before = project.keyframe_before(index)
+        state = (
+            target,
+            keyframe.frame if keyframe else None,
+            before.frame if before else None,
+            keyframe.interpolate if keyframe else None,
+            values,
+            origins,
+        )
+        if state == self._state:
+            return
+        self._state = state
+        same_target = target == self._target
+        if not same_target:
+            self._flush_pending(project)
+        self._target = target
+        self._fill(keyframe, before, values, origins, keep_typing=same_target)
+
+    def _flush_pending(self, project: Project) -> None:
+        """Text typed for the frame shown before (not committed yet) still goes to that frame."""
+        old = self._target
+        if old is None or (old != 0 and project.keyframe_at(old) is None):
+            return
+        pending = [
+            (name, value)
+            for name, row in self._rows.items()
+            if (value := row.field.pending()) is not None
+        ]
+        # After this call, not during it: the main window re-enters show_frame on an edit.
+        for name, value in pending:
+            QTimer.singleShot(
+                0, self, lambda n=name, v=value: self.settingsEdited.emit(old, {n: v})
+            )
+
+    def _fill(
+        self,
+        keyframe: Keyframe | None,
+        before: Keyframe | None,
+        values: dict[str, Any],
+        origins: dict[str, _Origin],
+        keep_typing: bool,
+    ) -> None:
+        index, editable = self._index, self._target is not None
+        if keyframe is not None:
+            status = "Keyframe"
+        elif editable:
+            status = "Project defaults (before the first keyframe)"
+        elif before is not None:
+            status = f"Settings from keyframe {before.frame}"
+        else:
+            status = "Settings from project defaults"
+        self._status_label.setText(status)
+        # Frame 0 may become a keyframe too: ramps start at a keyframe, never at the defaults.
+        _show(self._add_button, keyframe is None)
+        _show(self._remove_button, keyframe is not None)
+
+        self._update_dim_palette()
+        used, users = set(), []
+        for name, field in self._backends.items():
+            backend = values[name]
+            used |= field.uses.get(backend, frozenset())
+            users.append(backend)
+
+        for name, row in self._rows.items():
+            field, origin, spec = row.field, origins[name], row.field.spec
+            set_here = (keyframe is None and editable) or origin.keyframe == index
+            # Keep what the user is typing when the same frame is refilled (another edit).
+            if not (keep_typing and field.pending() is not None and field.editor.hasFocus()):
+                field.set_value(values[name])
+            if editable != self._editable:
+                field.set_editable(editable)
+            tips = [spec.help[:1].upper() + spec.help[1:] + "."]
+            if spec.numeric:
+                tips.append(f"Range {_range_text(spec)}.")
+            if not set_here:
+                source = f"keyframe {origin.keyframe}" if origin.keyframe is not None else None
+                tips.append(f"Inherited from {source or 'project defaults'}.")
+            if origin.ramp_to is not None:
+                tips.append(f"Ramping to its value at keyframe {origin.ramp_to}.")
+            unused = name not in used and name not in _BACKEND_KINDS
+            if unused:
+                tips.append(f"Not used by {' or '.join(users)}: changing it re-renders nothing.")
+            row.restyle(
+                keyframe is not None and not set_here,
+                self._dim if unused else None,
+                "\n".join(tips),
+            )
+            self._fill_ramp(row, keyframe, set_here, origin)
+        self._editable = editable
+
+    def _update_dim_palette(self) -> None:
+        """Text of unused settings in the current theme's disabled colour (themes can change)."""
+        grey = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText)
+        roles = (
+            QPalette.ColorRole.WindowText,
+            QPalette.ColorRole.Text,
+            QPalette.ColorRole.PlaceholderText,
+        )
+        if self._dim.color(QPalette.ColorGroup.Active, roles[0]) == grey:
+            return
+        # Only these roles are set, so a dimmed widget inherits every other colour.
+        self._dim = QPalette()
+        for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+            for role in roles:
+                self._dim.setColor(group, role, grey)
+        for row in self._rows.values():
+            row.restyle_dim_later()
+
+    def _fill_ramp(
+        self, row: _Row, keyframe: Keyframe | None, set_here: bool, origin: _Origin
+    ) -> None:
+        name = row.field.spec.name
+        on_keyframe = keyframe is not None and row.ramp is not None
+        _show(row.marker, not on_keyframe and origin.ramp_to is not None)
+        if origin.ramp_to is not None:
+            row.marker.setToolTip(
+                f"Ramping from keyframe {origin.keyframe} to keyframe {origin.ramp_to}"
+            )
+        if row.ramp is None:
+            return
+        _show(row.ramp, on_keyframe)
+        if keyframe is None:
+            return
+        with _quiet(row.ramp):
+            row.ramp.setChecked(name in keyframe.interpolate)
+        row.ramp.setEnabled(set_here)
+        if not set_here:
+            tip = f"Set {_title(name).lower()} on this keyframe to ramp it"
+        elif origin.next_set is None:
+            tip = f"No later keyframe sets {_title(name).lower()}: nothing to ramp to"
+        else:
+            tip = f"Ramp linearly to the value keyframe {origin.next_set} sets"
+        row.ramp.setToolTip(tip)
+
+    def _fill_empty(self) -> None:
+        self._editable = False
+        for row in self._rows.values():
+            row.field.set_editable(False)
+            if row.ramp is not None:
+                row.ramp.setVisible(False)
+
+    def _commit(self, name: str, value: Any) -> None:
+        if self._target is None:
+            return
+        # The main window answers with show_frame; refill then even if the edit was refused.
+        self._state = None
+        self.settingsEdited.emit(self._target, {name: value})
+
+    def _toggle_ramp(self, name: str, on: bool) -> None:
+        if self._target is None:
+            return
+        self._state = None
+        self.interpolationToggled.emit(self._target, name, on)

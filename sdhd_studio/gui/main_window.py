@@ -1,0 +1,824 @@
+"""The editor's main window: menus, timeline, preview, inspector, mask tools, log, status bar.
+
+It wires views to the Document (edits, undo, frame states) and the RenderPool (renders); it
+holds no render logic of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from fractions import Fraction
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QSettings, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sdhd_studio.core import edits
+from sdhd_studio.core.errors import SdhdError
+from sdhd_studio.core.folder import SUFFIX
+from sdhd_studio.gui import project_files
+from sdhd_studio.gui.about import SystemInfo, collect_system_info, device_text, show_about
+from sdhd_studio.gui.document import Document
+from sdhd_studio.gui.export_dialog import run_export
+from sdhd_studio.gui.frame_loader import FrameLoader, FrameRequest, LoadedFrame
+from sdhd_studio.gui.inspector import InspectorWidget
+from sdhd_studio.gui.log_panel import LogBridge, LogPanel
+from sdhd_studio.gui.mask_panel import MaskPanel
+from sdhd_studio.gui.preferences import (
+    Preferences,
+    PreferencesDialog,
+    add_recent_file,
+    recent_files,
+)
+from sdhd_studio.gui.preview import CompareMode, PreviewWidget
+from sdhd_studio.gui.render_pool import RenderPool
+from sdhd_studio.gui.timeline import STATE_COLOURS, TimelineWidget
+from sdhd_studio.gui.workers import WorkerPool
+from sdhd_studio.media.images import encode_png
+from sdhd_studio.render.events import Progress
+from sdhd_studio.render.status import FrameState, ranges
+
+log = logging.getLogger(__name__)
+
+_MODES = (
+    (CompareMode.SOURCE, "Source", "1"),
+    (CompareMode.RESULT, "Result", "2"),
+    (CompareMode.SPLIT, "Split", "3"),
+    (CompareMode.SIDE_BY_SIDE, "Side by side", "4"),
+)
+
+
+class MainWindow(QMainWindow):
+    frameShown = Signal(int)  # the preview shows this frame (its first full paint, for one)
+    _systemInfoReady = Signal(object)  # from the worker that collects it
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.prefs = Preferences.load(self.settings)
+        self.document: Document | None = None
+        self.render_pool: RenderPool | None = None
+        self.system_info: SystemInfo | None = None
+        self._current = 0
+        self._play_started: tuple[float, int] | None = None
+
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.loader = FrameLoader(self)
+        self.loader.loaded.connect(self._frame_loaded)
+        self._info_pool = WorkerPool(1, self)
+
+        self._build_views()
+        self._build_actions()
+        self._build_menus()
+        self._build_status_bar()
+        self._playback = QTimer(self)
+        self._playback.timeout.connect(self._play_tick)
+        self._log_bridge = LogBridge(self)
+        self._log_bridge.record.connect(self.log_panel.add)
+        logging.getLogger("sdhd_studio").addHandler(self._log_bridge.handler)
+
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        else:  # first start: the picture gets the room, the log a few lines
+            self.resizeDocks([self._docks[1]], [110], Qt.Orientation.Vertical)
+        self._update_enabled()
+        self._systemInfoReady.connect(self._info_ready)
+        self._info_pool.run(self._collect_info)
+
+    # -- building -----------------------------------------------------------------------------
+
+    def _build_views(self) -> None:
+        self.preview = PreviewWidget()
+        self.preview.strokeFinished.connect(self._mask_painted)
+        self.timeline = TimelineWidget()
+        self.timeline.currentFrameChanged.connect(self.set_current_frame)
+        self.timeline.addKeyframeRequested.connect(self.add_keyframe)
+        self.timeline.removeKeyframeRequested.connect(self.remove_keyframe)
+        self.timeline.renderRangeRequested.connect(
+            lambda a, b: self.render_frames(range(a, b + 1))
+        )
+        self.timeline.clearMaskRequested.connect(self.remove_mask)
+
+        self._play_button = QToolButton(text="▶")
+        self._play_button.setToolTip("Play / pause (Space)")
+        self._play_button.clicked.connect(self.toggle_playback)
+        self._frame_box = QSpinBox(minimum=0, maximum=0, keyboardTracking=False)
+        self._frame_box.setToolTip("Current frame")
+        self._frame_box.valueChanged.connect(self.set_current_frame)
+        self._time_label = QLabel("–")
+        self._legend = QLabel(_legend_html())
+        transport = QHBoxLayout()
+        transport.setContentsMargins(6, 0, 6, 0)
+        transport.addWidget(self._play_button)
+        transport.addWidget(QLabel("Frame"))
+        transport.addWidget(self._frame_box)
+        transport.addWidget(self._time_label)
+        transport.addStretch(1)
+        transport.addWidget(self._legend)
+        bottom = QWidget()
+        column = QVBoxLayout(bottom)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(transport)
+        column.addWidget(self.timeline)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.preview)
+        splitter.addWidget(bottom)
+        splitter.setStretchFactor(0, 1)
+        splitter.setCollapsible(1, False)
+        self.setCentralWidget(splitter)
+
+        self.inspector = InspectorWidget()
+        self.inspector.settingsEdited.connect(self._settings_edited)
+        self.inspector.interpolationToggled.connect(self._interpolation_toggled)
+        self.inspector.addKeyframeRequested.connect(self.add_keyframe)
+        self.inspector.removeKeyframeRequested.connect(self.remove_keyframe)
+        self.mask_panel = MaskPanel()
+        self.mask_panel.toolChanged.connect(self.preview.set_tool)
+        self.mask_panel.clearRequested.connect(self.preview.clear_mask)
+        self.mask_panel.invertRequested.connect(self.preview.invert_mask)
+        self.mask_panel.removeRequested.connect(self.remove_mask)
+        self.mask_panel.spanChanged.connect(self._mask_span_changed)
+        tabs = QTabWidget()
+        tabs.addTab(self.inspector, "Settings")
+        tabs.addTab(self.mask_panel, "Mask")
+        self._side_tabs = tabs
+        dock = QDockWidget("Inspector", self)
+        dock.setObjectName("inspector")
+        dock.setWidget(tabs)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.log_panel = LogPanel()
+        log_dock = QDockWidget("Log", self)
+        log_dock.setObjectName("log")
+        log_dock.setWidget(self.log_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, log_dock)
+        self._docks = (dock, log_dock)
+
+    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work wherever the focus is in the window
+        return action
+
+    def _build_actions(self) -> None:
+        keys = QKeySequence.StandardKey
+        self.act_new = self._action("&New from video…", self.new_from_video_dialog, keys.New)
+        self.act_open = self._action("&Open…", self.open_dialog, keys.Open)
+        self.act_save = self._action("&Save", self.save, keys.Save)
+        self.act_save_as = self._action("Save &as…", self.save_as_dialog, keys.SaveAs)
+        self.act_export = self._action("&Export…", self.export, "Ctrl+E")
+        self.act_quit = self._action("&Quit", self.close, keys.Quit)
+        self.act_undo = self._action("&Undo", self.undo, keys.Undo)
+        self.act_redo = self._action("&Redo", self.redo, keys.Redo)
+        self.act_prefs = self._action("&Preferences…", self.preferences_dialog, keys.Preferences)
+        self.act_render = self._action(
+            "Render &dirty frames", lambda: self.render_frames(None), "Ctrl+R",
+            "Render every frame that is not done, nearest the playhead first",
+        )
+        self.act_render_sel = self._action(
+            "Render &selection", self.render_selection, "Ctrl+Shift+R",
+            "Render the frames selected on the timeline (shift-drag to select)",
+        )
+        self.act_cancel = self._action("&Cancel render", self.cancel_render, "Ctrl+.")
+        self.act_play = self._action("Play / pause", self.toggle_playback, "Space")
+        self.act_prev = self._action("Previous frame", lambda: self.step(-1), "Left")
+        self.act_next = self._action("Next frame", lambda: self.step(1), "Right")
+        self.act_first = self._action("First frame", lambda: self.set_current_frame(0), "Home")
+        self.act_last = self._action("Last frame", self.go_to_end, "End")
+        self.act_key = self._action(
+            "Add &keyframe here", lambda: self.add_keyframe(self._current), "K"
+        )
+        self.act_brush = self._action("Brush", lambda: self._toggle_tool("brush"), "B")
+        self.act_eraser = self._action("Eraser", lambda: self._toggle_tool("eraser"), "E")
+        self.act_bigger = self._action("Bigger brush", lambda: self.mask_panel.change_size(1.25),
+                                       "]")
+        self.act_smaller = self._action("Smaller brush", lambda: self.mask_panel.change_size(0.8),
+                                        "[")
+        self.act_about = self._action("&About SDHD Studio", self.about)
+        modes = QActionGroup(self)
+        self.mode_actions: dict[CompareMode, QAction] = {}
+        for mode, label, key in _MODES:
+            action = self._action(label, lambda _=False, m=mode: self.preview.set_mode(m), key)
+            action.setCheckable(True)
+            modes.addAction(action)
+            self.mode_actions[mode] = action
+        self.mode_actions[CompareMode.SPLIT].setChecked(True)
+        self.preview.set_mode(CompareMode.SPLIT)
+        self.act_fit = self._action("Zoom to &fit", lambda: self.preview.set_zoom(None), "0")
+        self.act_100 = self._action("Zoom &100%", lambda: self.preview.set_zoom(1.0), "Ctrl+1")
+        self.act_200 = self._action("Zoom &200%", lambda: self.preview.set_zoom(2.0), "Ctrl+2")
+        self.act_timeline_fit = self._action(
+            "Whole video on the timeline", self.timeline.zoom_to_fit, "Ctrl+0"
+        )
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        file.addActions([self.act_new, self.act_open])
+        self._recent_menu = file.addMenu("Open &recent")
+        self._recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file.addSeparator()
+        file.addActions([self.act_save, self.act_save_as])
+        file.addSeparator()
+        file.addAction(self.act_export)
+        file.addSeparator()
+        file.addAction(self.act_quit)
+        edit = bar.addMenu("&Edit")
+        edit.addActions([self.act_undo, self.act_redo])
+        edit.addSeparator()
+        edit.addActions([self.act_key, self.act_brush, self.act_eraser])
+        edit.addSeparator()
+        edit.addAction(self.act_prefs)
+        render = bar.addMenu("&Render")
+        render.addActions([self.act_render, self.act_render_sel, self.act_cancel])
+        view = bar.addMenu("&View")
+        view.addActions(list(self.mode_actions.values()))
+        view.addSeparator()
+        view.addActions([self.act_fit, self.act_100, self.act_200, self.act_timeline_fit])
+        view.addSeparator()
+        for dock in self._docks:
+            view.addAction(dock.toggleViewAction())
+        playback = bar.addMenu("&Playback")
+        playback.addActions(
+            [self.act_play, self.act_prev, self.act_next, self.act_first, self.act_last]
+        )
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_about)
+
+    def _build_status_bar(self) -> None:
+        self._device_label = QLabel("Compute: checking…")
+        self._cache_label = QLabel()
+        self._render_label = QLabel()
+        self._counts_label = QLabel()
+        bar = self.statusBar()
+        bar.addWidget(self._render_label, 1)
+        bar.addPermanentWidget(self._counts_label)
+        bar.addPermanentWidget(self._cache_label)
+        bar.addPermanentWidget(self._device_label)
+
+    # -- projects -----------------------------------------------------------------------------
+
+    def open_path(self, path: str) -> bool:
+        """Open a project folder, or start a project from a video file."""
+        path = os.path.abspath(path)
+        if not self._close_document():
+            return False
+        if project_files.is_project(path):
+            session = project_files.open_session(self, path)
+        elif os.path.isfile(path):
+            session = project_files.new_session(self, path, self.prefs.new_project_height)
+        else:
+            QMessageBox.critical(self, "Cannot open", f"{path} is not a video or a project")
+            return False
+        if session is None:
+            return False
+        self._set_document(Document(session, autosave_seconds=self.prefs.autosave_seconds))
+        if session.folder.load_autosave() is not None:
+            self._offer_autosave()
+        add_recent_file(self.settings, str(session.folder.path))
+        return True
+
+    def _offer_autosave(self) -> None:
+        assert self.document is not None
+        when = time.strftime(
+            "%Y-%m-%d %H:%M",
+            time.localtime(self.document.session.folder.autosave_file.stat().st_mtime),
+        )
+        answer = QMessageBox.question(
+            self, "Recover unsaved changes?",
+            f"This project has unsaved changes from {when} (the editor did not close "
+            "normally).\n\nRestore them? (Discard keeps the project as it was last saved.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.document.restore_autosave()
+        else:
+            self.document.session.folder.discard_autosave()
+
+    def _set_document(self, document: Document) -> None:
+        self.document = document
+        project = document.project
+        document.projectChanged.connect(self._project_changed)
+        document.statesChanged.connect(self._states_changed)
+        document.modifiedChanged.connect(self._update_title)
+        document.editFailed.connect(self._edit_failed)
+        self.render_pool = RenderPool(document, self.prefs.workers, self)
+        self.render_pool.runningChanged.connect(self._render_running)
+        self.render_pool.progress.connect(self._render_progress)
+        self.render_pool.frameDone.connect(self._frame_rendered)
+        self.render_pool.frameFailed.connect(self._frame_failed)
+        self.render_pool.finished.connect(self._render_finished)
+        self.render_pool.crashed.connect(self._render_crashed)
+        info = project.source.info
+        self.timeline.set_frame_count(project.frame_count, info.fps)
+        self.preview.set_output_size(*project.frame_size)
+        self._frame_box.setMaximum(project.frame_count - 1)
+        self._current = -1
+        self._project_changed()
+        self.set_current_frame(0)
+        self.timeline.zoom_to_fit()
+        self._update_enabled()
+        self._update_title()
+        self._log_earlier_failures()
+
+    def _log_earlier_failures(self) -> None:
+        assert self.document is not None
+        errors = self.document.status.errors
+        by_message: dict[str, list[int]] = {}
+        for index in sorted(errors):
+            by_message.setdefault(errors[index], []).append(index)
+        for message, frames in by_message.items():
+            spans = ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in ranges(frames))
+            self.log_panel.add(logging.ERROR, f"failed in an earlier render: frames {spans}: "
+                                              f"{message}")
+
+    def _close_document(self) -> bool:
+        """Close the open project; False if the user chose to keep it open."""
+        document = self.document
+        if document is None:
+            return True
+        if document.modified:
+            answer = QMessageBox.question(
+                self, "Unsaved changes",
+                f"Save the changes to {document.title} before closing it?",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                | QMessageBox.StandardButton.Cancel,
+            )
+            if answer == QMessageBox.StandardButton.Cancel:
+                return False
+            if answer == QMessageBox.StandardButton.Save and not self.save():
+                return False
+        self.stop_playback()
+        if self.render_pool is not None:
+            self.render_pool.shutdown()
+            self.render_pool.deleteLater()
+            self.render_pool = None
+        if not document.modified:
+            document.session.folder.discard_autosave()
+        document.close()
+        document.deleteLater()
+        self.document = None
+        self.preview.set_frame(None, None, False)
+        self.preview.set_mask(None)
+        self._update_enabled()
+        self._update_title()
+        return True
+
+    def new_from_video_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "New project from video", self._last_dir(), project_files.VIDEO_FILTER
+        )
+        if path:
+            self.open_path(path)
+
+    def open_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, f"Open project (a folder ending in {SUFFIX})", self._last_dir()
+        )
+        if path:
+            self.open_path(path)
+
+    def save(self) -> bool:
+        if self.document is None:
+            return False
+        try:
+            self.document.save()
+        except SdhdError as exc:
+            QMessageBox.critical(self, "Cannot save", f"{exc}\n\nYour changes are still open.")
+            return False
+        self.statusBar().showMessage(f"Saved {self.document.path}", 4000)
+        return True
+
+    def save_as_dialog(self) -> None:
+        if self.document is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save project as", self.document.path, f"SDHD project (*{SUFFIX})"
+        )
+        if not path:
+            return
+        if not path.endswith(SUFFIX):
+            path += SUFFIX
+        self.cancel_render_and_wait()
+        try:
+            with project_files.busy():
+                self.document.save_as(path)
+        except SdhdError as exc:
+            QMessageBox.critical(self, "Cannot save", str(exc))
+            return
+        add_recent_file(self.settings, path)
+        self._update_title()
+
+    def export(self) -> None:
+        if self.document is None:
+            return
+        self.cancel_render_and_wait()
+        project = self.document.project
+        default = os.path.splitext(project.source.path)[0] + f"-{project.frame_size[1]}p.mp4"
+        result = run_export(self.document.session, self, default)
+        self.document.reload_cache()  # the export rendered what was missing
+        if result is not None:
+            self.statusBar().showMessage(f"Exported {result.path}", 8000)
+
+    def preferences_dialog(self) -> None:
+        dialog = PreferencesDialog(self.prefs, self)
+        if dialog.exec():
+            self.prefs = dialog.preferences()
+            self.prefs.store(self.settings)
+            if self.render_pool is not None:
+                self.render_pool.set_workers(self.prefs.workers)
+            if self.document is not None:
+                self.document.set_autosave_seconds(self.prefs.autosave_seconds)
+
+    def about(self) -> None:
+        show_about(self, self.system_info)
+
+    def _fill_recent_menu(self) -> None:
+        self._recent_menu.clear()
+        paths = recent_files(self.settings)
+        for path in paths:
+            action = self._recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        if not paths:
+            self._recent_menu.addAction("No recent projects").setEnabled(False)
+
+    def _last_dir(self) -> str:
+        recent = recent_files(self.settings)
+        return os.path.dirname(recent[0]) if recent else os.path.expanduser("~")
+
+    # -- editing ------------------------------------------------------------------------------
+
+    def add_keyframe(self, frame: int) -> None:
+        if self.document is not None and self.document.project.keyframe_at(frame) is None:
+            self.document.edit(f"Add keyframe at {frame}", edits.set_keyframe, frame)
+
+    def remove_keyframe(self, frame: int) -> None:
+        if self.document is not None and self.document.project.keyframe_at(frame) is not None:
+            self.document.edit(f"Remove keyframe at {frame}", edits.remove_keyframe, frame)
+
+    def _settings_edited(self, frame: int, values: dict) -> None:
+        if self.document is None:
+            return
+        names = ", ".join(values)
+        if self.document.project.keyframe_at(frame) is None and frame == 0:
+            done = self.document.edit(f"Change {names}", edits.set_defaults, values)
+        else:
+            done = self.document.edit(f"Change {names} at {frame}", edits.set_keyframe, frame,
+                                      values)
+        if not done:  # the form shows the stored value again
+            self.inspector.show_frame(self.document.project, self._current)
+
+    def _interpolation_toggled(self, frame: int, name: str, on: bool) -> None:
+        if self.document is None:
+            return
+        self.document.edit(
+            f"{'Ramp' if on else 'Hold'} {name} at {frame}", edits.set_ramp, frame, name, on
+        )
+
+    def _mask_painted(self, mask: np.ndarray) -> None:
+        """One stroke (or clear/invert) is one undo step: store the PNG, point the frame at it."""
+        if self.document is None:
+            return
+        frame = self._current
+        project = self.document.project
+        painted = next((m for m in project.masks if m.frame == frame), None)
+        if not mask.any():
+            if painted is not None:
+                self.document.edit(f"Clear mask at {frame}", edits.remove_mask, frame)
+            return
+        digest = self.document.store_mask(encode_png(mask))
+        if digest is None:
+            return
+        end = self.mask_panel.span_end(frame, project.frame_count)
+        self.document.edit(f"Paint mask at {frame}", edits.set_mask, frame, digest, end,
+                           painted.inpainter if painted else None)
+
+    def _mask_span_changed(self) -> None:
+        if self.document is None:
+            return
+        project = self.document.project
+        painted = next((m for m in project.masks if m.frame == self._current), None)
+        if painted is None:
+            return
+        end = self.mask_panel.span_end(painted.frame, project.frame_count)
+        if end != painted.end:
+            self.document.edit(f"Mask at {painted.frame} until {end}", edits.set_mask,
+                               painted.frame, painted.digest, end, painted.inpainter)
+
+    def remove_mask(self, frame: int) -> None:
+        if self.document is None:
+            return
+        project = self.document.project
+        mask = next((m for m in project.masks if m.frame == frame), None) or project.mask_at(frame)
+        if mask is not None:
+            self.document.edit(f"Remove mask at {mask.frame}", edits.remove_mask, mask.frame)
+
+    def undo(self) -> None:
+        if self.document is not None:
+            self.document.undo()
+
+    def redo(self) -> None:
+        if self.document is not None:
+            self.document.redo()
+
+    def _toggle_tool(self, tool: str) -> None:
+        self._side_tabs.setCurrentWidget(self.mask_panel)
+        self.mask_panel.set_tool(None if self.mask_panel.tool() == tool else tool)
+
+    def _edit_failed(self, message: str) -> None:
+        self.log_panel.add(logging.ERROR, message)
+        QMessageBox.warning(self, "Edit not applied", message)
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def render_frames(self, frames: range | None) -> None:
+        if self.render_pool is not None:
+            self.render_pool.render(frames)
+
+    def render_selection(self) -> None:
+        selection = self.timeline.selection()
+        if selection is None:
+            self.statusBar().showMessage("Select frames first: shift-drag on the timeline", 4000)
+            return
+        self.render_frames(range(selection[0], selection[1] + 1))
+
+    def cancel_render(self) -> None:
+        if self.render_pool is not None:
+            self.render_pool.cancel()
+
+    def cancel_render_and_wait(self) -> None:
+        if self.render_pool is not None and self.render_pool.is_running():
+            self.render_pool.shutdown()
+
+    def _render_running(self, running: bool) -> None:
+        self._update_enabled()
+        if running:
+            self._render_label.setText("Rendering…")
+
+    def _render_progress(self, progress: Progress) -> None:
+        eta = _duration(progress.eta) if progress.eta is not None else "–"
+        failed = f", {progress.failed} failed" if progress.failed else ""
+        self._render_label.setText(
+            f"Rendering {progress.done}/{progress.total}{failed} · "
+            f"{progress.rate:.2f} frames/s · {eta} left"
+        )
+
+    def _render_finished(self, summary) -> None:
+        failed = f", {summary.failed} failed (see the log)" if summary.failed else ""
+        verb = "Render stopped" if summary.cancelled else "Render finished"
+        self._render_label.setText(
+            f"{verb}: {summary.rendered} frames in {_duration(summary.seconds)}{failed}"
+        )
+
+    def _render_crashed(self, message: str) -> None:
+        self._render_label.setText("Render failed")
+        self.log_panel.add(logging.ERROR, f"render failed: {message}")
+        QMessageBox.critical(self, "Render failed", message)
+
+    def _frame_rendered(self, index: int) -> None:
+        if index == self._current:
+            self._request_frame()
+
+    def _frame_failed(self, index: int, message: str) -> None:
+        self.log_panel.add(logging.ERROR, f"frame {index}: {message}")
+
+    # -- frames and playback ------------------------------------------------------------------
+
+    def set_current_frame(self, index: int) -> None:
+        if self.document is None:
+            return
+        index = max(0, min(int(index), self.document.project.frame_count - 1))
+        if index == self._current:
+            return
+        self._current = index
+        self.timeline.set_current_frame(index)
+        with QSignalBlocker(self._frame_box):
+            self._frame_box.setValue(index)
+        fps = self.document.project.source.info.fps
+        self._time_label.setText(_timecode(index, fps))
+        self.inspector.show_frame(self.document.project, index)
+        self.mask_panel.show_frame(self.document.project, index)
+        if self.render_pool is not None:
+            self.render_pool.set_focus(index)
+        self._request_frame()
+
+    def current_frame(self) -> int:
+        return self._current
+
+    def step(self, delta: int) -> None:
+        self.stop_playback()
+        self.set_current_frame(self._current + delta)
+
+    def go_to_end(self) -> None:
+        if self.document is not None:
+            self.set_current_frame(self.document.project.frame_count - 1)
+
+    def toggle_playback(self) -> None:
+        if self._playback.isActive():
+            self.stop_playback()
+        elif self.document is not None:
+            start = 0 if self._current >= self.document.project.frame_count - 1 else self._current
+            self._play_started = (time.monotonic(), start)
+            fps = float(self.document.project.source.info.fps)
+            self._playback.start(max(1, round(1000 / fps / 2)))
+            self._play_button.setText("⏸")
+
+    def stop_playback(self) -> None:
+        self._playback.stop()
+        self._play_button.setText("▶")
+
+    def _play_tick(self) -> None:
+        if self.document is None or self._play_started is None:
+            self.stop_playback()
+            return
+        started, first = self._play_started
+        fps = float(self.document.project.source.info.fps)
+        # Frames follow the clock, so playback keeps the source's speed even when a frame is
+        # slow to load (it is skipped rather than slowing everything down).
+        frame = first + int((time.monotonic() - started) * fps)
+        last = self.document.project.frame_count - 1
+        self.set_current_frame(min(frame, last))
+        if frame >= last:
+            self.stop_playback()
+
+    def _request_frame(self) -> None:
+        if self.document is None or self._current < 0:
+            return
+        project = self.document.project
+        status = self.document.status
+        key = status.keys[self._current]
+        mask = project.mask_at(self._current)
+        self.loader.request(FrameRequest(
+            index=self._current,
+            source_path=project.source.path,
+            info=project.source.info,
+            cache=self.document.session.cache,
+            key=key,
+            done=status.state(self._current) == FrameState.DONE,
+            mask_path=str(self.document.session.folder.mask_path(mask.digest)) if mask else None,
+            size=project.frame_size,
+        ))
+
+    def _frame_loaded(self, frame: LoadedFrame) -> None:
+        if self.document is None or frame.request.cache is not self.document.session.cache:
+            return  # from a project that is closed now
+        index = frame.request.index
+        label = f"frame {index}"
+        if frame.error:
+            label += f" — {frame.error}"
+            self.statusBar().showMessage(frame.error, 5000)
+        self.preview.set_frame(frame.source, frame.result, frame.result_is_preview, label)
+        self.preview.set_mask(frame.mask)
+        self.frameShown.emit(index)
+
+    # -- reacting to the document -------------------------------------------------------------
+
+    def _project_changed(self) -> None:
+        document = self.document
+        if document is None:
+            return
+        project = document.project
+        self.timeline.set_markers(
+            [kf.frame for kf in project.keyframes], [(m.frame, m.end) for m in project.masks]
+        )
+        self._states_changed()
+        if self._current >= 0:
+            self.inspector.show_frame(project, self._current)
+            self.mask_panel.show_frame(project, self._current)
+            self._request_frame()
+        self._update_enabled()
+
+    def _states_changed(self) -> None:
+        if self.document is None:
+            return
+        status = self.document.status
+        self.timeline.set_states(status.states, status.errors)
+        counts = status.counts()
+        shown = [f"{counts[s.label]} {s.label}" for s in FrameState if counts[s.label]]
+        self._counts_label.setText(" · ".join(shown))
+        self._cache_label.setText(f"Cache {_size(self.document.cache_view.bytes)}")
+
+    def _update_title(self, *_: object) -> None:
+        if self.document is None:
+            self.setWindowTitle("SDHD Studio")
+        else:
+            star = "*" if self.document.modified else ""
+            self.setWindowTitle(f"{self.document.title}{star} — SDHD Studio")
+        self.setWindowModified(self.document is not None and self.document.modified)
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        document = self.document
+        has = document is not None
+        running = self.render_pool is not None and self.render_pool.is_running()
+        for action in (self.act_save_as, self.act_export, self.act_render, self.act_render_sel,
+                       self.act_play, self.act_prev, self.act_next, self.act_first, self.act_last,
+                       self.act_key, self.act_brush, self.act_eraser):
+            action.setEnabled(has)
+        self.act_save.setEnabled(has and document.modified)
+        self.act_cancel.setEnabled(running)
+        history = document.session.history if document else None
+        undo = history.undo_label if history else None
+        redo = history.redo_label if history else None
+        self.act_undo.setEnabled(undo is not None)
+        self.act_redo.setEnabled(redo is not None)
+        self.act_undo.setText(f"&Undo {undo}" if undo else "&Undo")
+        self.act_redo.setText(f"&Redo {redo}" if redo else "&Redo")
+
+    # -- system info, drag and drop, closing --------------------------------------------------
+
+    def _collect_info(self) -> None:
+        try:
+            self._systemInfoReady.emit(collect_system_info())
+        except Exception:  # noqa: BLE001 - the status bar just keeps saying "checking"
+            log.exception("could not collect system information")
+
+    def _info_ready(self, info: SystemInfo) -> None:
+        self.system_info = info
+        self._device_label.setText(f"Compute: {device_text(info)}")
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        urls = event.mimeData().urls()
+        if len(urls) == 1 and urls[0].isLocalFile():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            event.acceptProposedAction()
+            path = urls[0].toLocalFile()
+            QTimer.singleShot(0, self, lambda: self.open_path(path))
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if not self._close_document():
+            event.ignore()
+            return
+        self.shutdown()
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop every background worker (also for windows closed without a close event)."""
+        self.stop_playback()
+        if self.render_pool is not None:
+            self.render_pool.shutdown()
+        self.loader.close()
+        self._info_pool.waitForDone()
+        logging.getLogger("sdhd_studio").removeHandler(self._log_bridge.handler)
+
+
+def _legend_html() -> str:
+    cells = "".join(
+        f"<span style='color:{STATE_COLOURS[state].name()}'>■</span> {state.label}&nbsp;&nbsp;"
+        for state in FrameState
+    )
+    return f"<small>{cells}</small>"
+
+
+def _timecode(index: int, fps: Fraction) -> str:
+    seconds = index / fps
+    minutes, secs = divmod(float(seconds), 60)
+    return f"{int(minutes):02d}:{secs:05.2f}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024:
+            break
+        count /= 1024
+    return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"

@@ -1,0 +1,378 @@
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QPalette, QWheelEvent
+from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
+
+from sdhd_studio.core import edits
+from sdhd_studio.core.project import Project
+from sdhd_studio.core.source import Fingerprint, Source, VideoInfo
+from sdhd_studio.gui.inspector import InspectorWidget, _resolve
+from sdhd_studio.ml import registry
+from sdhd_studio.render.session import Session
+
+
+@pytest.fixture
+def session(tiny_clip, tmp_path):
+    """24 frames at 24 fps; keyframe 4 sets guidance, keyframe 8 ramps strength to keyframe 16."""
+    session = Session.create(tiny_clip, tmp_path / "p.sdhd")
+    session.edit("k4", edits.set_keyframe, 4, {"guidance": 9.0})
+    session.edit("k8", edits.set_keyframe, 8, {"steps": 30, "strength": 0.2}, ["strength"])
+    session.edit("k16", edits.set_keyframe, 16, {"strength": 0.5})
+    return session
+
+
+@pytest.fixture
+def inspector(qtbot):
+    widget = InspectorWidget()
+    qtbot.addWidget(widget)
+    widget.resize(320, 800)
+    widget.show()
+    return widget
+
+
+def record(signal) -> list[tuple]:
+    calls: list[tuple] = []
+    signal.connect(lambda *args: calls.append(args))
+    return calls
+
+
+def apply(session: Session, frame: int, values: dict) -> Project:
+    """What the main window does with settingsEdited."""
+    if frame == 0 and session.project.keyframe_at(0) is None:
+        return session.edit("defaults", edits.set_defaults, values)
+    return session.edit("keyframe", edits.set_keyframe, frame, values)
+
+
+def field(widget: InspectorWidget, name: str):
+    return widget._rows[name].field
+
+
+def type_into_spin(qtbot, spin, text: str) -> None:
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, text)
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+
+
+def test_a_keyframe_is_editable(inspector, session):
+    inspector.show_frame(session.project, 8)
+    assert inspector._frame_label.text() == "Frame 8 · 00:00.33"
+    assert inspector._status_label.text() == "Keyframe"
+    assert not field(inspector, "steps").spin.isReadOnly()
+    assert field(inspector, "upscaler").combo.isEnabled()
+    assert not field(inspector, "prompt").text.isReadOnly()
+    assert inspector._remove_button.isVisible() and not inspector._add_button.isVisible()
+    assert field(inspector, "steps").spin.value() == 30
+    assert field(inspector, "steps").spin.text() == "30 steps"
+
+
+def test_off_a_keyframe_everything_is_read_only_and_says_where_it_comes_from(
+    qtbot, inspector, session
+):
+    inspector.show_frame(session.project, 6)
+    assert inspector._status_label.text() == "Settings from keyframe 4"
+    for row in inspector._rows.values():
+        editor = row.field.editor
+        read_only = editor.isReadOnly() if hasattr(editor, "isReadOnly") else False
+        assert read_only or not editor.isEnabled(), row.field.spec.name
+        assert row.ramp is None or not row.ramp.isVisible()
+    assert not field(inspector, "seed").dice.isEnabled()
+    assert field(inspector, "guidance").spin.value() == 9.0
+    assert "Inherited from keyframe 4." in field(inspector, "guidance").spin.toolTip()
+    assert "Inherited from project defaults." in field(inspector, "steps").spin.toolTip()
+    assert not inspector._remove_button.isVisible()
+
+    added = record(inspector.addKeyframeRequested)
+    qtbot.mouseClick(inspector._add_button, Qt.MouseButton.LeftButton)
+    assert added == [(6,)]
+
+    inspector.show_frame(session.project, 2)
+    assert inspector._status_label.text() == "Settings from project defaults"
+
+
+def test_remove_keyframe_button(qtbot, inspector, session):
+    removed = record(inspector.removeKeyframeRequested)
+    inspector.show_frame(session.project, 16)
+    qtbot.mouseClick(inspector._remove_button, Qt.MouseButton.LeftButton)
+    assert removed == [(16,)]
+
+
+def test_frame_0_edits_the_project_defaults(qtbot, inspector, session):
+    edited = record(inspector.settingsEdited)
+    inspector.show_frame(session.project, 0)
+    assert inspector._frame_label.text() == "Frame 0 · 00:00.00"
+    assert inspector._status_label.text() == "Project defaults (before the first keyframe)"
+    steps = field(inspector, "steps").spin
+    assert not steps.isReadOnly() and not steps.font().italic()
+
+    type_into_spin(qtbot, steps, "45")
+    assert edited == [(0, {"steps": 45})]
+    project = apply(session, *edited[0])
+    assert project.defaults["steps"] == 45
+    inspector.show_frame(project, 0)
+    assert steps.value() == 45
+    inspector.show_frame(project, 2)  # off a keyframe, the defaults show through
+    assert steps.value() == 45 and steps.isReadOnly()
+
+
+def test_a_spin_box_edit_emits_once_with_frame_and_value(qtbot, inspector, session):
+    edited = record(inspector.settingsEdited)
+    inspector.show_frame(session.project, 8)
+    steps = field(inspector, "steps").spin
+    steps.setFocus()
+    steps.selectAll()
+    qtbot.keyClicks(steps, "123")
+    assert edited == []  # not once per keystroke
+    qtbot.keyClick(steps, Qt.Key.Key_Return)
+    steps.clearFocus()  # focus-out after Enter: the same value, no second edit
+    assert edited == [(8, {"steps": 123})]
+    assert type(edited[0][1]["steps"]) is int
+
+
+def test_out_of_range_values_cannot_be_entered(qtbot, inspector, session):
+    edited = record(inspector.settingsEdited)
+    inspector.show_frame(session.project, 8)
+    type_into_spin(qtbot, field(inspector, "steps").spin, "999")  # the last 9 is refused
+    assert edited == [(8, {"steps": 99})]
+
+
+def test_filling_the_form_emits_nothing(inspector, session):
+    edited = record(inspector.settingsEdited)
+    toggled = record(inspector.interpolationToggled)
+    for index in [0, 8, 9, 16, 4, 0, 23, 12]:
+        inspector.show_frame(session.project, index)
+    QApplication.processEvents()
+    assert edited == [] and toggled == []
+
+
+def test_an_unusable_backend_is_listed_disabled_with_its_reason(qtbot, session):
+    spec = registry.BackendSpec(
+        "test-gpu", "upscale", "1", frozenset({"prompt"}), lambda: None,
+        description="a learned upscaler", check=lambda: "needs a GPU",
+    )  # fmt: skip
+    registry.register(spec)
+    try:
+        widget = InspectorWidget()
+        qtbot.addWidget(widget)
+        project = session.edit("gpu", edits.set_keyframe, 16, {"upscaler": "test-gpu"})
+    finally:
+        registry._BACKENDS.pop(("upscale", "test-gpu"))
+    combo = field(widget, "upscaler").combo
+    row = combo.findData("test-gpu", Qt.ItemDataRole.UserRole)
+    item = combo.model().item(row)
+    assert not item.isEnabled()
+    assert "needs a GPU" in item.toolTip() and "a learned upscaler" in item.toolTip()
+    option = QStyleOptionViewItem()
+    combo.itemDelegate().initStyleOption(option, combo.model().index(row, 0))
+    assert option.text == "test-gpu  (unavailable: needs a GPU)"
+    usable = combo.model().index(combo.findData("lanczos", Qt.ItemDataRole.UserRole), 0)
+    assert combo.model().itemFromIndex(usable).isEnabled()
+    combo.itemDelegate().initStyleOption(option, usable)
+    assert option.text == "lanczos"
+
+    widget.show()
+    warning = field(widget, "upscaler").warning
+    widget.show_frame(project, 16)
+    assert combo.currentText() == "test-gpu"
+    assert warning.isVisible() and warning.text() == "⚠ test-gpu cannot run here: needs a GPU"
+    # This backend reads the prompt, so the prompt is no longer dimmed as unused.
+    assert "Not used" not in widget._rows["prompt"].label.toolTip()
+    widget.show_frame(project, 8)
+    assert not warning.isVisible()
+
+
+def test_choosing_a_backend_emits_it(qtbot, inspector, session):
+    edited = record(inspector.settingsEdited)
+    inspector.show_frame(session.project, 4)
+    combo = field(inspector, "upscaler").combo
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key.Key_Up)  # lanczos -> bicubic
+    assert edited == [(4, {"upscaler": "bicubic"})]
+
+
+def test_the_largest_seed_round_trips(qtbot, inspector, session):
+    project = session.edit("seed", edits.set_keyframe, 8, {"seed": 2**32 - 1})
+    inspector.show_frame(project, 8)
+    seed = field(inspector, "seed").spin
+    assert seed.text() == "4294967295"
+    assert not seed.font().italic()
+
+    edited = record(inspector.settingsEdited)
+    type_into_spin(qtbot, seed, "4294967294")
+    assert edited == [(8, {"seed": 4294967294})]
+    project = apply(session, *edited[0])
+    inspector.show_frame(project, 8)
+    type_into_spin(qtbot, seed, "4294967295")
+    assert edited[1] == (8, {"seed": 4294967295}) and type(edited[1][1]["seed"]) is int
+    assert apply(session, *edited[1]).keyframe_at(8).settings["seed"] == 2**32 - 1
+
+
+def test_random_seed(qtbot, inspector, session):
+    edited = record(inspector.settingsEdited)
+    inspector.show_frame(session.project, 8)
+    qtbot.mouseClick(field(inspector, "seed").dice, Qt.MouseButton.LeftButton)
+    [(frame, values)] = edited
+    assert frame == 8 and type(values["seed"]) is int and 0 <= values["seed"] < 2**32
+    assert field(inspector, "seed").spin.value() == values["seed"]
+
+
+def test_set_values_are_upright_and_inherited_ones_italic(inspector, session):
+    inspector.show_frame(session.project, 8)
+    steps, guidance, sharpen = (field(inspector, n).spin for n in ("steps", "guidance", "sharpen"))
+    assert not steps.font().italic()
+    assert guidance.font().italic() and sharpen.font().italic()
+    assert "Inherited from keyframe 4." in guidance.toolTip()
+    assert "Inherited from project defaults." in sharpen.toolTip()
+    assert "Inherited" not in steps.toolTip()
+    assert field(inspector, "upscaler").combo.font().italic()
+
+    inspector.show_frame(session.project, 4)
+    assert not guidance.font().italic() and steps.font().italic()
+
+
+def test_settings_the_backends_ignore_are_dimmed_but_editable(qtbot, inspector, session):
+    inspector.show_frame(session.project, 8)
+    prompt, sharpen = inspector._rows["prompt"], inspector._rows["sharpen"]
+    assert "Not used by lanczos or telea" in prompt.label.toolTip()
+    assert "Not used" not in sharpen.label.toolTip()
+
+    def text_colour(widget):
+        return widget.palette().color(QPalette.ColorRole.WindowText).name()
+
+    assert text_colour(prompt.label) != text_colour(sharpen.label)
+    assert not prompt.field.text.isReadOnly()
+    edited = record(inspector.settingsEdited)
+    prompt.field.text.setFocus()
+    qtbot.keyClicks(prompt.field.text, "a castle")
+    assert edited == []  # not per keystroke
+    qtbot.keyClick(prompt.field.text, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert edited == [(8, {"prompt": "a castle"})]
+    prompt.field.text.clearFocus()
+    assert len(edited) == 1
+
+
+def test_ramp_checkbox_on_a_keyframe(qtbot, inspector, session):
+    toggled = record(inspector.interpolationToggled)
+    inspector.show_frame(session.project, 8)
+    strength, steps = inspector._rows["strength"].ramp, inspector._rows["steps"].ramp
+    guidance = inspector._rows["guidance"].ramp
+    assert strength.isChecked() and strength.isEnabled()
+    assert not guidance.isEnabled()  # inherited here: nothing of this keyframe's to ramp
+    assert "No later keyframe sets steps" in steps.toolTip()
+    assert inspector._rows["seed"].ramp is None
+    qtbot.mouseClick(strength, Qt.MouseButton.LeftButton)
+    assert toggled == [(8, "strength", False)]
+
+
+def test_a_ramping_value_shows_rounded_with_a_marker(inspector, session):
+    inspector.show_frame(session.project, 11)  # 0.2 + 0.3 * 3/8 = 0.3125
+    strength = inspector._rows["strength"]
+    assert strength.field.spin.value() == pytest.approx(0.31)
+    assert strength.marker.isVisible()
+    assert not inspector._rows["steps"].marker.isVisible()
+    inspector.show_frame(session.project, 17)
+    assert not strength.marker.isVisible() and strength.field.spin.value() == 0.5
+
+
+def test_a_refused_edit_shows_the_stored_value_again(qtbot, inspector, session):
+    inspector.show_frame(session.project, 8)
+    steps = field(inspector, "steps").spin
+    type_into_spin(qtbot, steps, "50")
+    inspector.show_frame(session.project, 8)  # the main window could not apply it
+    assert steps.value() == 30
+
+
+def test_uncommitted_text_goes_to_the_keyframe_it_was_typed_on(qtbot, inspector, session):
+    edited = record(inspector.settingsEdited)
+    inspector.show_frame(session.project, 8)
+    prompt = field(inspector, "prompt").text
+    prompt.setFocus()
+    qtbot.keyClicks(prompt, "fog")
+    inspector.show_frame(session.project, 16)  # the playhead moved; the box kept focus
+    assert edited == []
+    assert prompt.toPlainText() == ""
+    qtbot.waitUntil(lambda: edited == [(8, {"prompt": "fog"})])
+    prompt.clearFocus()
+    assert len(edited) == 1
+
+
+def test_typing_survives_a_refill_of_the_same_frame(qtbot, inspector, session):
+    inspector.show_frame(session.project, 8)
+    model = field(inspector, "model").line
+    model.setFocus()
+    qtbot.keyClicks(model, "my-model")
+    project = session.edit("other", edits.set_keyframe, 8, {"steps": 31})
+    inspector.show_frame(project, 8)
+    assert model.text() == "my-model"
+    assert field(inspector, "steps").spin.value() == 31
+
+
+def test_the_wheel_scrolls_past_a_value_it_does_not_own(inspector, session):
+    inspector.show_frame(session.project, 8)
+    steps = field(inspector, "steps").spin
+    inspector.setFocus()
+    centre = QPointF(steps.rect().center())
+    wheel = QWheelEvent(
+        centre, steps.mapToGlobal(centre), QPoint(), QPoint(0, 120), Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+    )  # fmt: skip
+    QApplication.sendEvent(steps, wheel)
+    assert steps.value() == 30
+
+
+def test_out_of_range_frames_are_clamped(inspector, session):
+    inspector.show_frame(session.project, 1000)
+    assert inspector._frame_label.text().startswith("Frame 23 ")
+    inspector.show_frame(session.project, -5)
+    assert inspector._frame_label.text().startswith("Frame 0 ")
+
+
+def _long_project(frames: int) -> Project:
+    info = VideoInfo(
+        720, 576, Fraction(16, 15), 0, "yuv420p", "h264", Fraction(25), Fraction(25),
+        Fraction(25), frames, frames / 25, 0.0, False,
+    )  # fmt: skip
+    return Project(Source("/nowhere.mp4", Fingerprint(1, "x", 0), info))
+
+
+def test_effective_settings_match_the_engine_on_every_frame(session):
+    project = session.project
+    project = edits.set_keyframe(project, 0, {"noise_level": 10, "sharpen": 0.5}, ["noise_level"])
+    project = edits.set_keyframe(project, 8, {"guidance": 2.0}, ["guidance"])
+    project = edits.set_keyframe(project, 12, {"noise_level": 101})
+    project = edits.set_keyframe(project, 20, {"guidance": 3.5, "strength": 1.0})
+    for index in range(project.frame_count):
+        values, _ = _resolve(project, index)
+        assert values == project.settings_at(index), index
+
+
+def test_scrubbing_through_a_long_ramp_stays_fast(inspector):
+    project = _long_project(100_000)
+    project = edits.set_keyframe(project, 10, {"strength": 0.1, "steps": 5}, ["strength", "steps"])
+    project = edits.set_keyframe(project, 99_990, {"strength": 0.9, "steps": 150})
+    start = time.perf_counter()
+    for index in range(99_000, 99_200):
+        inspector.show_frame(project, index)
+    elapsed = time.perf_counter() - start
+    assert field(inspector, "steps").spin.value() == project.settings_at(99_199)["steps"]
+    # Walking the runs from frame 0 each time (Project.settings_at) takes over 10 s here.
+    assert elapsed < 2.0
+
+
+def test_only_the_frame_number_changes_within_a_run(inspector, session):
+    inspector.show_frame(session.project, 2)
+    state = inspector._state
+    inspector.show_frame(session.project, 3)
+    assert inspector._state is state
+    assert inspector._frame_label.text() == "Frame 3 · 00:00.12"
+
+
+def test_timecode_has_hours_when_needed(inspector):
+    project = _long_project(100_000)
+    inspector.show_frame(project, 90_123)
+    assert inspector._frame_label.text() == "Frame 90123 · 1:00:04.92"

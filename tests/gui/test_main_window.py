@@ -1,0 +1,272 @@
+"""The editor as a user drives it: open, render, keyframes, masks, undo, autosave, closing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import clips
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QMessageBox,
+    QSpinBox,
+    QToolButton,
+)
+
+from sdhd_studio.core import edits
+from sdhd_studio.core.project import OutputSettings
+from sdhd_studio.gui.main_window import MainWindow
+from sdhd_studio.gui.timeline import STATE_COLOURS
+from sdhd_studio.gui.workers import busy_pools
+from sdhd_studio.media.images import read_mask
+from sdhd_studio.render.session import Session
+from sdhd_studio.render.status import FrameState
+
+Button = QMessageBox.StandardButton
+
+
+@pytest.fixture
+def project_path(tiny_clip, tmp_path):
+    path = tmp_path / "tiny.sdhd"
+    Session.create(tiny_clip, path, output=OutputSettings(height=180))
+    return path
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    windows = []
+
+    def make() -> MainWindow:
+        settings = QSettings(str(tmp_path / f"settings{len(windows)}.ini"),
+                             QSettings.Format.IniFormat)
+        window = MainWindow(settings)
+        qtbot.addWidget(window)
+        window.resize(1200, 800)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.shutdown()
+
+
+@pytest.fixture
+def window(make_window, project_path, qtbot):
+    window = make_window()
+    with qtbot.waitSignal(window.frameShown, timeout=20000):
+        assert window.open_path(str(project_path))
+    return window
+
+
+@pytest.fixture(autouse=True)
+def answers(monkeypatch):
+    """Scripted answers to the editor's questions (a real box would wait for a click forever
+    offscreen); records what was asked. Unsaved changes are discarded unless a test says."""
+    asked = []
+    replies = {"question": Button.Discard}
+
+    def reply(kind):
+        def ask(parent, title, text, *args, **kwargs):
+            asked.append((kind, title))
+            return replies.get(kind, Button.Cancel)
+        return ask
+
+    for kind in ("question", "warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, kind, staticmethod(reply(kind)))
+    return replies, asked
+
+
+def render_all(window, qtbot):
+    with qtbot.waitSignal(window.render_pool.finished, timeout=60000):
+        window.act_render.trigger()
+
+
+def colour_count(widget, colour) -> int:
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(
+        image.height(), image.bytesPerLine()
+    )[:, : image.width() * 3].reshape(image.height(), image.width(), 3)
+    return int(np.all(pixels == (colour.red(), colour.green(), colour.blue()), axis=2).sum())
+
+
+def test_opening_a_project_shows_its_frames(window, project_path):
+    assert window.document.path == str(project_path)
+    assert window.timeline.current_frame() == 0
+    assert window.windowTitle().startswith("tiny.sdhd")
+    counts = window.document.status.counts()
+    assert counts["empty"] == clips.TINY_FRAMES
+
+
+def test_the_timeline_turns_green_after_a_render(window, qtbot):
+    done, empty = STATE_COLOURS[FrameState.DONE], STATE_COLOURS[FrameState.EMPTY]
+    assert colour_count(window.timeline, done) == 0 < colour_count(window.timeline, empty)
+    render_all(window, qtbot)
+    assert window.document.status.counts()["done"] == clips.TINY_FRAMES
+    assert colour_count(window.timeline, done) > 0 == colour_count(window.timeline, empty)
+
+
+def test_k_adds_a_keyframe_that_the_inspector_shows(window, qtbot):
+    render_all(window, qtbot)
+    window.set_current_frame(5)
+    qtbot.keyClick(window.timeline, Qt.Key.Key_K)
+    assert window.document.project.keyframe_at(5) is not None
+    assert window.inspector._status_label.text() == "Keyframe"
+    # A keyframe with no settings of its own changes no recipe: nothing is dirty yet.
+    assert window.document.status.counts()["done"] == clips.TINY_FRAMES
+    spin = window.inspector._rows["sharpen"].field.spin
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "1.5")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    states = window.document.status.states
+    assert (states[:5] == FrameState.DONE).all()
+    assert (states[5:] == FrameState.DIRTY).all()
+    assert window.windowTitle().startswith("tiny.sdhd*")
+
+
+def test_undo_and_redo_bring_back_cached_frames(window, qtbot):
+    render_all(window, qtbot)
+    window.document.edit("Sharpen", edits.set_defaults, {"sharpen": 1.0})
+    assert window.document.status.counts()["dirty"] == clips.TINY_FRAMES
+    assert window.act_undo.text() == "&Undo Sharpen"
+    window.act_undo.trigger()
+    assert window.document.status.counts()["done"] == clips.TINY_FRAMES
+    assert not window.document.modified
+    window.act_redo.trigger()
+    assert window.document.status.counts()["dirty"] == clips.TINY_FRAMES
+
+
+def test_a_brush_stroke_writes_a_mask_and_dirties_the_frames_it_holds_for(window, qtbot):
+    render_all(window, qtbot)
+    window.set_current_frame(4)
+    panel = window.mask_panel
+    panel.findChild(QComboBox, "maskSpan").setCurrentIndex(1)  # hold for N frames
+    panel.findChild(QSpinBox, "maskHoldFrames").setValue(5)
+    panel.findChild(QToolButton, "maskBrush").click()
+    preview = window.preview
+    start = QPoint(preview.width() // 4, preview.height() // 2)  # the source side of the split
+    qtbot.mousePress(preview, Qt.MouseButton.LeftButton, pos=start)
+    for dx in range(0, 40, 4):
+        qtbot.mouseMove(preview, start + QPoint(dx, 0))
+    qtbot.mouseRelease(preview, Qt.MouseButton.LeftButton, pos=start + QPoint(40, 0))
+    project = window.document.project
+    (mask,) = project.masks
+    assert (mask.frame, mask.end) == (4, 8)
+    png = window.document.session.folder.mask_path(mask.digest)
+    info = project.source.info
+    painted = read_mask(str(png), (info.width, info.height))
+    assert painted.any()
+    states = window.document.status.states
+    assert [int(i) for i in np.flatnonzero(states == FrameState.DIRTY)] == [4, 5, 6, 7, 8]
+    window.act_undo.trigger()  # one stroke, one undo step
+    assert window.document.project.masks == ()
+
+
+def test_cancel_stops_a_render_and_keeps_what_was_done(window, qtbot):
+    window.document.edit("Slow", edits.set_defaults, {"sharpen": 2.0})
+    window.act_render.trigger()
+    assert window.act_cancel.isEnabled()
+    with qtbot.waitSignal(window.render_pool.finished, timeout=30000) as finished:
+        window.act_cancel.trigger()
+    summary = finished.args[0]
+    counts = window.document.status.counts()
+    assert counts["queued"] == counts["rendering"] == 0
+    assert counts["done"] == summary.rendered
+    assert not window.act_cancel.isEnabled()
+
+
+def test_unsaved_changes_survive_a_crash_through_autosave(
+    make_window, project_path, qtbot, answers
+):
+    replies, asked = answers
+    first = make_window()
+    assert first.open_path(str(project_path))
+    first.document.set_autosave_seconds(0.05)
+    first.document.edit("Keyframe", edits.set_keyframe, 3, {"sharpen": 0.7})
+    qtbot.waitUntil(lambda: first.document.session.folder.autosave_file.exists(), timeout=5000)
+    first.shutdown()  # the editor dies without saving or asking
+    assert Session.open(project_path).project.keyframes == ()
+    replies["question"] = Button.Yes
+    second = make_window()
+    assert second.open_path(str(project_path))
+    assert ("question", "Recover unsaved changes?") in asked
+    assert second.document.project.keyframe_at(3).settings == {"sharpen": 0.7}
+    assert second.document.modified
+
+
+def test_closing_with_unsaved_changes_asks_first(window, answers):
+    replies, asked = answers
+    window.document.edit("Keyframe", edits.set_keyframe, 3, {"sharpen": 0.7})
+    replies["question"] = Button.Cancel
+    assert not window.close()
+    assert window.document is not None and asked[-1] == ("question", "Unsaved changes")
+    replies["question"] = Button.Save
+    assert window.close()
+    assert Session.open(window.settings.value("recent")[0]).project.keyframe_at(3) is not None
+
+
+def test_closing_during_a_render_cancels_it_cleanly(window, answers):
+    window.act_render.trigger()
+    assert window.render_pool.is_running()
+    assert window.close()
+    assert not busy_pools()
+
+
+def test_dropping_a_video_starts_a_project_next_to_it(make_window, tiny_clip, tmp_path, qtbot):
+    video = tmp_path / "holiday.mp4"
+    shutil.copy(tiny_clip, video)
+    window = make_window()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(video))])
+    # Qt delivers drop events only during a real drag, so the handlers are called directly.
+    enter = QDragEnterEvent(QPoint(100, 100), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    window.dropEvent(QDropEvent(QPointF(100, 100), Qt.DropAction.CopyAction, mime,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    qtbot.waitUntil(lambda: window.document is not None, timeout=20000)
+    assert window.document.path == str(tmp_path / "holiday.sdhd")
+    assert (tmp_path / "holiday.sdhd" / "project.json").exists()
+
+
+def test_a_moved_source_is_located_by_the_user(
+    make_window, project_path, tiny_clip, tmp_path, monkeypatch, answers
+):
+    replies, asked = answers
+    moved = tmp_path / "elsewhere.mp4"
+    source = Session.open(project_path).project.source.path
+    shutil.copy(source, moved)
+    hidden = tmp_path / "hidden.mp4"
+    shutil.move(source, hidden)
+    try:
+        replies["warning"] = Button.Open
+        monkeypatch.setattr(
+            QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(moved), ""))
+        )
+        window = make_window()
+        assert window.open_path(str(project_path))
+        assert asked[0] == ("warning", "Source video not found")
+        assert window.document.project.source.path == str(moved)
+    finally:
+        shutil.move(hidden, source)
+
+
+def test_screenshot_mode_saves_the_window_and_exits(project_path, tmp_path):
+    out = tmp_path / "shot.png"
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        [sys.executable, "-m", "sdhd_studio.gui.app", "--screenshot", str(out),
+         str(project_path)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1400, 900)
