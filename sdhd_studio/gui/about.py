@@ -1,13 +1,16 @@
 """What the editor runs on: library versions, the ffmpeg in use and the compute device.
 
-Collecting it imports torch and runs ffmpeg, so the main window does it once, on a worker, and
-shows it in the status bar and the About box.
+Finding the device imports torch, which holds the interpreter lock for a second or more; done
+in the editor's process it would freeze the window even from a worker thread. So it is asked
+in a short-lived child process, from a worker that only waits for it.
 """
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
+import sys
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -15,7 +18,7 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from sdhd_studio.media.ffmpeg import ffmpeg_exe
-from sdhd_studio.ml.devices import Device, pick_device
+from sdhd_studio.ml.devices import Device
 
 
 @dataclass(frozen=True)
@@ -37,11 +40,28 @@ def collect_system_info() -> SystemInfo:
             ("PyAV", "av"),
         )
     ) + (("PySide6", pyside_version), ("Python", platform.python_version()))
-    try:
-        device, error = pick_device("auto"), None
-    except Exception as exc:  # noqa: BLE001 - a broken torch install must not stop the editor
-        device, error = None, f"{type(exc).__name__}: {exc}"
+    device, error = _device()
     return SystemInfo(versions, _ffmpeg_version(), device, error)
+
+
+_ASK_DEVICE = (
+    "import dataclasses, json\n"
+    "from sdhd_studio.ml.devices import pick_device\n"
+    "print(json.dumps(dataclasses.asdict(pick_device('auto'))))\n"
+)
+
+
+def _device() -> tuple[Device | None, str | None]:
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", _ASK_DEVICE], capture_output=True, text=True, timeout=120
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, str(exc)
+    if out.returncode != 0:
+        lines = out.stderr.strip().splitlines()
+        return None, lines[-1] if lines else f"exit status {out.returncode}"
+    return Device(**json.loads(out.stdout.strip().splitlines()[-1])), None
 
 
 def _version(dist: str) -> str:

@@ -7,6 +7,7 @@ up stale frames: the preview shows the newest frame the loader could keep up wit
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -98,10 +99,8 @@ class FrameLoader(QObject):
             source, error = None, str(exc)
         result, preview = None, True
         if request.done:
-            try:
+            with contextlib.suppress(KeyError):  # deleted since (gc): use the stand-in
                 result, preview = request.cache.get(request.key), False
-            except KeyError:
-                pass  # deleted since (gc): fall back to the stand-in
         if result is None and source is not None:
             result = self._upscaler.upscale(source, request.size, {}, CancelToken())
         mask = None

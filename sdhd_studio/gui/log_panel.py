@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -49,7 +50,6 @@ class _Handler(logging.Handler):
         self._bridge = bridge
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
+        # RuntimeError: the panel is gone (the window is closing), nowhere to show it.
+        with contextlib.suppress(RuntimeError):
             self._bridge.record.emit(record.levelno, record.getMessage())
-        except RuntimeError:  # the panel is gone (window closing): nowhere to show it
-            pass

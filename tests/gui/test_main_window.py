@@ -270,3 +270,11 @@ def test_screenshot_mode_saves_the_window_and_exits(project_path, tmp_path):
     assert result.returncode == 0, result.stderr
     image = QImage(str(out))
     assert (image.width(), image.height()) == (1400, 900)
+
+
+def test_the_status_bar_and_about_box_name_the_compute_device(window, qtbot):
+    qtbot.waitUntil(lambda: window.system_info is not None, timeout=60000)
+    info = window.system_info
+    assert info.device is not None and info.device.label in window._device_label.text()
+    assert dict(info.versions)["PyTorch"] != "not installed"
+    assert info.ffmpeg.split()[0] not in ("unknown", "unavailable")
