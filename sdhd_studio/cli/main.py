@@ -445,7 +445,8 @@ def _parser() -> argparse.ArgumentParser:
     def export_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--crf", type=int, help="quality, 0 (lossless) to 51 (worst); default 18")
         p.add_argument("--preset", help="encoder speed preset (default medium)")
-        p.add_argument("--codec", help="h264, h265 or an ffmpeg encoder name")
+        p.add_argument("--codec", help="h264 or h265, or a hardware encoder where one works "
+                       "(h264-nvenc, h265-qsv, ...: see the export dialog)")
         p.add_argument("--allow-preview", action="store_true",
                        help="fill frames not rendered yet with a quick upscale")
         p.add_argument("--no-audio", action="store_true", help="leave the audio out")
