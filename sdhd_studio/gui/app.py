@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from PySide6.QtCore import QTimer
@@ -40,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.path and not os.path.exists(args.path):
+        print(f"sdhd-studio: error: {args.path} does not exist", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app = make_application(sys.argv[:1])
     from sdhd_studio.gui.main_window import MainWindow  # after the env clean-up above

@@ -278,3 +278,9 @@ def test_the_status_bar_and_about_box_name_the_compute_device(window, qtbot):
     assert info.device is not None and info.device.label in window._device_label.text()
     assert dict(info.versions)["PyTorch"] != "not installed"
     assert info.ffmpeg.split()[0] not in ("unknown", "unavailable")
+
+
+def test_a_path_that_does_not_exist_is_a_clear_error(tmp_path):
+    from sdhd_studio.gui.app import main
+
+    assert main([str(tmp_path / "nope.sdhd")]) == 2
