@@ -231,8 +231,9 @@ class PreviewWidget(QWidget):
     ) -> None:
         """Show a frame: RGB uint8 `source` at source size, `result` at output size.
 
-        `result_is_preview` marks a fast stand-in for a frame not rendered yet; `label` names
-        how the result was made (e.g. "Lanczos") and appears in the result's tag.
+        `result_is_preview` marks a fast stand-in for a frame not rendered yet, which is then
+        labelled as such; `label` is a caption for the frame (e.g. "frame 12"), shown in the
+        bottom-left corner.
         """
         for name, image in (("source", source), ("result", result)):
             if image is not None and (
@@ -454,6 +455,11 @@ class PreviewWidget(QWidget):
             self._draw_tags(painter, pane)
             if self._mode is CompareMode.SPLIT:
                 self._draw_divider(painter, pane)
+        if self._label:
+            first = panes[0]
+            _draw_tag(
+                painter, self._label, first.view.intersected(first.rect), "bottom-left", small=True
+            )
         self._draw_brush_cursor(painter, panes)
 
     def _layer_clips(self, pane: _Pane) -> list[tuple[str, QRectF]]:
@@ -528,31 +534,30 @@ class PreviewWidget(QWidget):
             left = QRectF(visible.left(), visible.top(), split - visible.left(), visible.height())
             right = QRectF(split, visible.top(), visible.right() - split, visible.height())
             left, right = left.intersected(visible), right.intersected(visible)
-            _draw_tag(painter, "Source", left, Qt.AlignmentFlag.AlignLeft, small=True)
-            _draw_tag(painter, "Result", right, Qt.AlignmentFlag.AlignRight, small=True)
+            _draw_tag(painter, "Source", left, "top-left", small=True)
+            _draw_tag(painter, "Result", right, "top-right", small=True)
             result_area = right
         else:
             layer = self._layer_at(pane, pane.rect.center())
-            _draw_tag(painter, layer.capitalize(), visible, Qt.AlignmentFlag.AlignLeft, small=True)
+            _draw_tag(painter, layer.capitalize(), visible, "top-left", small=True)
             if layer == "result":
                 result_area = visible
         if result_area is None or result_area.isEmpty() or self._result is None:
             return
-        suffix = f" ({self._label})" if self._label else ""
         if self._result_is_preview:
             _draw_tag(
                 painter,
-                f"PREVIEW — not rendered{suffix}",
+                "PREVIEW — not rendered (quick upscale)",
                 result_area,
-                Qt.AlignmentFlag.AlignBottom,
+                "bottom",
                 color=_PREVIEW_TEXT,
             )
         else:
             _draw_tag(
                 painter,
-                f"Rendered{suffix}",
+                "Rendered",
                 result_area,
-                Qt.AlignmentFlag.AlignBottom,
+                "bottom",
                 color=_RENDERED_TEXT,
                 small=True,
             )
@@ -817,12 +822,13 @@ def _draw_tag(
     painter: QPainter,
     text: str,
     area: QRectF,
-    align: Qt.AlignmentFlag,
+    place: str,
     *,
     color: QColor | None = None,
     small: bool = False,
 ) -> None:
-    """A label on a dark translucent box inside `area`: top-left, top-right or bottom-centre."""
+    """A label on a dark translucent box inside `area`, at its "top-left", "top-right",
+    "bottom" (centre) or "bottom-left"."""
     if area.isEmpty():
         return
     painter.save()
@@ -834,12 +840,14 @@ def _draw_tag(
     pad_x, pad_y, margin = (6, 3, 8) if small else (10, 6, 12)
     width = metrics.horizontalAdvance(text) + 2 * pad_x
     height = metrics.height() + 2 * pad_y
-    if align == Qt.AlignmentFlag.AlignLeft:
-        box = QRectF(area.left() + margin, area.top() + margin, width, height)
-    elif align == Qt.AlignmentFlag.AlignRight:
-        box = QRectF(area.right() - margin - width, area.top() + margin, width, height)
+    top = area.top() + margin if place.startswith("top") else area.bottom() - margin - height
+    if place.endswith("left"):
+        left = area.left() + margin
+    elif place.endswith("right"):
+        left = area.right() - margin - width
     else:
-        box = QRectF(area.center().x() - width / 2, area.bottom() - margin - height, width, height)
+        left = area.center().x() - width / 2
+    box = QRectF(left, top, width, height)
     painter.setClipRect(area)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(Qt.PenStyle.NoPen)

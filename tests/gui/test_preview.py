@@ -115,6 +115,15 @@ def test_an_unrendered_result_is_clearly_labelled_as_a_preview(red_blue, mode):
         assert changed[1].min() > 200  # on the result's side only
 
 
+def test_the_frame_caption_sits_in_the_bottom_left_corner(red_blue):
+    source, result = flat(320, 180, RED), flat(1280, 720, BLUE)
+    bare = pixels(red_blue)
+    red_blue.set_frame(source, result, result_is_preview=False, label="frame 12")
+    rows, columns = np.nonzero(np.any(pixels(red_blue) != bare, axis=2))
+    assert len(rows) > 50
+    assert rows.min() > 200 and rows.max() < 262 and columns.max() < 120
+
+
 def test_zoom_and_pan_are_kept_when_switching_modes(qtbot, preview):
     source = gradient(320, 180)
     preview.set_output_size(1280, 720)
