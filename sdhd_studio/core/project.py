@@ -93,6 +93,15 @@ class MaskRef:
 
 
 @dataclass(frozen=True)
+class SettingSource:
+    """Where a setting's value at one frame comes from."""
+
+    keyframe: int | None  # the keyframe that set it; None: the project defaults
+    next_set: int | None  # the next keyframe after the frame that sets it
+    ramp_to: int | None  # next_set, when the value is ramping towards it at the frame
+
+
+@dataclass(frozen=True)
 class Project:
     source: Source
     output: OutputSettings = OutputSettings()
@@ -129,10 +138,37 @@ class Project:
 
     def settings_at(self, index: int) -> dict[str, Any]:
         """Effective settings at one frame."""
-        for start, stop, values in self.settings_runs():
-            if start <= index < stop:
-                return dict(values)
-        raise ProjectError(f"frame {index} is out of range")
+        return self.resolve(index)[0]
+
+    def resolve(self, index: int) -> tuple[dict[str, Any], dict[str, SettingSource]]:
+        """Effective settings at one frame and where each comes from.
+
+        The same rules as `settings_runs`, in time proportional to the number of keyframes
+        (not frames), so the editor can ask on every step of a scrub.
+        """
+        self.check_frame(index)
+        values = {**DEFAULTS, **self.defaults}
+        set_by: dict[str, Keyframe] = {}
+        next_set: dict[str, Keyframe] = {}
+        for kf in self.keyframes:
+            if kf.frame <= index:
+                values.update(kf.settings)
+                set_by.update(dict.fromkeys(kf.settings, kf))
+            else:
+                for name in kf.settings:
+                    next_set.setdefault(name, kf)
+        sources = {}
+        for name, spec in SETTINGS.items():
+            kf, nxt = set_by.get(name), next_set.get(name)
+            ramps = kf is not None and nxt is not None and spec.numeric and name in kf.interpolate
+            if ramps:
+                va, vb = kf.settings[name], nxt.settings[name]
+                value = va + (vb - va) * ((index - kf.frame) / (nxt.frame - kf.frame))
+                values[name] = round(value) if spec.kind is int else value
+            sources[name] = SettingSource(
+                kf.frame if kf else None, nxt.frame if nxt else None, nxt.frame if ramps else None
+            )
+        return values, sources
 
     def settings_runs(self) -> Iterator[tuple[int, int, Mapping[str, Any]]]:
         """Yield `(start, stop, settings)` covering every frame in order.

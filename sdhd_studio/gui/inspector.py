@@ -12,7 +12,6 @@ import math
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -39,8 +38,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sdhd_studio.core.project import Keyframe, Project
-from sdhd_studio.core.settings import DEFAULTS, SETTINGS, SettingSpec
+from sdhd_studio.core.project import Keyframe, Project, SettingSource
+from sdhd_studio.core.settings import SETTINGS, SettingSpec
 from sdhd_studio.ml import registry
 
 _BACKEND_KINDS: dict[str, registry.Kind] = {"upscaler": "upscale", "inpainter": "inpaint"}
@@ -52,45 +51,6 @@ _FLOAT_STEPS = {"strength": 0.05, "guidance": 0.5}
 _INT32_MAX = 2**31 - 1
 _NAME_ROLE = Qt.ItemDataRole.UserRole
 _REASON_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-@dataclass(frozen=True)
-class _Origin:
-    """Where a setting's value at one frame comes from."""
-
-    keyframe: int | None  # the keyframe that set it; None: the project defaults
-    next_set: int | None  # the next keyframe after this frame that sets it
-    ramp_to: int | None  # next_set, when the value is ramping towards it here
-
-
-def _resolve(project: Project, index: int) -> tuple[dict[str, Any], dict[str, _Origin]]:
-    """Effective settings at `index` and their origins, in time proportional to the keyframes.
-
-    Same rules as `Project.settings_runs` (a test compares them frame by frame), which walks
-    every frame of a ramp before `index`: far too slow to call on each step of a scrub.
-    """
-    values = {**DEFAULTS, **project.defaults}
-    set_by: dict[str, Keyframe] = {}
-    next_set: dict[str, Keyframe] = {}
-    for kf in project.keyframes:
-        if kf.frame <= index:
-            values.update(kf.settings)
-            set_by.update(dict.fromkeys(kf.settings, kf))
-        else:
-            for name in kf.settings:
-                next_set.setdefault(name, kf)
-    origins = {}
-    for name, spec in SETTINGS.items():
-        kf, nxt = set_by.get(name), next_set.get(name)
-        ramps = kf is not None and nxt is not None and spec.numeric and name in kf.interpolate
-        if ramps:
-            va, vb = kf.settings[name], nxt.settings[name]
-            value = va + (vb - va) * ((index - kf.frame) / (nxt.frame - kf.frame))
-            values[name] = round(value) if spec.kind is int else value
-        origins[name] = _Origin(
-            kf.frame if kf else None, nxt.frame if nxt else None, nxt.frame if ramps else None
-        )
-    return values, origins
 
 
 def _timecode(index: int, fps: Fraction) -> str:
@@ -511,7 +471,7 @@ class InspectorWidget(QWidget):
         title = f"Frame {index} · {_timecode(index, project.source.info.fps)}"
         if self._frame_label.text() != title:
             self._frame_label.setText(title)
-        values, origins = _resolve(project, index)
+        values, origins = project.resolve(index)
         keyframe = project.keyframe_at(index)
         if keyframe is not None:
             target: int | None = index
@@ -556,7 +516,7 @@ class InspectorWidget(QWidget):
         keyframe: Keyframe | None,
         before: Keyframe | None,
         values: dict[str, Any],
-        origins: dict[str, _Origin],
+        origins: dict[str, SettingSource],
         keep_typing: bool,
     ) -> None:
         index, editable = self._index, self._target is not None
@@ -626,7 +586,7 @@ class InspectorWidget(QWidget):
             row.restyle_dim_later()
 
     def _fill_ramp(
-        self, row: _Row, keyframe: Keyframe | None, set_here: bool, origin: _Origin
+        self, row: _Row, keyframe: Keyframe | None, set_here: bool, origin: SettingSource
     ) -> None:
         name = row.field.spec.name
         on_keyframe = keyframe is not None and row.ramp is not None

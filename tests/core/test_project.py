@@ -4,7 +4,7 @@ import pytest
 
 from sdhd_studio.core import edits
 from sdhd_studio.core.errors import ProjectError, SettingError
-from sdhd_studio.core.project import OutputSettings
+from sdhd_studio.core.project import OutputSettings, SettingSource
 
 from .conftest import make_source
 
@@ -90,3 +90,25 @@ def test_a_ramp_can_be_switched_on_and_off(project):
     assert edits.set_ramp(ramped, 0, "sharpen", False).settings_at(5)["sharpen"] == 0.0
     with pytest.raises(SettingError, match="numeric"):
         edits.set_ramp(project, 0, "prompt", True)
+
+
+def test_settings_at_one_frame_follow_the_same_rules_as_the_runs(project):
+    project = edits.set_keyframe(project, 0, {"noise_level": 10, "sharpen": 0.5}, ["noise_level"])
+    project = edits.set_keyframe(project, 8, {"guidance": 2.0}, ["guidance"])
+    project = edits.set_keyframe(project, 12, {"noise_level": 101})
+    project = edits.set_keyframe(project, 20, {"guidance": 3.5, "strength": 1.0})
+    from_runs = {}
+    for start, stop, values in project.settings_runs():
+        for index in range(start, stop):
+            from_runs[index] = dict(values)
+    for index in range(project.frame_count):
+        assert project.settings_at(index) == from_runs[index], index
+    _, sources = project.resolve(10)
+    assert sources["noise_level"] == SettingSource(0, 12, 12)
+    assert sources["guidance"] == SettingSource(8, 20, 20)
+    assert sources["seed"] == SettingSource(None, None, None)
+
+
+def test_settings_at_refuses_a_frame_out_of_range(project):
+    with pytest.raises(ProjectError, match="out of range"):
+        project.settings_at(project.frame_count)
