@@ -6,6 +6,7 @@ import sys
 import time
 from typing import TextIO
 
+from sdhd_studio.core.timecode import clock
 from sdhd_studio.render.events import Event, Progress
 
 
@@ -34,7 +35,7 @@ class ProgressBar:
         if rate:
             text += f"  {rate:.1f} fps"
         if eta is not None and done < total:
-            text += f"  ETA {int(eta) // 60}:{int(eta) % 60:02d}"
+            text += f"  ETA {clock(eta)}"
         self.stream.write(text + "\x1b[K")
         self.stream.flush()
         self._drawn = True

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import Cancelled, SdhdError
 from sdhd_studio.core.project import PRESETS
+from sdhd_studio.core.timecode import clock
 from sdhd_studio.gui.workers import WorkerPool
 from sdhd_studio.media.encoders import Encoder, available_encoders, find_encoder, problem
 from sdhd_studio.render.export import ExportResult, export_video
@@ -584,7 +585,7 @@ def _show_success(parent: QWidget, result: ExportResult) -> None:
     box.setText(f"Exported {result.path.name}")
     details = [
         f"{result.frames} frames, {result.width} × {result.height}, "
-        f"{_fps_text(result.fps)} fps, in {_duration_text(result.seconds)}.",
+        f"{_fps_text(result.fps)} fps, in {clock(result.seconds)}.",
     ]
     if result.previews:
         details.append(f"{result.previews} frames are quick previews, not final renders.")
@@ -617,10 +618,3 @@ def _widen(box: QMessageBox) -> None:
             QSpacerItem(440, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Minimum),
             grid.rowCount(), 0, 1, grid.columnCount(),
         )
-
-
-def _duration_text(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest:02d} s"

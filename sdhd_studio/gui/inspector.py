@@ -8,11 +8,9 @@ and calls `show_frame` again.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from fractions import Fraction
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
@@ -40,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from sdhd_studio.core.project import Keyframe, Project, SettingSource
 from sdhd_studio.core.settings import SETTINGS, SettingSpec
+from sdhd_studio.core.timecode import frame_time
 from sdhd_studio.ml import registry
 
 _BACKEND_KINDS: dict[str, registry.Kind] = {"upscaler": "upscale", "inpainter": "inpaint"}
@@ -51,15 +50,6 @@ _FLOAT_STEPS = {"strength": 0.05, "guidance": 0.5}
 _INT32_MAX = 2**31 - 1
 _NAME_ROLE = Qt.ItemDataRole.UserRole
 _REASON_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def _timecode(index: int, fps: Fraction) -> str:
-    """`MM:SS.hh` (with hours when needed) of frame `index`, rounded down to 1/100 s."""
-    hundredths = math.floor(Fraction(index) * 100 / fps) if fps > 0 else 0
-    seconds, hh = divmod(hundredths, 100)
-    minutes, ss = divmod(seconds, 60)
-    hours, mm = divmod(minutes, 60)
-    return f"{hours}:{mm:02d}:{ss:02d}.{hh:02d}" if hours else f"{mm:02d}:{ss:02d}.{hh:02d}"
 
 
 @contextmanager
@@ -468,7 +458,7 @@ class InspectorWidget(QWidget):
         """Show the settings at frame `index`; cheap when nothing but the frame number changed."""
         index = min(max(index, 0), max(project.frame_count - 1, 0))
         self._index = index
-        title = f"Frame {index} · {_timecode(index, project.source.info.fps)}"
+        title = f"Frame {index} · {frame_time(index, project.source.info.fps)}"
         if self._frame_label.text() != title:
             self._frame_label.setText(title)
         values, origins = project.resolve(index)

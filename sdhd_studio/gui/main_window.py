@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from fractions import Fraction
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QSignalBlocker, Qt, QTimer, Signal
@@ -39,6 +38,7 @@ from PySide6.QtWidgets import (
 from sdhd_studio.core import edits
 from sdhd_studio.core.errors import SdhdError
 from sdhd_studio.core.folder import SUFFIX
+from sdhd_studio.core.timecode import clock, frame_time
 from sdhd_studio.gui import project_files
 from sdhd_studio.gui.about import SystemInfo, collect_system_info, device_text, show_about
 from sdhd_studio.gui.document import Document
@@ -590,7 +590,7 @@ class MainWindow(QMainWindow):
             self._render_label.setText("Rendering…")
 
     def _render_progress(self, progress: Progress) -> None:
-        eta = _duration(progress.eta) if progress.eta is not None else "–"
+        eta = clock(progress.eta) if progress.eta is not None else "–"
         failed = f", {progress.failed} failed" if progress.failed else ""
         self._render_label.setText(
             f"Rendering {progress.done}/{progress.total}{failed} · "
@@ -601,7 +601,7 @@ class MainWindow(QMainWindow):
         failed = f", {summary.failed} failed (see the log)" if summary.failed else ""
         verb = "Render stopped" if summary.cancelled else "Render finished"
         self._render_label.setText(
-            f"{verb}: {summary.rendered} frames in {_duration(summary.seconds)}{failed}"
+            f"{verb}: {summary.rendered} frames in {clock(summary.seconds)}{failed}"
         )
 
     def _render_crashed(self, message: str) -> None:
@@ -629,7 +629,7 @@ class MainWindow(QMainWindow):
         with QSignalBlocker(self._frame_box):
             self._frame_box.setValue(index)
         fps = self.document.project.source.info.fps
-        self._time_label.setText(_timecode(index, fps))
+        self._time_label.setText(frame_time(index, fps))
         self.inspector.show_frame(self.document.project, index)
         self.mask_panel.show_frame(self.document.project, index)
         if self.render_pool is not None:
@@ -808,19 +808,6 @@ def _legend_html() -> str:
         for state in FrameState
     )
     return f"<small>{cells}</small>"
-
-
-def _timecode(index: int, fps: Fraction) -> str:
-    seconds = index / fps
-    minutes, secs = divmod(float(seconds), 60)
-    return f"{int(minutes):02d}:{secs:05.2f}"
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _size(count: float) -> str:

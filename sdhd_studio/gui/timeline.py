@@ -30,6 +30,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QMenu, QToolTip, QWidget
 
+from sdhd_studio.core.timecode import clock, frame_time
 from sdhd_studio.render.status import FrameState
 
 # Okabe-Ito-like hues that stay apart for the common colour-vision deficiencies: the states
@@ -108,16 +109,6 @@ def cell_runs(
     return edges[run_starts], edges[run_ends], values[run_starts]
 
 
-def format_time(seconds: float, hours: bool = False, hundredths: bool = False) -> str:
-    """`mm:ss`, or `h:mm:ss` with `hours`; `hundredths` appends `.cc`."""
-    centis = int(round(seconds * 100)) if hundredths else int(seconds) * 100
-    whole, cc = divmod(centis, 100)
-    h, rest = divmod(whole, 3600)
-    m, s = divmod(rest, 60)
-    text = f"{h}:{m:02d}:{s:02d}" if hours or h else f"{m:02d}:{s:02d}"
-    return f"{text}.{cc:02d}" if hundredths else text
-
-
 def _merge_spans(x0: np.ndarray, x1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixel spans merged where they overlap or touch, so many masks cost few rects."""
     if len(x0) == 0:
@@ -164,7 +155,7 @@ def ruler_ticks(
     rate = float(fps)
     hours = count / fps >= 3600
     frame_room = text_width(str(max(count - 1, 0))) + _LABEL_PAD + _LABEL_GAP
-    time_room = text_width(format_time(0, hours)) + _LABEL_PAD + _LABEL_GAP
+    time_room = text_width(clock(0, hours)) + _LABEL_PAD + _LABEL_GAP
     steps = [(float(s), False) for s in _FRAME_STEPS if s < rate]
     steps += [(s * rate, True) for s in _SECOND_STEPS]
     major, in_time = next(
@@ -191,7 +182,7 @@ def ruler_ticks(
 
     major_positions = positions(major, inclusive_end=False)
     if in_time:
-        labels = [format_time(round(p / rate), hours) for p in major_positions]
+        labels = [clock(round(p / rate), hours) for p in major_positions]
     else:
         labels = [str(round(p)) for p in major_positions]
     return RulerTicks(positions(minor, True) if minor else [], major_positions, labels)
@@ -512,9 +503,8 @@ class TimelineWidget(QWidget):
             return ""
         frame = self._frame_shown_at(x)
         state = FrameState(int(self._states[frame]))
-        seconds = frame / self._fps
         hours = self._count / self._fps >= 3600
-        lines = [f"frame {frame} · {format_time(seconds, hours, hundredths=True)} · {state.label}"]
+        lines = [f"frame {frame} · {frame_time(frame, self._fps, hours)} · {state.label}"]
         if state == FrameState.FAILED and frame in self._errors:
             lines.append(self._errors[frame])
         keyframe = self._keyframe_at(x)

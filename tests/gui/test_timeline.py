@@ -12,7 +12,6 @@ from sdhd_studio.gui.timeline import (
     MAX_PIXELS_PER_FRAME,
     STATE_COLOURS,
     TimelineWidget,
-    format_time,
     ruler_ticks,
 )
 from sdhd_studio.render.status import FrameState
@@ -323,13 +322,6 @@ def test_tooltip_shows_frame_time_and_state_or_the_error(qtbot):
     assert "inpaint: mask is empty" in failed
     marked = tooltip(widget, 126)
     assert "keyframe at frame 31" in marked and "mask painted on frame 31" in marked
-
-
-def test_time_formats():
-    assert format_time(62.4) == "01:02"
-    assert format_time(3725, hours=True) == "1:02:05"
-    assert format_time(1.24, hundredths=True) == "00:01.24"
-    assert format_time(1 / Fraction(30000, 1001) * 37, hundredths=True) == "00:01.23"
 
 
 # --- zoom and pan --------------------------------------------------------------------------
