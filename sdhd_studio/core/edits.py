@@ -82,7 +82,7 @@ def set_mask(
 
 
 def remove_mask(project: Project, frame: int) -> Project:
-    if not any(m.frame == frame for m in project.masks):
+    if project.mask_painted_on(frame) is None:
         raise ProjectError(f"there is no mask painted on frame {frame}")
     return dataclasses.replace(project, masks=tuple(m for m in project.masks if m.frame != frame))
 

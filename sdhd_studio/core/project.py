@@ -215,6 +215,10 @@ class Project:
                 ramps[name] = (a, va, nxt.frame, nxt.settings[name])
         return ramps
 
+    def mask_painted_on(self, index: int) -> MaskRef | None:
+        """The mask painted on frame `index` itself (not one held from an earlier frame)."""
+        return next((mask for mask in self.masks if mask.frame == index), None)
+
     def mask_at(self, index: int) -> MaskRef | None:
         """The mask applied at `index`: the latest-painted mask that covers it."""
         found = None

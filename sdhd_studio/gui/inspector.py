@@ -9,11 +9,10 @@ and calls `show_frame` again.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFocusEvent, QFont, QKeyEvent, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -50,20 +49,6 @@ _FLOAT_STEPS = {"strength": 0.05, "guidance": 0.5}
 _INT32_MAX = 2**31 - 1
 _NAME_ROLE = Qt.ItemDataRole.UserRole
 _REASON_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-@contextmanager
-def _quiet(obj: QObject) -> Iterator[None]:
-    """Signals blocked for the block's duration.
-
-    Not QSignalBlocker: in PySide6 6.12 on Python 3.11 its `__exit__` and `unblock` each drop
-    a reference to None, which aborts the interpreter after a few thousand fills.
-    """
-    was_blocked = obj.blockSignals(True)
-    try:
-        yield
-    finally:
-        obj.blockSignals(was_blocked)
 
 
 def _show(widget: QWidget, visible: bool) -> None:
@@ -125,7 +110,7 @@ class _Field:
     def set_value(self, value: Any) -> None:
         if value == self.shown and self.pending() is None:
             return
-        with _quiet(self.editor):
+        with QSignalBlocker(self.editor):
             self._put(value)
         self.shown = value
 
@@ -294,7 +279,7 @@ class _NumberField(_Field):
     def _random(self) -> None:
         assert self.spec.maximum is not None
         value = random.randint(int(self.spec.minimum or 0), int(self.spec.maximum))
-        with _quiet(self.spin):
+        with QSignalBlocker(self.spin):
             self.spin.setValue(value)
         self._user_value(value)
 
@@ -590,7 +575,7 @@ class InspectorWidget(QWidget):
         _show(row.ramp, on_keyframe)
         if keyframe is None:
             return
-        with _quiet(row.ramp):
+        with QSignalBlocker(row.ramp):
             row.ramp.setChecked(name in keyframe.interpolate)
         row.ramp.setEnabled(set_here)
         if not set_here:

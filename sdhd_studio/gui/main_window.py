@@ -515,7 +515,7 @@ class MainWindow(QMainWindow):
             return
         frame = self._current
         project = self.document.project
-        painted = next((m for m in project.masks if m.frame == frame), None)
+        painted = project.mask_painted_on(frame)
         if not mask.any():
             if painted is not None:
                 self.document.edit(f"Clear mask at {frame}", edits.remove_mask, frame)
@@ -531,7 +531,7 @@ class MainWindow(QMainWindow):
         if self.document is None:
             return
         project = self.document.project
-        painted = next((m for m in project.masks if m.frame == self._current), None)
+        painted = project.mask_painted_on(self._current)
         if painted is None:
             return
         end = self.mask_panel.span_end(painted.frame, project.frame_count)
@@ -543,7 +543,7 @@ class MainWindow(QMainWindow):
         if self.document is None:
             return
         project = self.document.project
-        mask = next((m for m in project.masks if m.frame == frame), None) or project.mask_at(frame)
+        mask = project.mask_painted_on(frame) or project.mask_at(frame)
         if mask is not None:
             self.document.edit(f"Remove mask at {mask.frame}", edits.remove_mask, mask.frame)
 
@@ -738,7 +738,6 @@ class MainWindow(QMainWindow):
         else:
             star = "*" if self.document.modified else ""
             self.setWindowTitle(f"{self.document.title}{star} — SDHD Studio")
-        self.setWindowModified(self.document is not None and self.document.modified)
         self._update_enabled()
 
     def _update_enabled(self) -> None:

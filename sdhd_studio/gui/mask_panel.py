@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -120,7 +120,7 @@ class MaskPanel(QWidget):
         self._frame = index
         self._until.setMaximum(project.frame_count - 1)
         mask = project.mask_at(index)
-        painted = next((m for m in project.masks if m.frame == index), None)
+        painted = project.mask_painted_on(index)
         self._painted_here = painted is not None
         self._remove.setEnabled(painted is not None)
         if painted is not None:
@@ -138,17 +138,14 @@ class MaskPanel(QWidget):
 
     def _show_span(self, start: int, end: int) -> None:
         """Reflect a painted mask's span without reporting it as an edit."""
-        widgets = (self._span, self._count, self._until)
-        for widget in widgets:
-            widget.blockSignals(True)
-        if end == start:
-            self._span.setCurrentIndex(0)
-        else:
-            self._span.setCurrentIndex(1)
-            self._count.setValue(end - start + 1)
-            self._until.setValue(end)
-        for widget in widgets:
-            widget.blockSignals(False)
+        with QSignalBlocker(self._span), QSignalBlocker(self._count), \
+                QSignalBlocker(self._until):
+            if end == start:
+                self._span.setCurrentIndex(0)
+            else:
+                self._span.setCurrentIndex(1)
+                self._count.setValue(end - start + 1)
+                self._until.setValue(end)
         self._update_span_fields()
 
     def _span_edited(self) -> None:
