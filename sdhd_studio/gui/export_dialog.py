@@ -70,7 +70,6 @@ class ExportOptions:
 class _Inspection(QObject):
     """Carries what the dialog learns off the UI thread back to it (queued signals)."""
 
-    counted = Signal(int, int)  # frames not rendered, all frames
     encoders = Signal(object)  # list[Encoder]
 
 
@@ -78,8 +77,13 @@ class ExportDialog(QDialog):
     """Asks where and how to export; `options()` holds the answer once it is accepted."""
 
     def __init__(
-        self, session: Session, parent: QWidget | None = None, default_path: str | None = None
+        self,
+        session: Session,
+        missing: int,
+        parent: QWidget | None = None,
+        default_path: str | None = None,
     ) -> None:
+        """`missing`: how many frames are not rendered (the caller knows the frame states)."""
         super().__init__(parent)
         self.setWindowTitle("Export video")
         project = session.project
@@ -135,8 +139,8 @@ class ExportDialog(QDialog):
 
         self.preview_box = QCheckBox("Fill frames that are not rendered with a quick preview")
         self.preview_box.toggled.connect(self._show_frames_line)
-        self.frames_line = QLabel("Counting rendered frames…")
-        self._missing: tuple[int, int] | None = None
+        self.frames_line = QLabel()
+        self._missing = (missing, project.frame_count)
 
         width, height = project.frame_size
         size = QLabel(f"{width} × {height}")
@@ -181,9 +185,9 @@ class ExportDialog(QDialog):
         # the work still uses.
         self._pool = WorkerPool(1, self)
         self._inspection = _Inspection(self)
-        self._inspection.counted.connect(self._counted)
         self._inspection.encoders.connect(self._fill_codecs)
-        self._pool.run(_inspect(session, self._inspection))
+        self._pool.run(_list_encoders(self._inspection))
+        self._show_frames_line()
 
     # -- public ----------------------------------------------------------------------------
 
@@ -289,13 +293,7 @@ class ExportDialog(QDialog):
             self.preset_combo.setEnabled(False)
             self.preset_combo.setToolTip(f"{encoder.label} has no speed presets")
 
-    def _counted(self, missing: int, total: int) -> None:
-        self._missing = (missing, total)
-        self._show_frames_line()
-
     def _show_frames_line(self) -> None:
-        if self._missing is None:
-            return
         missing, total = self._missing
         self.preview_box.setEnabled(missing > 0)  # nothing to fill
         if not missing:
@@ -312,15 +310,9 @@ class ExportDialog(QDialog):
         self.frames_line.setText(text)
 
 
-def _inspect(session: Session, inspection: _Inspection) -> Callable[[], None]:
+def _list_encoders(inspection: _Inspection) -> Callable[[], None]:
     # A worker thread must not raise into Qt: failures are logged and the dialog says so.
     def work() -> None:
-        try:
-            keys = session.plan().keys
-            cached = session.cache.keys()
-            inspection.counted.emit(sum(key not in cached for key in keys), len(keys))
-        except Exception:  # noqa: BLE001
-            log.exception("could not count the rendered frames")
         try:
             encoders = available_encoders()
         except Exception:  # noqa: BLE001
@@ -504,11 +496,11 @@ def _export(
 
 
 def run_export(
-    session: Session, parent: QWidget, default_path: str | None = None
+    session: Session, missing: int, parent: QWidget, default_path: str | None = None
 ) -> ExportResult | None:
     """Ask for the options, export with a progress dialog, then report; None when it did not
     finish (closed, cancelled or failed)."""
-    dialog = ExportDialog(session, parent, default_path)
+    dialog = ExportDialog(session, missing, parent, default_path)
     accepted = dialog.exec() == QDialog.DialogCode.Accepted
     options = dialog.options()
     dialog.deleteLater()

@@ -449,7 +449,8 @@ class MainWindow(QMainWindow):
         self.cancel_render_and_wait()
         project = self.document.project
         default = os.path.splitext(project.source.path)[0] + f"-{project.frame_size[1]}p.mp4"
-        result = run_export(self.document.session, self, default)
+        missing = len(self.document.status.todo())
+        result = run_export(self.document.session, missing, self, default)
         self.document.reload_cache()  # the export rendered what was missing
         if result is not None:
             self.statusBar().showMessage(f"Exported {result.path}", 8000)

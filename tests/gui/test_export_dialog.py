@@ -22,8 +22,12 @@ def make_session(source, tmp_path, **output):
     return Session.create(source, tmp_path / "p.sdhd", output=OutputSettings(**output))
 
 
+def missing(session):
+    return len(session.status().todo())
+
+
 def open_dialog(qtbot, session, default_path=None):
-    dialog = ExportDialog(session, default_path=default_path)
+    dialog = ExportDialog(session, missing(session), default_path=default_path)
     qtbot.addWidget(dialog)
     dialog.show()
     # The encoders arrive from the worker thread; then the software ones are listed.
@@ -297,7 +301,7 @@ def test_run_export_from_dialog_to_show_in_folder(qtbot, tiny_clip, tmp_path, mo
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
 
     timer = when_shown(ExportDialog, on_dialog)  # noqa: F841 - kept alive while it runs
-    result = run_export(session, parent)
+    result = run_export(session, missing(session), parent)
     assert result is not None and result.path == out
     assert probe(str(out)).frame_count == clips.TINY_FRAMES
     assert seen["result"] == "Exported flow.mp4"
@@ -328,7 +332,7 @@ def test_run_export_cancelled_from_the_progress_dialog(qtbot, sample_clip, tmp_p
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
 
     timer = when_shown(ExportDialog, on_dialog)  # noqa: F841 - kept alive while it runs
-    assert run_export(session, parent) is None
+    assert run_export(session, missing(session), parent) is None
     assert labels[0].startswith("Rendering and encoding frame ") and labels[0].endswith(" of 132")
     assert labels[1] == "Cancelling…"
     assert written_files(tmp_path) == []
@@ -339,4 +343,4 @@ def test_closing_the_dialog_returns_nothing(qtbot, tiny_clip, tmp_path):
     parent = QWidget()
     qtbot.addWidget(parent)
     timer = when_shown(ExportDialog, lambda dialog: dialog.reject())  # noqa: F841
-    assert run_export(session, parent) is None
+    assert run_export(session, missing(session), parent) is None
