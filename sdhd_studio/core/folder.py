@@ -123,11 +123,9 @@ class ProjectFolder:
         self.autosave_file.unlink(missing_ok=True)
 
     def copy_to(self, path: str | os.PathLike[str], project: Project) -> ProjectFolder:
-        """Save `project` as a new project folder at `path`, with this folder's masks and cache.
+        """Save `project` as a new project folder at `path`, with this folder's masks.
 
-        Cached frames are hard-linked where the file system allows it (instant, no extra
-        space: frames are replaced, never modified in place), copied otherwise. Logs that are
-        appended to are always copied, so the two projects do not write into one file.
+        The frame cache is the render layer's to copy (`FrameCache.copy_to`).
         """
         target = ProjectFolder(path)
         if target.path == self.path:
@@ -136,8 +134,7 @@ class ProjectFolder:
             raise ProjectError(f"{target.path} already exists and is not empty")
         try:
             shutil.copytree(self.masks_dir, target.masks_dir, dirs_exist_ok=True)
-            shutil.copytree(self.cache_dir, target.cache_dir, copy_function=_link_or_copy,
-                            dirs_exist_ok=True)
+            target.cache_dir.mkdir(exist_ok=True)
         except (OSError, shutil.Error) as exc:
             shutil.rmtree(target.path, ignore_errors=True)
             raise ProjectError(f"cannot create {target.path}: {exc}") from None
@@ -206,14 +203,6 @@ class ProjectFolder:
             except OSError as exc:
                 raise ProjectError(f"cannot store mask: {exc.strerror}") from None
         return digest
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    if src.endswith(".frame"):
-        with contextlib.suppress(OSError):
-            os.link(src, dst)
-            return
-    shutil.copy2(src, dst)
 
 
 def _describe(exc: Exception) -> str:

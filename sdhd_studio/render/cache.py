@@ -11,6 +11,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -69,6 +70,19 @@ class FrameCache:
         except OSError as exc:
             raise CacheWriteError(_write_error(self.root, exc)) from None
 
+    def copy_to(self, root: str | os.PathLike[str]) -> FrameCache:
+        """This cache copied to `root`, for a project saved under a new name.
+
+        Frames are hard-linked where the file system allows it (instant, no extra space:
+        entries are replaced, never modified in place) and copied otherwise. The append-only
+        log is always copied, so the two projects never write into one file.
+        """
+        try:
+            shutil.copytree(self.root, root, copy_function=_link_or_copy, dirs_exist_ok=True)
+        except (OSError, shutil.Error) as exc:
+            raise CacheWriteError(f"cannot copy the frame cache to {root}: {exc}") from None
+        return FrameCache(root)
+
     def size(self) -> tuple[int, int]:
         """(entries, bytes) currently stored."""
         count = total = 0
@@ -126,6 +140,14 @@ class FrameCache:
     def set_failures(self, failures: Mapping[str, str]) -> None:
         with contextlib.suppress(OSError):
             write_atomic(self._failures_path, json.dumps(dict(failures)).encode())
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    if src.endswith(_EXT):
+        with contextlib.suppress(OSError):
+            os.link(src, dst)
+            return
+    shutil.copy2(src, dst)
 
 
 def _write_error(root: Path, exc: OSError) -> str:

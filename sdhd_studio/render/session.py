@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 
 from sdhd_studio.core import edits
 from sdhd_studio.core.cancel import CancelToken
-from sdhd_studio.core.errors import MediaError
+from sdhd_studio.core.errors import MediaError, SdhdError
 from sdhd_studio.core.folder import SUFFIX, ProjectFolder
 from sdhd_studio.core.history import History
 from sdhd_studio.core.project import OutputSettings, Project
@@ -108,8 +109,13 @@ class Session:
     def save_as(self, path: str | os.PathLike[str]) -> None:
         """Continue in a new project folder at `path`, carrying the masks and rendered frames."""
         old = self.folder
-        self.folder = old.copy_to(path, self.project)
-        self.cache = FrameCache(self.folder.cache_dir)
+        target = old.copy_to(path, self.project)
+        try:
+            cache = self.cache.copy_to(target.cache_dir)
+        except SdhdError:
+            shutil.rmtree(target.path, ignore_errors=True)
+            raise
+        self.folder, self.cache = target, cache
         self._saved = self.project
         self._plan = None
         old.discard_autosave()

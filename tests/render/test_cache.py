@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -65,3 +67,15 @@ def test_failures_are_kept_by_key(tmp_path):
     assert cache.failures() == {}
     cache.set_failures({"k": "bad packet"})
     assert cache.failures() == {"k": "bad packet"}
+
+
+def test_a_copy_links_the_frames_and_copies_the_log(tmp_path):
+    cache = FrameCache(tmp_path / "a")
+    cache.put("ab" * 32, frame(3))
+    cache.mark_rendered(0)
+    copy = cache.copy_to(tmp_path / "b")
+    np.testing.assert_array_equal(copy.get("ab" * 32), frame(3))
+    assert os.path.samefile(copy.path("ab" * 32), cache.path("ab" * 32))
+    # The append-only log is copied, so the copy's renders do not show up in the original.
+    copy.mark_rendered(7)
+    assert cache.rendered_frames() == {0} and copy.rendered_frames() == {0, 7}
