@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
             lambda a, b: self.render_frames(range(a, b + 1))
         )
         self.timeline.clearMaskRequested.connect(self.remove_mask)
+        self.timeline.selectionChanged.connect(lambda *_: self._update_enabled())
 
         self._play_button = QToolButton(text="▶")
         self._play_button.setToolTip("Play / pause (Space)")
@@ -280,12 +281,17 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.act_about)
 
     def _build_status_bar(self) -> None:
+        self._zoom_label = QLabel("Zoom: fit")
+        self.preview.zoomChanged.connect(
+            lambda zoom: self._zoom_label.setText(f"Zoom: {zoom:.0%}" if zoom else "Zoom: fit")
+        )
         self._device_label = QLabel("Compute: checking…")
         self._cache_label = QLabel()
         self._render_label = QLabel()
         self._counts_label = QLabel()
         bar = self.statusBar()
         bar.addWidget(self._render_label, 1)
+        bar.addPermanentWidget(self._zoom_label)
         bar.addPermanentWidget(self._counts_label)
         bar.addPermanentWidget(self._cache_label)
         bar.addPermanentWidget(self._device_label)
@@ -571,11 +577,9 @@ class MainWindow(QMainWindow):
             self.render_pool.render(frames)
 
     def render_selection(self) -> None:
-        selection = self.timeline.selection()
-        if selection is None:
-            self.statusBar().showMessage("Select frames first: shift-drag on the timeline", 4000)
-            return
-        self.render_frames(range(selection[0], selection[1] + 1))
+        selection = self.timeline.selection()  # the action is enabled only with one
+        if selection is not None:
+            self.render_frames(range(selection[0], selection[1] + 1))
 
     def cancel_render(self) -> None:
         if self.render_pool is not None:
@@ -745,7 +749,8 @@ class MainWindow(QMainWindow):
         document = self.document
         has = document is not None
         running = self.render_pool is not None and self.render_pool.is_running()
-        for action in (self.act_save_as, self.act_export, self.act_render, self.act_render_sel,
+        self.act_render_sel.setEnabled(has and self.timeline.selection() is not None)
+        for action in (self.act_save_as, self.act_export, self.act_render,
                        self.act_play, self.act_prev, self.act_next, self.act_first, self.act_last,
                        self.act_key, self.act_brush, self.act_eraser):
             action.setEnabled(has)

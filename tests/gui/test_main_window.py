@@ -284,3 +284,19 @@ def test_a_path_that_does_not_exist_is_a_clear_error(tmp_path):
     from sdhd_studio.gui.app import main
 
     assert main([str(tmp_path / "nope.sdhd")]) == 2
+
+
+def test_render_selection_renders_exactly_the_shift_dragged_frames(window, qtbot):
+    assert not window.act_render_sel.isEnabled()
+    timeline = window.timeline
+    y = timeline.height() - 10
+    x3, x6 = (round((i + 0.5) * timeline.pixels_per_frame()) for i in (3, 6))
+    shift = Qt.KeyboardModifier.ShiftModifier
+    qtbot.mousePress(timeline, Qt.MouseButton.LeftButton, shift, QPoint(x3, y))
+    qtbot.mouseMove(timeline, QPoint(x6, y))
+    qtbot.mouseRelease(timeline, Qt.MouseButton.LeftButton, shift, QPoint(x6, y))
+    assert timeline.selection() == (3, 6) and window.act_render_sel.isEnabled()
+    with qtbot.waitSignal(window.render_pool.finished, timeout=30000):
+        window.act_render_sel.trigger()
+    states = window.document.status.states
+    assert [int(i) for i in np.flatnonzero(states == FrameState.DONE)] == [3, 4, 5, 6]
