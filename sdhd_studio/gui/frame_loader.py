@@ -8,6 +8,7 @@ up stale frames: the preview shows the newest frame the loader could keep up wit
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ class FrameLoader(QObject):
         self._busy = False
         self._readers: dict[str, FrameReader] = {}
         self._upscaler = registry.get("upscale", "lanczos").factory()
+        # A held mask covers many frames: scrubbing through them reads its PNG once.
+        self._read_mask = functools.lru_cache(maxsize=4)(read_mask)
 
     def request(self, request: FrameRequest) -> None:
         with self._lock:
@@ -106,7 +109,9 @@ class FrameLoader(QObject):
         mask = None
         if request.mask_path is not None:
             try:
-                mask = read_mask(request.mask_path, (request.info.width, request.info.height))
+                mask = self._read_mask(
+                    request.mask_path, (request.info.width, request.info.height)
+                )
             except SdhdError as exc:
                 error = str(exc)
         return LoadedFrame(request, source, result, preview, mask, error)
