@@ -60,7 +60,10 @@ SETTINGS: dict[str, SettingSpec] = {
     for spec in (
         SettingSpec("upscaler", str, "lanczos", help="backend that makes the HD frame"),
         SettingSpec("inpainter", str, "telea", help="backend that fills masked pixels"),
-        SettingSpec("model", str, "", help="model folder or hub id for learned backends"),
+        SettingSpec("model", str, "", help="upscaler's model: a name, folder or hub id "
+                    "(empty: the backend's default; see `sdhd models`)"),
+        SettingSpec("inpaint_model", str, "", help="inpainter's model: a folder or hub id "
+                    "(empty: the backend's default)"),
         SettingSpec("prompt", str, "", help="what the picture shows (diffusion backends)"),
         SettingSpec("negative_prompt", str, "", help="what to avoid (diffusion backends)"),
         SettingSpec("strength", float, 0.3, 0.0, 1.0, help="how far diffusion may move away"),

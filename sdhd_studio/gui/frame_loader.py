@@ -23,6 +23,7 @@ from sdhd_studio.gui.workers import WorkerPool
 from sdhd_studio.media.images import read_mask
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.ml import registry
+from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.cache import FrameCache
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class FrameLoader(QObject):
         self._pending: FrameRequest | None = None
         self._busy = False
         self._readers: dict[str, FrameReader] = {}
-        self._upscaler = registry.get("upscale", "lanczos").factory()
+        self._upscaler = registry.get("upscale", "lanczos").factory(Runtime())
         # A held mask covers many frames: scrubbing through them reads its PNG once.
         self._read_mask = functools.lru_cache(maxsize=4)(read_mask)
 

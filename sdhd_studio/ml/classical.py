@@ -43,21 +43,21 @@ class ClassicalInpainter:
 
 register(BackendSpec(
     "lanczos", "upscale", "1", frozenset({"sharpen"}),
-    lambda: ResizeUpscaler(cv2.INTER_LANCZOS4),
+    lambda runtime: ResizeUpscaler(cv2.INTER_LANCZOS4),
     description="Lanczos resampling (OpenCV); fast, no weights",
 ))
 register(BackendSpec(
     "bicubic", "upscale", "1", frozenset({"sharpen"}),
-    lambda: ResizeUpscaler(cv2.INTER_CUBIC),
+    lambda runtime: ResizeUpscaler(cv2.INTER_CUBIC),
     description="bicubic resampling (OpenCV); fastest, no weights",
 ))
 register(BackendSpec(
     "telea", "inpaint", "1", frozenset({"inpaint_radius"}),
-    lambda: ClassicalInpainter(cv2.INPAINT_TELEA),
+    lambda runtime: ClassicalInpainter(cv2.INPAINT_TELEA),
     description="Telea fast marching fill (OpenCV); no weights",
 ))
 register(BackendSpec(
     "navier-stokes", "inpaint", "1", frozenset({"inpaint_radius"}),
-    lambda: ClassicalInpainter(cv2.INPAINT_NS),
+    lambda runtime: ClassicalInpainter(cv2.INPAINT_NS),
     description="Navier-Stokes fill (OpenCV); no weights",
 ))

@@ -1,11 +1,14 @@
 """Backends by name: what each one is, which settings it reads, and whether it can run here.
 
 A spec is cheap to create; the heavy work (importing torch, loading weights) happens in its
-factory, when a render first needs the backend.
+factory, when a render first needs the backend. `instance` keeps what a factory made for the
+life of the process, so loaded models survive from one render to the next.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -14,6 +17,7 @@ import numpy as np
 
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import BackendError
+from sdhd_studio.ml.runtime import Runtime
 
 Kind = Literal["upscale", "inpaint"]
 
@@ -39,13 +43,19 @@ class BackendSpec:
     kind: Kind
     version: str  # goes into recipes: bump it when the backend's output changes
     uses: frozenset[str]  # the settings that change its output
-    factory: Callable[[], Any]
-    thread_safe: bool = True  # False: each worker gets its own instance
+    factory: Callable[[Runtime], Any]
+    # False: one instance per runtime, used by one worker at a time. A diffusers pipeline is
+    # not thread-safe, and one model per GPU is all its memory can hold.
+    thread_safe: bool = True
     description: str = ""
-    check: Callable[[], str | None] = lambda: None  # why it cannot run here, or None
+    # Why it cannot run here with these settings (a missing model, say), or None. Must be
+    # cheap: the editor asks whenever the settings it shows change.
+    check: Callable[[Mapping[str, Any]], str | None] = lambda settings: None
 
-    def unusable_reason(self) -> str | None:
-        return self.check()
+    def unusable_reason(self, settings: Mapping[str, Any] | None = None) -> str | None:
+        from sdhd_studio.core.settings import DEFAULTS
+
+        return self.check({**DEFAULTS, **(settings or {})})
 
 
 _BACKENDS: dict[tuple[str, str], BackendSpec] = {}
@@ -72,13 +82,39 @@ def get(kind: Kind, name: str) -> BackendSpec:
         raise BackendError(f"unknown {noun} {name!r}; available: {names}") from None
 
 
-def require_usable(kind: Kind, name: str) -> BackendSpec:
+def require_usable(
+    kind: Kind, name: str, settings: Mapping[str, Any] | None = None
+) -> BackendSpec:
     spec = get(kind, name)
-    reason = spec.unusable_reason()
+    reason = spec.unusable_reason(settings)
     if reason:
         raise BackendError(f"{spec.name} cannot run here: {reason}")
     return spec
 
 
+_instances: dict[tuple[Kind, str, Runtime], tuple[Any, contextlib.AbstractContextManager]] = {}
+_instances_lock = threading.Lock()
+
+
+def instance(spec: BackendSpec, runtime: Runtime) -> tuple[Any, contextlib.AbstractContextManager]:
+    """The process's instance of `spec` for `runtime`, and the lock to hold while using it.
+
+    Made on first use and kept, so a second render (or the editor's next run) finds its models
+    loaded. A thread-safe backend comes with a no-op lock.
+    """
+    key = (spec.kind, spec.name, runtime)
+    with _instances_lock:
+        if key not in _instances:
+            lock = contextlib.nullcontext() if spec.thread_safe else threading.Lock()
+            _instances[key] = (spec.factory(runtime), lock)
+        return _instances[key]
+
+
+def release_instances() -> None:
+    """Forget every loaded backend (the memory goes once no render still holds one)."""
+    with _instances_lock:
+        _instances.clear()
+
+
 def _load_builtins() -> None:
-    from sdhd_studio.ml import classical  # noqa: F401 - registers on import
+    from sdhd_studio.ml import classical, diffusion, realesrgan  # noqa: F401 - register on import

@@ -33,6 +33,16 @@ class FrameFailed:
 
 
 @dataclass(frozen=True)
+class FrameStep:
+    """A backend that works in steps (diffusion) finished `step` of `steps` on this frame."""
+
+    index: int
+    key: str
+    step: int
+    steps: int
+
+
+@dataclass(frozen=True)
 class Progress:
     done: int  # frames finished in this run, failed ones included
     total: int
@@ -41,4 +51,4 @@ class Progress:
     eta: float | None  # seconds left, None until there is a rate
 
 
-Event = FrameQueued | FrameStarted | FrameDone | FrameFailed | Progress
+Event = FrameQueued | FrameStarted | FrameStep | FrameDone | FrameFailed | Progress

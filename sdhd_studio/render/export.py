@@ -25,6 +25,7 @@ from sdhd_studio.core.source import VideoInfo
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.media.writer import AudioSource, VideoWriter
 from sdhd_studio.ml import registry
+from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.events import Event, FrameDone, FrameFailed
 from sdhd_studio.render.session import Session
 
@@ -138,7 +139,7 @@ class _Previews:
     def make(self, index: int, previous: np.ndarray | None) -> np.ndarray:
         if self._reader is None:
             self._reader = FrameReader(self._source, self._info)
-            self._upscaler = registry.get("upscale", "lanczos").factory()
+            self._upscaler = registry.get("upscale", "lanczos").factory(Runtime())
         self.made += 1
         try:
             frame = self._reader.read(index)

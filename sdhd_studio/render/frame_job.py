@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from sdhd_studio.core.cancel import CancelToken
+from sdhd_studio.core.errors import BackendError
 from sdhd_studio.core.source import VideoInfo
 from sdhd_studio.media.images import read_mask
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.ml import registry
+from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.cache import FrameCache
 from sdhd_studio.render.plan import FrameJob
 
@@ -23,16 +27,16 @@ class FrameRenderer:
     The workers share one decoder: the scheduler hands out neighbouring frames, so one reader
     decodes each picture once, where a reader per thread would decode every picture in each
     thread to walk past its neighbours' frames. Decoding is cheap next to the backends, so the
-    lock costs little. Thread-safe backends are shared; the others get one instance per thread,
-    so a pipeline that is not thread-safe is never used concurrently.
+    lock costs little. Backends come from the registry's process-wide instances: a backend that
+    is not thread-safe (a diffusers pipeline) is one instance that one worker at a time uses,
+    while the other workers decode, inpaint or store.
     """
 
-    def __init__(self, cache: FrameCache, info: VideoInfo) -> None:
+    def __init__(self, cache: FrameCache, info: VideoInfo, runtime: Runtime | None = None) -> None:
         self.cache = cache
         self.info = info
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._shared: dict[tuple[str, str], Any] = {}
+        self.runtime = runtime or Runtime()
+        self._reasons: dict[tuple[str, str, tuple[tuple[str, Any], ...]], str | None] = {}
         self._reader_lock = threading.Lock()
         self._readers: dict[str, FrameReader] = {}
         self._mask = lru_cache(maxsize=8)(self._load_mask)
@@ -42,11 +46,14 @@ class FrameRenderer:
         with self._reader_lock:
             frame = self._reader(job.source_path).read(job.index)
         if job.mask_path is not None and job.inpainter is not None:
-            inpainter = self._backend("inpaint", job.inpainter)
+            settings = job.inpaint_settings or {}
+            inpainter, lock = self._backend("inpaint", job.inpainter, settings)
             mask = self._mask(job.mask_path)
-            frame = inpainter.inpaint(frame, mask, job.inpaint_settings, cancel)
-        upscaler = self._backend("upscale", job.upscaler)
-        out = upscaler.upscale(frame, job.size, job.upscale_settings, cancel)
+            with lock:
+                frame = inpainter.inpaint(frame, mask, settings, cancel)
+        upscaler, lock = self._backend("upscale", job.upscaler, job.upscale_settings)
+        with lock:
+            out = upscaler.upscale(frame, job.size, job.upscale_settings, cancel)
         width, height = job.size
         if out.shape != (height, width, 3) or out.dtype != np.uint8:
             raise RuntimeError(
@@ -68,19 +75,19 @@ class FrameRenderer:
             self._readers[path] = FrameReader(path, self.info)
         return self._readers[path]
 
-    def _backend(self, kind: registry.Kind, name: str) -> Any:
-        owned = self._local.__dict__.setdefault("backends", {})
-        if (kind, name) in owned:
-            return owned[(kind, name)]
-        spec = registry.require_usable(kind, name)
-        if spec.thread_safe:
-            with self._lock:
-                if (kind, name) not in self._shared:
-                    self._shared[(kind, name)] = spec.factory()
-                owned[(kind, name)] = self._shared[(kind, name)]
-        else:
-            owned[(kind, name)] = spec.factory()
-        return owned[(kind, name)]
+    def _backend(
+        self, kind: registry.Kind, name: str, settings: Mapping[str, Any]
+    ) -> tuple[Any, AbstractContextManager]:
+        """The backend's instance and lock; BackendError, fast, if it cannot run here (its
+        answer is kept per setting values, so a render missing a model fails every frame
+        without looking for the model each time)."""
+        spec = registry.get(kind, name)
+        asked = (kind, name, tuple(sorted(settings.items())))
+        if asked not in self._reasons:
+            self._reasons[asked] = spec.unusable_reason(settings)
+        if self._reasons[asked]:
+            raise BackendError(f"{name} cannot run here: {self._reasons[asked]}")
+        return registry.instance(spec, self.runtime)
 
     def _load_mask(self, path: str) -> np.ndarray:
         return read_mask(path, (self.info.width, self.info.height))

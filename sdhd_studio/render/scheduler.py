@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import logging
 import os
+import queue
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from sdhd_studio.render.events import (
     FrameFailed,
     FrameQueued,
     FrameStarted,
+    FrameStep,
     Progress,
 )
 from sdhd_studio.render.plan import FrameJob
@@ -109,6 +111,7 @@ class Scheduler:
         total, rendered = len(jobs), 0
         errors: dict[int, str] = {}
         inflight: dict[Future[object], tuple[FrameJob, float]] = {}
+        steps: queue.SimpleQueue[FrameStep] = queue.SimpleQueue()  # from workers, emitted here
 
         def finish(job: FrameJob, error: str | None, t0: float) -> None:
             nonlocal rendered
@@ -140,9 +143,14 @@ class Scheduler:
                 while ready and len(inflight) < self.workers and not cancel.cancelled:
                     job = ready.pop(focus_now())
                     on_event(FrameStarted(job.index, job.key))
-                    future = executor.submit(self._run_job, job, cancel)
+                    token = cancel.child(
+                        lambda n, of, job=job: steps.put(FrameStep(job.index, job.key, n, of))
+                    )
+                    future = executor.submit(self._run_job, job, token)
                     inflight[future] = (job, time.monotonic())
-                finished, _ = wait(inflight, timeout=0.25, return_when=FIRST_COMPLETED)
+                finished, _ = wait(inflight, timeout=0.1, return_when=FIRST_COMPLETED)
+                while not steps.empty():
+                    on_event(steps.get())
                 for future in finished:
                     job, t0 = inflight.pop(future)
                     error = _error_of(future)
