@@ -18,7 +18,7 @@ ALLOWED = {
     "cli": {"core", "media", "ml", "render"},
     "gui": {"core", "media", "ml", "render"},
 }
-HEAVY = {"torch", "diffusers", "transformers", "PySide6"}
+HEAVY = {"torch", "diffusers", "transformers", "ncnn", "PySide6"}
 
 
 def _imports(path: Path, top_level_only: bool):

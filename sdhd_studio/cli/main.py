@@ -163,7 +163,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     with _cancel_on_interrupt() as cancel:
         try:
             summary = session.render(frames, workers=args.workers, on_event=bar.on_event,
-                                     cancel=cancel)
+                                     cancel=cancel, runtime=_runtime(args))
         finally:
             bar.close()
     result = {
@@ -229,6 +229,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "--project", str(Path(tmp) / "demo.sdhd")]
         if args.workers is not None:
             argv += ["--workers", str(args.workers)]
+        argv += ["--device", args.device, "--tile", str(args.tile)]
         if args.json:
             argv.append("--json")
         return cmd_upscale(_parser().parse_args(argv))
@@ -237,6 +238,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_backends(args: argparse.Namespace) -> int:
     from sdhd_studio.ml import registry
 
+    device = _device(args.device)
     rows = []
     for spec in registry.backends():
         reason = spec.unusable_reason()  # may look for weights on disk: ask once
@@ -250,11 +252,45 @@ def cmd_backends(args: argparse.Namespace) -> int:
             "description": spec.description,
         })
     if args.json:
+        print(json.dumps({"device": device, "backends": rows}))
+        return 0
+    print(f"device: {device['label']} ({device['reason']})")
+    for row in rows:
+        state = "ok" if row["usable"] else f"unusable: {row['reason']}"
+        print(f"{row['kind']:8} {row['name']:18} {state:10} {row['description']}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from sdhd_studio.ml import models
+
+    rows = []
+    for model in models.catalogue():
+        where = model.locate()
+        rows.append({
+            "id": model.id,
+            "backends": list(model.backends),
+            "source": model.source,
+            "present": where.present,
+            "where": where.where,
+            "bytes": where.size,
+            "description": model.description,
+        })
+    if args.json:
         print(json.dumps(rows))
         return 0
     for row in rows:
-        state = "ok" if row["usable"] else f"unusable: {row['reason']}"
-        print(f"{row['kind']:8} {row['name']:16} {state:10} {row['description']}")
+        size = f"{row['bytes'] / 1e6:,.0f} MB" if row["present"] else "missing"
+        print(f"{row['id']:42} {', '.join(row['backends']):18} {size:>10}  {row['where']}")
+    return 0
+
+
+def cmd_models_download(args: argparse.Namespace) -> int:
+    from sdhd_studio.ml import models
+
+    where = models.download(args.model, lambda text: print(text, file=sys.stderr))
+    _report(args, {"id": args.model, "where": where.where, "bytes": where.size},
+            f"{args.model}: {where.size / 1e6:,.0f} MB in {where.where}")
     return 0
 
 
@@ -301,7 +337,8 @@ def _export(session: Any, args: argparse.Namespace, out: str | Path) -> dict[str
         try:
             result = export_video(
                 session, out, allow_preview=args.allow_preview, workers=args.workers,
-                on_progress=bar.update, cancel=cancel, **overrides,
+                on_event=bar.on_step, on_progress=bar.update, cancel=cancel,
+                runtime=_runtime(args), **overrides,
             )
         finally:
             bar.close()
@@ -382,6 +419,19 @@ def _output_settings(args: argparse.Namespace) -> Any:
     return OutputSettings(**changes)
 
 
+def _runtime(args: argparse.Namespace) -> Any:
+    from sdhd_studio.ml.runtime import Runtime
+
+    return Runtime(device=args.device, tile=args.tile)
+
+
+def _device(preference: str) -> dict[str, str]:
+    from sdhd_studio.ml.devices import pick_device
+
+    device = pick_device(preference)
+    return {"name": device.name, "label": device.label, "reason": device.reason}
+
+
 def _parse_frames(text: str, count: int) -> range:
     first, sep, last = text.partition("-")
     try:
@@ -434,6 +484,13 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--json", action="store_true", help="print a JSON object last")
         return p
 
+    def runtime_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"),
+                       help="where learned backends run (default: CUDA, then MPS, then CPU)")
+        p.add_argument("--tile", type=int, default=0, metavar="PX",
+                       help="largest tile side for learned backends; lower it if a GPU runs "
+                       "out of memory (default 0: each backend's own)")
+
     def size_args(p: argparse.ArgumentParser) -> None:
         group = p.add_mutually_exclusive_group()
         group.add_argument("--scale", type=float, help="output size as a multiple of the source")
@@ -451,6 +508,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="fill frames not rendered yet with a quick upscale")
         p.add_argument("--no-audio", action="store_true", help="leave the audio out")
         p.add_argument("--workers", type=int, help="render threads (default: CPU cores, max 4)")
+        runtime_args(p)
 
     p = command("new", cmd_new, "start a project from a video")
     p.add_argument("source")
@@ -502,6 +560,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("--frames", metavar="A-B", help="only frames A to B (inclusive)")
     p.add_argument("--workers", type=int, help="render threads (default: CPU cores, max 4)")
+    runtime_args(p)
 
     p = command("export", cmd_export, "write the HD MP4 (renders what is missing first)")
     p.add_argument("project")
@@ -520,8 +579,20 @@ def _parser() -> argparse.ArgumentParser:
     p = command("demo", cmd_demo, "upscale the bundled SD sample to HD (no GPU, no downloads)")
     p.add_argument("-o", "--output", default="sdhd-demo.mp4")
     p.add_argument("--workers", type=int)
+    runtime_args(p)
 
-    command("backends", cmd_backends, "list backends and whether each can run here")
+    p = command("backends", cmd_backends, "list backends, whether each can run here, and the "
+                "device learned backends would use")
+    p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
+
+    p = command("models", cmd_models, "list the models backends know: present or not, where, "
+                "how big")
+    msub = p.add_subparsers(metavar="ACTION")
+    d = msub.add_parser("download", help="fetch a hub model into the Hugging Face cache",
+                        description="fetch a hub model into the Hugging Face cache")
+    d.set_defaults(command=cmd_models_download)
+    d.add_argument("model", help="hub id, e.g. stabilityai/stable-diffusion-x4-upscaler")
+    d.add_argument("--json", action="store_true")
 
     p = command("relocate", cmd_relocate, "point a project at its moved source video")
     p.add_argument("project")

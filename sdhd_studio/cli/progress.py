@@ -7,7 +7,7 @@ import time
 from typing import TextIO
 
 from sdhd_studio.core.timecode import clock
-from sdhd_studio.render.events import Event, Progress
+from sdhd_studio.render.events import Event, FrameStep, Progress
 
 
 class ProgressBar:
@@ -17,13 +17,25 @@ class ProgressBar:
         self.enabled = enabled and self.stream.isatty()
         self._last = 0.0
         self._drawn = False
+        self._state: tuple[int, int, float | None, float | None] = (0, 0, None, None)
+        self._step = ""  # the slow frame in the works, for backends that report steps
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, Progress):
             self.update(event.done, event.total, event.rate, event.eta)
+        else:
+            self.on_step(event)
+
+    def on_step(self, event: Event) -> None:
+        """Show a diffusion frame's steps; one frame can take minutes on a CPU."""
+        if isinstance(event, FrameStep):
+            done = event.step >= event.steps
+            self._step = "" if done else f"  frame {event.index}: step {event.step}/{event.steps}"
+            self.update(*self._state)
 
     def update(self, done: int, total: int, rate: float | None = None, eta: float | None = None):
-        if not self.enabled:
+        self._state = (done, total, rate, eta)
+        if not self.enabled or not total:
             return
         now = time.monotonic()
         if done < total and now - self._last < 0.1:
@@ -36,7 +48,7 @@ class ProgressBar:
             text += f"  {rate:.1f} fps"
         if eta is not None and done < total:
             text += f"  ETA {clock(eta)}"
-        self.stream.write(text + "\x1b[K")
+        self.stream.write(text + self._step + "\x1b[K")
         self.stream.flush()
         self._drawn = True
 

@@ -81,18 +81,20 @@ def pretrained_folder(ref: str) -> Path:
     return location.path
 
 
-def download(model_id: str) -> Location:
-    """Fetch a hub model's diffusers files into the hub cache; BackendError when offline."""
-    if model_id in _CATALOGUE and _CATALOGUE[model_id].source != "hub":
-        raise BackendError(
-            f"{model_id} ships with {_CATALOGUE[model_id].source} files; nothing to download"
-        )
+def download(model_id: str, announce: Callable[[str], None] = lambda text: None) -> Location:
+    """Fetch a hub model's diffusers files into the hub cache; BackendError when offline.
+
+    `announce` hears one line just before the transfer starts (after the checks)."""
+    known = {model.id: model for model in catalogue()}
+    if model_id in known and known[model_id].source != "hub":
+        raise BackendError(f"{model_id} comes with {known[model_id].source}; nothing to download")
     if not _looks_like_hub_id(model_id):
         raise BackendError(f"{model_id!r} is not a hub id (owner/name)")
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         raise BackendError("HF_HUB_OFFLINE is set: unset it to download models")
     from huggingface_hub import snapshot_download
 
+    announce(f"downloading {model_id} into the Hugging Face cache...")
     try:
         snapshot_download(
             model_id,

@@ -58,12 +58,13 @@ def export_video(
     on_event: Callable[[Event], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     cancel: CancelToken | None = None,
+    runtime: Runtime | None = None,
     **overrides: Any,
 ) -> ExportResult:
     """Write the project as an MP4 at `out`.
 
     `overrides` replace output settings for this export only (codec, crf, preset,
-    fps_multiplier, audio); the project keeps its own.
+    fps_multiplier, audio); the project keeps its own. `runtime` is where missing frames render.
     """
     started = time.monotonic()
     cancel = cancel or CancelToken()
@@ -76,7 +77,7 @@ def export_video(
     plan = session.plan()
     cached = session.cache.keys()
     missing = {i for i, key in enumerate(plan.keys) if key not in cached}
-    feed = _RenderFeed(session, plan.keys, sorted(missing), workers, on_event, cancel)
+    feed = _RenderFeed(session, plan.keys, sorted(missing), workers, on_event, cancel, runtime)
     audio = None
     if output.audio and info.audio:
         audio = AudioSource(project.source.path, info.audio[0].index, info.start_time)
@@ -165,8 +166,10 @@ class _RenderFeed:
         workers: int | None,
         on_event: Callable[[Event], None] | None,
         cancel: CancelToken,
+        runtime: Runtime | None,
     ) -> None:
         self._session = session
+        self._runtime = runtime
         self._keys = keys
         self._frames = frames
         self._workers = workers
@@ -218,6 +221,7 @@ class _RenderFeed:
                 on_event=self._event,
                 cancel=self._cancel,
                 on_frame=self._keep,
+                runtime=self._runtime,
             )
         except BaseException as exc:  # noqa: BLE001 - handed to the exporting thread
             with self._ready:

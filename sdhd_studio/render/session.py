@@ -28,6 +28,7 @@ from sdhd_studio.core.source import Source
 from sdhd_studio.media.fingerprint import check_source, fingerprint
 from sdhd_studio.media.probe import probe
 from sdhd_studio.ml import registry
+from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.cache import FrameCache
 from sdhd_studio.render.events import Event
 from sdhd_studio.render.frame_job import FrameRenderer
@@ -192,10 +193,12 @@ class Session:
         on_event: Callable[[Event], None] | None = None,
         cancel: CancelToken | None = None,
         on_frame: Callable[[int, np.ndarray], None] | None = None,
+        runtime: Runtime | None = None,
     ) -> RenderSummary:
         """Render the frames of `frames` (default: all) that are not in the cache.
 
         `on_frame(index, image)` is called on the worker thread with each finished frame.
+        `runtime` says where learned backends run (device, tile size); default: automatic.
         """
         plan = self.plan()
         wanted = range(len(plan)) if frames is None else sorted(set(frames))
@@ -204,7 +207,7 @@ class Session:
             self.project.check_frame(wanted[-1])
         cached = self.cache.keys()
         todo = [i for i in wanted if plan.keys[i] not in cached]
-        renderer = FrameRenderer(self.cache, self.project.source.info)
+        renderer = FrameRenderer(self.cache, self.project.source.info, runtime)
 
         def run_job(job: Any, token: CancelToken) -> None:
             image = renderer(job, token)

@@ -109,7 +109,9 @@ def test_upscale_in_one_step_and_clean_up(tiny_clip, tmp_path, capsys):
 
 def test_backends_lists_the_builtin_ones(capsys):
     code, out, _ = sdhd(capsys, "backends", "--json")
-    rows = {(r["kind"], r["name"]): r for r in last_json(out)}
+    listing = last_json(out)
+    assert listing["device"]["name"] in ("cpu", "cuda:0", "mps") and listing["device"]["reason"]
+    rows = {(r["kind"], r["name"]): r for r in listing["backends"]}
     assert rows[("upscale", "lanczos")]["usable"] and rows[("inpaint", "telea")]["usable"]
     assert rows[("upscale", "lanczos")]["uses"] == ["sharpen"]
 
