@@ -27,9 +27,11 @@ class SystemInfo:
     ffmpeg: str  # "7.1 (/path/to/ffmpeg)"
     device: Device | None
     device_error: str | None = None
+    preference: str = "auto"  # the device preference `device` was picked for
 
 
-def collect_system_info() -> SystemInfo:
+def collect_system_info(preference: str = "auto") -> SystemInfo:
+    """Versions, ffmpeg and the device `preference` (devices.PREFERENCES) resolves to."""
     versions = tuple(
         (name, _version(dist))
         for name, dist in (
@@ -40,28 +42,37 @@ def collect_system_info() -> SystemInfo:
             ("PyAV", "av"),
         )
     ) + (("PySide6", pyside_version), ("Python", platform.python_version()))
-    device, error = _device()
-    return SystemInfo(versions, _ffmpeg_version(), device, error)
+    device, error = _device(preference)
+    return SystemInfo(versions, _ffmpeg_version(), device, error, preference)
 
 
+# A device that was asked for but is missing is an answer, not a crash: it says why.
 _ASK_DEVICE = (
-    "import dataclasses, json\n"
+    "import dataclasses, json, sys\n"
+    "from sdhd_studio.core.errors import BackendError\n"
     "from sdhd_studio.ml.devices import pick_device\n"
-    "print(json.dumps(dataclasses.asdict(pick_device('auto'))))\n"
+    "try:\n"
+    "    print(json.dumps({'device': dataclasses.asdict(pick_device(sys.argv[1]))}))\n"
+    "except BackendError as exc:\n"
+    "    print(json.dumps({'error': str(exc)}))\n"
 )
 
 
-def _device() -> tuple[Device | None, str | None]:
+def _device(preference: str) -> tuple[Device | None, str | None]:
     try:
         out = subprocess.run(
-            [sys.executable, "-c", _ASK_DEVICE], capture_output=True, text=True, timeout=120
+            [sys.executable, "-c", _ASK_DEVICE, preference],
+            capture_output=True, text=True, timeout=120,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return None, str(exc)
     if out.returncode != 0:
         lines = out.stderr.strip().splitlines()
         return None, lines[-1] if lines else f"exit status {out.returncode}"
-    return Device(**json.loads(out.stdout.strip().splitlines()[-1])), None
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    if "error" in answer:
+        return None, answer["error"]
+    return Device(**answer["device"]), None
 
 
 def _version(dist: str) -> str:

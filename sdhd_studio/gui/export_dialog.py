@@ -46,6 +46,7 @@ from sdhd_studio.core.project import PRESETS
 from sdhd_studio.core.timecode import clock
 from sdhd_studio.gui.workers import WorkerPool
 from sdhd_studio.media.encoders import Encoder, available_encoders, find_encoder, problem
+from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.export import ExportResult, export_video
 from sdhd_studio.render.session import Session
 
@@ -402,11 +403,17 @@ class ExportJob(QObject):
     cancelled = Signal()
 
     def __init__(
-        self, session: Session, options: ExportOptions, parent: QObject | None = None
+        self,
+        session: Session,
+        options: ExportOptions,
+        parent: QObject | None = None,
+        runtime: Runtime | None = None,
     ) -> None:
+        """`runtime`: where frames still to render run their learned backends."""
         super().__init__(parent)
         self._session = session
         self._options = options
+        self._runtime = runtime
         self._cancel = CancelToken()
         # export_video also cancels the token when it fails; this says the user asked.
         self._cancel_asked = threading.Event()
@@ -426,7 +433,10 @@ class ExportJob(QObject):
             raise RuntimeError("an export job runs once")
         self._started = self._running = True
         self._pool.run(
-            _export(self._session, self._options, self._cancel, self._cancel_asked, self._relay)
+            _export(
+                self._session, self._options, self._runtime, self._cancel, self._cancel_asked,
+                self._relay,
+            )
         )
 
     def cancel(self) -> None:
@@ -455,6 +465,7 @@ class ExportJob(QObject):
 def _export(
     session: Session,
     options: ExportOptions,
+    runtime: Runtime | None,
     cancel: CancelToken,
     cancel_asked: threading.Event,
     relay: _Relay,
@@ -477,6 +488,7 @@ def _export(
                 preset=options.preset,
                 fps_multiplier=multiplier,
                 audio=options.audio,
+                runtime=runtime,
             )
         except Cancelled:
             relay.ended.emit("cancelled", None)
@@ -496,10 +508,14 @@ def _export(
 
 
 def run_export(
-    session: Session, missing: int, parent: QWidget, default_path: str | None = None
+    session: Session,
+    missing: int,
+    parent: QWidget,
+    default_path: str | None = None,
+    runtime: Runtime | None = None,
 ) -> ExportResult | None:
     """Ask for the options, export with a progress dialog, then report; None when it did not
-    finish (closed, cancelled or failed)."""
+    finish (closed, cancelled or failed). Missing frames render on `runtime`."""
     dialog = ExportDialog(session, missing, parent, default_path)
     accepted = dialog.exec() == QDialog.DialogCode.Accepted
     options = dialog.options()
@@ -507,7 +523,7 @@ def run_export(
     if not accepted:
         return None
 
-    job = ExportJob(session, options, parent)
+    job = ExportJob(session, options, parent, runtime)
     total = session.project.frame_count * options.fps_multiplier
     progress = _progress_dialog(parent, total)
     cancel_button = QPushButton("Cancel")

@@ -4,12 +4,18 @@ On a keyframe, or at frame 0 without one (where the project defaults apply), eve
 be edited; on other frames the effective settings are shown read-only with where they come from.
 The widget only reports what the user changed; the main window applies it as an undoable edit
 and calls `show_frame` again.
+
+Whether a backend can run depends on the frame's settings (a diffusion backend needs its model
+on disk), so the backend lists are re-checked when the frame's model settings change. A check
+looks at the disk: answers are kept per (backend, model) until `forget_checks`.
 """
 
 from __future__ import annotations
 
+import html
+import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, QSize, Qt, QTimer, Signal
@@ -36,11 +42,16 @@ from PySide6.QtWidgets import (
 )
 
 from sdhd_studio.core.project import Keyframe, Project, SettingSource
-from sdhd_studio.core.settings import SETTINGS, SettingSpec
+from sdhd_studio.core.settings import DEFAULTS, SETTINGS, SettingSpec
 from sdhd_studio.core.timecode import frame_time
-from sdhd_studio.ml import registry
+from sdhd_studio.ml import models, registry
+
+log = logging.getLogger(__name__)
 
 _BACKEND_KINDS: dict[str, registry.Kind] = {"upscaler": "upscale", "inpainter": "inpaint"}
+# The setting that names each backend's model.
+_MODEL_SETTINGS = {"upscaler": "model", "inpainter": "inpaint_model"}
+MODELS_LINK = "models"  # the warning's link: show the Models window
 _MULTILINE = frozenset({"prompt", "negative_prompt"})
 # A ramped seed is just a different random seed on every frame; nobody wants that.
 _NO_RAMP = frozenset({"seed"})
@@ -150,10 +161,12 @@ class _BackendField(_Field):
     def __init__(self, spec: SettingSpec, commit: Callable[[str, Any], None]) -> None:
         super().__init__(spec, commit)
         self.uses: dict[str, frozenset[str]] = {}
+        self.specs = {b.name: b for b in registry.backends(_BACKEND_KINDS[spec.name])}
+        self.checked_for: str | None = None  # the model setting the reasons were found for
         self._model = QStandardItemModel()
-        for backend in registry.backends(_BACKEND_KINDS[spec.name]):
+        for backend in self.specs.values():
             self.uses[backend.name] = backend.uses
-            self._add(backend.name, backend.unusable_reason(), backend.description)
+            self._add(backend.name)
         self.combo = self.editor = self.widget = QComboBox()
         self.combo.setModel(self._model)
         # The closed box shows the bare name; the list shows why a backend cannot run.
@@ -166,35 +179,104 @@ class _BackendField(_Field):
         self.combo.activated.connect(
             lambda row: self._user_value(self.combo.itemData(row, _NAME_ROLE))
         )
+        self.with_models: frozenset[str] = frozenset()  # backends the catalogue has models for
         self.below = self.warning = QLabel()
         self.warning.setWordWrap(True)
+        self.warning.setTextFormat(Qt.TextFormat.RichText)  # for the link to the Models window
         self.warning.setVisible(False)
 
-    def _add(self, name: str, reason: str | None, description: str) -> None:
+    def _add(self, name: str) -> None:
         item = QStandardItem(name)
         item.setData(name, _NAME_ROLE)
-        item.setData(reason, _REASON_ROLE)
-        tips = [description or name] + ([f"Unavailable: {reason}"] if reason else [])
-        item.setToolTip("\n".join(tips))
         upright = QFont()
         upright.setItalic(False)  # an inherited value's italics are for the box, not the list
         item.setFont(upright)
-        if reason:
-            item.setFlags(
-                item.flags() & ~(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-            )
         self._model.appendRow(item)
+        self._set_reason(item, None if name in self.specs else "not installed here")
+
+    def _set_reason(self, item: QStandardItem, reason: str | None) -> None:
+        item.setData(reason, _REASON_ROLE)
+        spec = self.specs.get(item.data(_NAME_ROLE))
+        tips = [(spec.description if spec else "") or item.text()]
+        item.setToolTip("\n".join(tips + ([f"Unavailable: {reason}"] if reason else [])))
+        usable = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        item.setFlags(item.flags() & ~usable if reason else item.flags() | usable)
+
+    def set_reasons(self, reasons: Mapping[str, str | None]) -> None:
+        """Why each backend cannot run with the frame's settings (None: it can)."""
+        for row in range(self._model.rowCount()):
+            item = self._model.item(row)
+            name = item.data(_NAME_ROLE)
+            if name in reasons and item.data(_REASON_ROLE) != reasons[name]:
+                self._set_reason(item, reasons[name])
+        self._show_warning()
 
     def _put(self, value: Any) -> None:
         row = self.combo.findData(value, _NAME_ROLE)
         if row < 0:  # a project made where more backends are installed
-            self._add(value, "not installed here", "")
+            self._add(value)
             row = self._model.rowCount() - 1
         self.combo.setCurrentIndex(row)
         self.combo.view().setMinimumWidth(self.combo.view().sizeHintForColumn(0) + 24)
-        reason = self.combo.itemData(row, _REASON_ROLE)
-        self.warning.setText(f"⚠ {value} cannot run here: {reason}" if reason else "")
+        self._show_warning()
+
+    def _show_warning(self) -> None:
+        row = self.combo.currentIndex()
+        reason = self.combo.itemData(row, _REASON_ROLE) if row >= 0 else None
+        name = self.combo.itemData(row, _NAME_ROLE)
+        text = html.escape(f"⚠ {name} cannot run here: {reason}") if reason else ""
+        if reason and name in self.with_models:
+            text += f' <a href="{MODELS_LINK}">Models…</a>'
+        if self.warning.text() != text:
+            self.warning.setText(text)
         _show(self.warning, bool(reason))
+
+    def set_editable(self, editable: bool) -> None:
+        self.combo.setEnabled(editable)
+
+
+class _ModelField(_Field):
+    """A model setting: a model the chosen backend knows by name, picked from the list, or a
+    folder or hub id typed in."""
+
+    def __init__(self, spec: SettingSpec, commit: Callable[[str, Any], None]) -> None:
+        super().__init__(spec, commit)
+        self.combo = self.editor = self.widget = QComboBox()
+        self.combo.setEditable(True)
+        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)  # Enter commits, no more
+        self.combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.combo.setMinimumContentsLength(8)
+        self.line = self.combo.lineEdit()
+        self.line.setPlaceholderText("backend default")
+        self.line.setClearButtonEnabled(True)
+        self.line.editingFinished.connect(lambda: self._user_value(self.line.text()))
+        self.combo.activated.connect(lambda row: self._user_value(self.combo.itemText(row)))
+        self._offered: tuple[str, ...] | None = None
+
+    def offer(self, ids: tuple[str, ...], descriptions: tuple[str, ...]) -> None:
+        """List the catalogue's models for the chosen backend; the text typed stays."""
+        if ids == self._offered:
+            return
+        self._offered = ids
+        text, cursor = self.line.text(), self.line.cursorPosition()
+        with QSignalBlocker(self.combo):
+            self.combo.clear()
+            for row, (model_id, description) in enumerate(zip(ids, descriptions, strict=True)):
+                self.combo.addItem(model_id)
+                self.combo.setItemData(row, description, Qt.ItemDataRole.ToolTipRole)
+            self.combo.setCurrentIndex(-1)
+            self.combo.setEditText(text)
+        self.line.setCursorPosition(cursor)
+        self.combo.view().setMinimumWidth(self.combo.view().sizeHintForColumn(0) + 24)
+
+    def _put(self, value: Any) -> None:
+        self.combo.setEditText(value)
+        self.line.setCursorPosition(0)  # a long model id shows its start
+
+    def pending(self) -> Any | None:
+        return self.line.text() if self.line.text() != self.shown else None
 
     def set_editable(self, editable: bool) -> None:
         self.combo.setEnabled(editable)
@@ -339,6 +421,7 @@ class InspectorWidget(QWidget):
     interpolationToggled = Signal(int, str, bool)  # keyframe frame, setting name, ramp on
     addKeyframeRequested = Signal(int)
     removeKeyframeRequested = Signal(int)
+    modelsRequested = Signal()  # a backend's warning links to the Models window
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -347,6 +430,8 @@ class InspectorWidget(QWidget):
         self._state: tuple[Any, ...] | None = None
         self._guard = _WheelGuard(self)
         self._dim = QPalette()
+        self._checks: dict[tuple[str, str, str], str | None] = {}  # (kind, backend, model)
+        self._catalogue: list[models.ModelInfo] | None = None
 
         self._frame_label = QLabel("No video open")
         font = self._frame_label.font()
@@ -401,6 +486,9 @@ class InspectorWidget(QWidget):
             for name, row in self._rows.items()
             if isinstance(row.field, _BackendField)
         }
+        for field in self._backends.values():
+            field.warning.linkActivated.connect(lambda _link: self.modelsRequested.emit())
+        self._check_backends(DEFAULTS)
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -424,6 +512,8 @@ class InspectorWidget(QWidget):
         field: _Field
         if spec.name in _BACKEND_KINDS:
             field = _BackendField(spec, self._commit)
+        elif spec.name in _MODEL_SETTINGS.values():
+            field = _ModelField(spec, self._commit)
         elif spec.numeric:
             field = _NumberField(spec, self._commit, self._guard)
         elif spec.name in _MULTILINE:
@@ -470,6 +560,49 @@ class InspectorWidget(QWidget):
         self._target = target
         self._fill(keyframe, before, values, origins, keep_typing=same_target)
 
+    def forget_checks(self) -> None:
+        """Models may have come or gone (a download): check the backends again, and list the
+        catalogue again, at the next `show_frame`."""
+        self._checks.clear()
+        self._catalogue = None
+        for field in self._backends.values():
+            field.checked_for = None
+        self._state = None
+
+    def _check_backends(self, values: Mapping[str, Any]) -> None:
+        """Mark the backends that cannot run with `values`, and offer the chosen backends'
+        models; only when a backend or model setting changed since the last time."""
+        for name, field in self._backends.items():
+            model_field = self._rows[_MODEL_SETTINGS[name]].field
+            assert isinstance(model_field, _ModelField)
+            model = values[_MODEL_SETTINGS[name]]
+            if field.checked_for != model:
+                field.checked_for = model
+                field.with_models = frozenset(b for m in self._models() for b in m.backends)
+                field.set_reasons(
+                    {backend: self._reason(spec, model, values)
+                     for backend, spec in field.specs.items()}
+                )
+            known = [m for m in self._models() if values[name] in m.backends]
+            model_field.offer(tuple(m.id for m in known), tuple(m.description for m in known))
+
+    def _reason(
+        self, spec: registry.BackendSpec, model: str, values: Mapping[str, Any]
+    ) -> str | None:
+        key = (spec.kind, spec.name, model)
+        if key not in self._checks:
+            try:
+                self._checks[key] = spec.unusable_reason(values)
+            except Exception as exc:  # noqa: BLE001 - a broken check must not break the form
+                log.exception("checking %s failed", spec.name)
+                self._checks[key] = f"its check failed: {exc}"
+        return self._checks[key]
+
+    def _models(self) -> list[models.ModelInfo]:
+        if self._catalogue is None:
+            self._catalogue = models.catalogue()
+        return self._catalogue
+
     def _flush_pending(self, project: Project) -> None:
         """Text typed for the frame shown before (not committed yet) still goes to that frame."""
         old = self._target
@@ -509,6 +642,7 @@ class InspectorWidget(QWidget):
         _show(self._remove_button, keyframe is not None)
 
         self._update_dim_palette()
+        self._check_backends(values)
         used, users = set(), []
         for name, field in self._backends.items():
             backend = values[name]

@@ -47,6 +47,7 @@ from sdhd_studio.gui.frame_loader import FrameLoader, FrameRequest, LoadedFrame
 from sdhd_studio.gui.inspector import InspectorWidget
 from sdhd_studio.gui.log_panel import LogBridge, LogPanel
 from sdhd_studio.gui.mask_panel import MaskPanel
+from sdhd_studio.gui.models_window import ModelsWindow
 from sdhd_studio.gui.preferences import (
     Preferences,
     PreferencesDialog,
@@ -56,8 +57,10 @@ from sdhd_studio.gui.preferences import (
 from sdhd_studio.gui.preview import CompareMode, PreviewWidget
 from sdhd_studio.gui.render_pool import RenderPool
 from sdhd_studio.gui.timeline import STATE_COLOURS, TimelineWidget
+from sdhd_studio.gui.units import size_text
 from sdhd_studio.gui.workers import WorkerPool
 from sdhd_studio.media.images import encode_png
+from sdhd_studio.ml import registry
 from sdhd_studio.render.events import Progress
 from sdhd_studio.render.status import FrameState, ranges
 
@@ -82,6 +85,7 @@ class MainWindow(QMainWindow):
         self.document: Document | None = None
         self.render_pool: RenderPool | None = None
         self.system_info: SystemInfo | None = None
+        self.models_window: ModelsWindow | None = None
         self._current = 0
         self._play_started: tuple[float, int] | None = None
 
@@ -113,7 +117,7 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self._docks[1]], [110], Qt.Orientation.Vertical)
         self._update_enabled()
         self._systemInfoReady.connect(self._info_ready)
-        self._info_pool.run(self._collect_info)
+        self._ask_device()
 
     # -- building -----------------------------------------------------------------------------
 
@@ -163,6 +167,7 @@ class MainWindow(QMainWindow):
         self.inspector.interpolationToggled.connect(self._interpolation_toggled)
         self.inspector.addKeyframeRequested.connect(self.add_keyframe)
         self.inspector.removeKeyframeRequested.connect(self.remove_keyframe)
+        self.inspector.modelsRequested.connect(self.show_models)
         self.mask_panel = MaskPanel()
         self.mask_panel.toolChanged.connect(self.preview.set_tool)
         self.mask_panel.clearRequested.connect(self.preview.clear_mask)
@@ -206,6 +211,10 @@ class MainWindow(QMainWindow):
         self.act_undo = self._action("&Undo", self.undo, keys.Undo)
         self.act_redo = self._action("&Redo", self.redo, keys.Redo)
         self.act_prefs = self._action("&Preferences…", self.preferences_dialog, keys.Preferences)
+        self.act_models = self._action(
+            "&Models…", self.show_models, tip="The learned backends' models: which are here, "
+            "and downloading those that are not",
+        )
         self.act_render = self._action(
             "Render &dirty frames", lambda: self.render_frames(None), "Ctrl+R",
             "Render every frame that is not done, nearest the playhead first",
@@ -263,7 +272,7 @@ class MainWindow(QMainWindow):
         edit.addSeparator()
         edit.addActions([self.act_key, self.act_brush, self.act_eraser])
         edit.addSeparator()
-        edit.addAction(self.act_prefs)
+        edit.addActions([self.act_prefs, self.act_models])
         render = bar.addMenu("&Render")
         render.addActions([self.act_render, self.act_render_sel, self.act_cancel])
         view = bar.addMenu("&View")
@@ -286,11 +295,14 @@ class MainWindow(QMainWindow):
             lambda zoom: self._zoom_label.setText(f"Zoom: {zoom:.0%}" if zoom else "Zoom: fit")
         )
         self._device_label = QLabel("Compute: checking…")
+        self._device_label.setToolTip("Where learned backends run (Edit › Preferences)")
         self._cache_label = QLabel()
         self._render_label = QLabel()
+        self._step_label = QLabel()  # the steps of frames in flight (diffusion)
         self._counts_label = QLabel()
         bar = self.statusBar()
-        bar.addWidget(self._render_label, 1)
+        bar.addWidget(self._render_label)
+        bar.addWidget(self._step_label, 1)
         bar.addPermanentWidget(self._zoom_label)
         bar.addPermanentWidget(self._counts_label)
         bar.addPermanentWidget(self._cache_label)
@@ -342,7 +354,8 @@ class MainWindow(QMainWindow):
         document.statesChanged.connect(self._states_changed)
         document.modifiedChanged.connect(self._update_title)
         document.editFailed.connect(self._edit_failed)
-        self.render_pool = RenderPool(document, self.prefs.workers, self)
+        self.render_pool = RenderPool(document, self.prefs.workers, self, self.prefs.runtime)
+        self.render_pool.stepsChanged.connect(self._render_steps)
         self.render_pool.runningChanged.connect(self._render_running)
         self.render_pool.progress.connect(self._render_progress)
         self.render_pool.frameDone.connect(self._frame_rendered)
@@ -456,7 +469,7 @@ class MainWindow(QMainWindow):
         project = self.document.project
         default = os.path.splitext(project.source.path)[0] + f"-{project.frame_size[1]}p.mp4"
         missing = len(self.document.status.todo())
-        result = run_export(self.document.session, missing, self, default)
+        result = run_export(self.document.session, missing, self, default, self.prefs.runtime)
         self.document.reload_cache()  # the export rendered what was missing
         if result is not None:
             self.statusBar().showMessage(f"Exported {result.path}", 8000)
@@ -464,12 +477,37 @@ class MainWindow(QMainWindow):
     def preferences_dialog(self) -> None:
         dialog = PreferencesDialog(self.prefs, self)
         if dialog.exec():
-            self.prefs = dialog.preferences()
-            self.prefs.store(self.settings)
-            if self.render_pool is not None:
-                self.render_pool.set_workers(self.prefs.workers)
-            if self.document is not None:
-                self.document.set_autosave_seconds(self.prefs.autosave_seconds)
+            self.apply_preferences(dialog.preferences())
+
+    def apply_preferences(self, prefs: Preferences) -> None:
+        old, self.prefs = self.prefs, prefs
+        prefs.store(self.settings)
+        if self.render_pool is not None:
+            self.render_pool.set_workers(prefs.workers)
+            # Unloads the models (now, or when the running render ends): the next render
+            # loads them on the new device, with the new tile size.
+            self.render_pool.set_runtime(prefs.runtime)
+        elif prefs.runtime != old.runtime:
+            registry.release_instances()
+        if self.document is not None:
+            self.document.set_autosave_seconds(prefs.autosave_seconds)
+        if prefs.device != old.device:
+            self._ask_device()
+
+    def show_models(self) -> None:
+        if self.models_window is None:
+            self.models_window = ModelsWindow(self)
+            self.models_window.modelsChanged.connect(self._models_changed)
+        else:
+            self.models_window.refresh()
+        self.models_window.show()
+        self.models_window.raise_()
+        self.models_window.activateWindow()
+
+    def _models_changed(self) -> None:
+        self.inspector.forget_checks()
+        if self.document is not None:
+            self.inspector.show_frame(self.document.project, self._current)
 
     def about(self) -> None:
         show_about(self, self.system_info)
@@ -593,6 +631,12 @@ class MainWindow(QMainWindow):
         self._update_enabled()
         if running:
             self._render_label.setText("Rendering…")
+
+    def _render_steps(self, steps: dict[int, tuple[int, int]]) -> None:
+        shown = [f"frame {i}: step {step}/{of}" for i, (step, of) in sorted(steps.items())[:3]]
+        if len(steps) > 3:
+            shown.append(f"+{len(steps) - 3} more")
+        self._step_label.setText(" · ".join(shown))
 
     def _render_progress(self, progress: Progress) -> None:
         eta = clock(progress.eta) if progress.eta is not None else "–"
@@ -735,7 +779,7 @@ class MainWindow(QMainWindow):
         counts = status.counts()
         shown = [f"{counts[s.label]} {s.label}" for s in FrameState if counts[s.label]]
         self._counts_label.setText(" · ".join(shown))
-        self._cache_label.setText(f"Cache {_size(self.document.cache_view.bytes)}")
+        self._cache_label.setText(f"Cache {size_text(self.document.cache_view.bytes)}")
 
     def _update_title(self, *_: object) -> None:
         if self.document is None:
@@ -766,13 +810,21 @@ class MainWindow(QMainWindow):
 
     # -- system info, drag and drop, closing --------------------------------------------------
 
-    def _collect_info(self) -> None:
+    def _ask_device(self) -> None:
+        """Find (in a child process, from a worker) what the device preference resolves to."""
+        self._device_label.setText("Compute: checking…")
+        preference = self.prefs.device
+        self._info_pool.run(lambda: self._collect_info(preference))
+
+    def _collect_info(self, preference: str) -> None:
         try:
-            self._systemInfoReady.emit(collect_system_info())
+            self._systemInfoReady.emit(collect_system_info(preference))
         except Exception:  # noqa: BLE001 - the status bar just keeps saying "checking"
             log.exception("could not collect system information")
 
     def _info_ready(self, info: SystemInfo) -> None:
+        if info.preference != self.prefs.device:
+            return  # the preference changed while this was asked; the newer answer follows
         self.system_info = info
         self._device_label.setText(f"Compute: {device_text(info)}")
 
@@ -804,6 +856,8 @@ class MainWindow(QMainWindow):
             self.render_pool.shutdown()
         self.loader.close()
         self._info_pool.waitForDone()
+        if self.models_window is not None:
+            self.models_window.shutdown()
         logging.getLogger("sdhd_studio").removeHandler(self._log_bridge.handler)
 
 
@@ -814,10 +868,3 @@ def _legend_html() -> str:
     )
     return f"<small>{cells}</small>"
 
-
-def _size(count: float) -> str:
-    units = ["B", "KB", "MB", "GB"]
-    while count >= 1024 and len(units) > 1:
-        count /= 1024
-        units.pop(0)
-    return f"{count:.0f} B" if units[0] == "B" else f"{count:.1f} {units[0]}"

@@ -15,9 +15,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdhd_studio.ml.devices import PREFERENCES
+from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.scheduler import default_workers
 
 HEIGHTS = (480, 576, 720, 1080, 1440, 2160)
+DEVICES = (
+    ("auto", "Automatic"),
+    ("cuda", "CUDA GPU"),
+    ("mps", "Apple GPU (MPS)"),
+    ("cpu", "CPU"),
+)
+# The smallest tile offered: smaller ones spend more time on overlaps than on the picture.
+TILE_MIN, TILE_MAX = 64, 4096
 _RECENT_LIMIT = 10
 
 
@@ -26,20 +36,33 @@ class Preferences:
     workers: int = default_workers()
     autosave_seconds: int = 5
     new_project_height: int = 720
+    device: str = "auto"  # one of devices.PREFERENCES
+    tile: int = 0  # 0: each backend picks; else TILE_MIN-TILE_MAX input pixels
+
+    @property
+    def runtime(self) -> Runtime:
+        """Where the editor's renders and exports run their learned backends."""
+        return Runtime(self.device, self.tile)
 
     @classmethod
     def load(cls, settings: QSettings) -> Preferences:
         default = cls()
+        device = str(settings.value("compute/device", default.device))
+        tile = _int(settings, "compute/tile", default.tile, 0, TILE_MAX)
         return cls(
             workers=_int(settings, "render/workers", default.workers, 1, 64),
             autosave_seconds=_int(settings, "autosave/seconds", default.autosave_seconds, 1, 600),
             new_project_height=_int(settings, "new/height", default.new_project_height, 16, 8640),
+            device=device if device in PREFERENCES else default.device,
+            tile=tile if tile == 0 or tile >= TILE_MIN else default.tile,
         )
 
     def store(self, settings: QSettings) -> None:
         settings.setValue("render/workers", self.workers)
         settings.setValue("autosave/seconds", self.autosave_seconds)
         settings.setValue("new/height", self.new_project_height)
+        settings.setValue("compute/device", self.device)
+        settings.setValue("compute/tile", self.tile)
 
 
 def _int(settings: QSettings, key: str, default: int, low: int, high: int) -> int:
@@ -79,6 +102,24 @@ class PreferencesDialog(QDialog):
             self._height.addItem(f"{height}p", height)
         index = self._height.findData(prefs.new_project_height)
         self._height.setCurrentIndex(max(0, index))
+        self._device = QComboBox()
+        for value, label in DEVICES:
+            self._device.addItem(label, value)
+        self._device.setCurrentIndex(max(0, self._device.findData(prefs.device)))
+        self._device.setToolTip(
+            "Where learned backends (Real-ESRGAN, diffusion) run. Automatic prefers a CUDA GPU, "
+            "then an Apple GPU, then the CPU. A device this machine lacks makes their frames "
+            "fail; the status bar shows what is in use.\nChanging it unloads the loaded models: "
+            "the next render loads them on the new device."
+        )
+        self._tile = QSpinBox(minimum=0, maximum=TILE_MAX, singleStep=TILE_MIN, suffix=" px")
+        self._tile.setSpecialValueText("Automatic")  # shown for 0
+        self._tile.setValue(prefs.tile)
+        self._tile.setToolTip(
+            "Learned backends work on tiles of at most this many input pixels a side. Lower it "
+            "if the GPU runs out of memory; Automatic lets each backend choose."
+        )
+        self._tile.editingFinished.connect(lambda: self._tile.setValue(self._tile_value()))
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -88,6 +129,8 @@ class PreferencesDialog(QDialog):
         form.addRow("Render workers", self._workers)
         form.addRow("Autosave after", self._autosave)
         form.addRow("New projects render to", self._height)
+        form.addRow("Compute device", self._device)
+        form.addRow("Tile size", self._tile)
         form.addRow(buttons)
 
     def preferences(self) -> Preferences:
@@ -95,4 +138,11 @@ class PreferencesDialog(QDialog):
             workers=self._workers.value(),
             autosave_seconds=self._autosave.value(),
             new_project_height=int(self._height.currentData()),
+            device=str(self._device.currentData()),
+            tile=self._tile_value(),
         )
+
+    def _tile_value(self) -> int:
+        # The box allows 1-63 to be typed on the way to larger numbers; they mean the minimum.
+        value = self._tile.value()
+        return 0 if value == 0 else max(TILE_MIN, value)

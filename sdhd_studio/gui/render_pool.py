@@ -6,6 +6,9 @@ timeline repaint per batch, however many frames finish). An edit that changes th
 requested frame restarts the render: frames in flight finish or stop within one frame, their
 results are stored under their own (now outdated) keys and never shown, and the new run
 queues exactly the frames the edit made dirty.
+
+Backends that work in steps (diffusion) report each one; the pool keeps the latest step of
+every frame in flight and tells the window once per batch, not once per step.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.gui.document import Document
 from sdhd_studio.gui.workers import PoolExecutor, WorkerPool
-from sdhd_studio.render.events import Event, FrameDone, FrameFailed, Progress
+from sdhd_studio.ml import registry
+from sdhd_studio.ml.runtime import Runtime
+from sdhd_studio.render.events import Event, FrameDone, FrameFailed, FrameStep, Progress
 from sdhd_studio.render.scheduler import RenderSummary, default_workers
 
 log = logging.getLogger(__name__)
@@ -41,13 +46,22 @@ class RenderPool(QObject):
     frameFailed = Signal(int, str)
     finished = Signal(object)  # the RenderSummary of a run that was not restarted
     crashed = Signal(str)  # the render itself failed (not a frame): the reason
+    # {frame index: (step, steps)} for the frames in flight whose backend reports steps
+    stepsChanged = Signal(object)
 
     def __init__(
-        self, document: Document, workers: int | None = None, parent: QObject | None = None
+        self,
+        document: Document,
+        workers: int | None = None,
+        parent: QObject | None = None,
+        runtime: Runtime | None = None,
     ) -> None:
         super().__init__(parent)
         self._document = document
         self._workers = workers or default_workers()
+        self._runtime = runtime or Runtime()
+        self._release_models = False  # the runtime changed during a render: unload after it
+        self._steps: dict[int, tuple[int, int]] = {}
         # One thread runs the scheduler loop, the others the frame jobs it hands out.
         self._pool = WorkerPool(self._workers + 1, self)
         self._events: collections.deque[Event | _RunEnded] = collections.deque()
@@ -68,6 +82,21 @@ class RenderPool(QObject):
     def set_workers(self, workers: int) -> None:
         """Takes effect with the next render."""
         self._workers = max(1, workers)
+
+    @property
+    def runtime(self) -> Runtime:
+        return self._runtime
+
+    def set_runtime(self, runtime: Runtime) -> None:
+        """Takes effect with the next render. The models loaded for the old runtime are
+        unloaded now, or once the running render (which still uses them) ends."""
+        if runtime == self._runtime:
+            return
+        self._runtime = runtime
+        if self.is_running():
+            self._release_models = True
+        else:
+            registry.release_instances()
 
     def is_running(self) -> bool:
         return self._token is not None
@@ -104,6 +133,7 @@ class RenderPool(QObject):
         token = self._token = CancelToken()
         frames = self._frames
         workers = self._workers
+        runtime = self._runtime
         self._pool.setMaxThreadCount(workers + 1)
 
         def run() -> None:
@@ -115,6 +145,7 @@ class RenderPool(QObject):
                     focus=lambda: self._focus,
                     on_event=self._events.append,
                     cancel=token,
+                    runtime=runtime,
                 )
             except Exception as exc:  # noqa: BLE001 - reported to the user, never lost
                 log.exception("render failed")
@@ -148,15 +179,25 @@ class RenderPool(QObject):
                 ended = item
             else:
                 batch.append(item)
-        self._document.apply_events(batch)
+        # Steps change no frame state: a batch of only steps repaints nothing.
+        self._document.apply_events([e for e in batch if not isinstance(e, FrameStep)])
         last_progress = None
+        steps_before = dict(self._steps)
         for event in batch:
-            if isinstance(event, FrameDone):
+            if isinstance(event, FrameStep):
+                self._steps[event.index] = (event.step, event.steps)
+            elif isinstance(event, FrameDone):
+                self._steps.pop(event.index, None)
                 self.frameDone.emit(event.index)
             elif isinstance(event, FrameFailed):
+                self._steps.pop(event.index, None)
                 self.frameFailed.emit(event.index, event.message)
             elif isinstance(event, Progress):
                 last_progress = event
+        if ended is not None:
+            self._steps.clear()  # a cancelled frame reports no end of its own
+        if self._steps != steps_before:
+            self.stepsChanged.emit(dict(self._steps))
         if last_progress is not None:
             self.progress.emit(last_progress)
         if ended is not None:
@@ -164,6 +205,9 @@ class RenderPool(QObject):
 
     def _run_ended(self, ended: _RunEnded) -> None:
         self._token = None
+        if self._release_models:
+            self._release_models = False
+            registry.release_instances()
         self._document.settle_states()  # frames left queued by a cancel are dirty again
         if ended.error is not None:
             self._drain.stop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 
-import cv2  # noqa: F401 - imported first on purpose: it sets the Qt paths the app must clear
+import cv2  # imported first on purpose: it sets the Qt paths the app must clear
 import pytest
 
 from sdhd_studio.gui.qt_env import clear_opencv_qt_paths
@@ -37,3 +37,66 @@ def no_threads_left_behind(qapp):
         thread.join(timeout=5)
     alive = [t.name for t in leftover if t.is_alive()]
     assert not alive, f"threads still running after the test: {alive}"
+
+
+@pytest.fixture
+def add_backend():
+    """Register test backends (`add(name, kind, factory, ...)`); they and the models they
+    loaded are gone after the test."""
+    from sdhd_studio.ml import registry
+
+    added = []
+
+    def add(name, kind="upscale", factory=None, *, uses=frozenset(), check=None,
+            description=""):
+        spec = registry.register(registry.BackendSpec(
+            name, kind, "1", frozenset(uses), factory or (lambda runtime: None),
+            description=description, check=check or (lambda settings: None),
+        ))
+        added.append(spec)
+        return spec
+
+    yield add
+    for spec in added:
+        registry._BACKENDS.pop((spec.kind, spec.name), None)
+    registry.release_instances()
+
+
+@pytest.fixture
+def add_model():
+    """Register test entries in the model catalogue; removed after the test."""
+    from sdhd_studio.ml import models
+
+    added = []
+
+    def add(info):
+        added.append(models.register_model(info))
+        return info
+
+    yield add
+    for info in added:
+        models._CATALOGUE.pop(info.id, None)
+
+
+class SteppingUpscaler:
+    """Lanczos in `steps` reported steps; holds at step `hold` until `gate` is set."""
+
+    def __init__(self, gate: threading.Event, steps: int = 5, hold: int = 3) -> None:
+        self.gate, self.steps, self.hold = gate, steps, hold
+
+    def upscale(self, image, size, settings, cancel):
+        for step in range(1, self.steps + 1):
+            cancel.step(step, self.steps)
+            while step == self.hold and not self.gate.wait(0.05):
+                cancel.check()
+        return cv2.resize(image, size, interpolation=cv2.INTER_LANCZOS4)
+
+
+@pytest.fixture
+def stepping_upscaler(add_backend):
+    """The name of a registered SteppingUpscaler backend, and the gate that lets it go on
+    (opened after the test; a cancelled render does not wait for it either)."""
+    gate = threading.Event()
+    add_backend("stepping", factory=lambda runtime: SteppingUpscaler(gate))
+    yield "stepping", gate
+    gate.set()

@@ -7,14 +7,17 @@ from fractions import Fraction
 from pathlib import Path
 
 import clips
+import cv2
 import pytest
 from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton, QWidget
 
+from sdhd_studio.core import edits
 from sdhd_studio.core.project import OutputSettings
 from sdhd_studio.gui.export_dialog import ExportDialog, ExportJob, ExportOptions, run_export
 from sdhd_studio.media.probe import probe
+from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.session import Session
 
 
@@ -344,3 +347,25 @@ def test_closing_the_dialog_returns_nothing(qtbot, tiny_clip, tmp_path):
     qtbot.addWidget(parent)
     timer = when_shown(ExportDialog, lambda dialog: dialog.reject())  # noqa: F841
     assert run_export(session, missing(session), parent) is None
+
+
+def test_an_export_renders_missing_frames_on_the_runtime_it_is_given(
+    qtbot, tiny_clip, tmp_path, add_backend
+):
+    runtimes = []
+
+    class Probe:
+        def __init__(self, runtime):
+            runtimes.append(runtime)
+
+        def upscale(self, image, size, settings, cancel):
+            return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+    add_backend("runtime-probe", factory=Probe)
+    session = make_session(tiny_clip, tmp_path, height=180)
+    session.edit("Probe", edits.set_defaults, {"upscaler": "runtime-probe"})
+    job = ExportJob(session, options_for(tmp_path / "out.mp4"), runtime=Runtime("cpu", 96))
+    with qtbot.waitSignal(job.finished, timeout=20000):
+        job.start()
+    assert runtimes == [Runtime("cpu", 96)]
+    assert probe(str(tmp_path / "out.mp4")).frame_count == clips.TINY_FRAMES

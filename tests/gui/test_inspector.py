@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -11,7 +12,7 @@ from sdhd_studio.core import edits
 from sdhd_studio.core.project import Project
 from sdhd_studio.core.source import Fingerprint, Source, VideoInfo
 from sdhd_studio.gui.inspector import InspectorWidget
-from sdhd_studio.ml import registry
+from sdhd_studio.ml import models, registry
 from sdhd_studio.render.session import Session
 
 
@@ -151,8 +152,8 @@ def test_filling_the_form_emits_nothing(inspector, session):
 
 def test_an_unusable_backend_is_listed_disabled_with_its_reason(qtbot, session):
     spec = registry.BackendSpec(
-        "test-gpu", "upscale", "1", frozenset({"prompt"}), lambda: None,
-        description="a learned upscaler", check=lambda: "needs a GPU",
+        "test-gpu", "upscale", "1", frozenset({"prompt"}), lambda runtime: None,
+        description="a learned upscaler", check=lambda settings: "needs a GPU",
     )  # fmt: skip
     registry.register(spec)
     try:
@@ -360,3 +361,136 @@ def test_timecode_has_hours_when_needed(inspector):
     project = _long_project(100_000)
     inspector.show_frame(project, 90_123)
     assert inspector._frame_label.text() == "Frame 90123 · 1:00:04.92"
+
+
+@pytest.fixture
+def needs_model(add_backend):
+    """Backends that can run only with their model setting naming an existing folder; the
+    folders each check looked at, in order."""
+    looked: list[str] = []
+
+    def check(setting):
+        def reason(settings):
+            folder = settings[setting]
+            looked.append(folder)
+            return None if folder and Path(folder).is_dir() else "its model folder is missing"
+        return reason
+
+    add_backend("test-learned", "upscale", uses={"model"}, check=check("model"))
+    add_backend("test-fill", "inpaint", uses={"inpaint_model"}, check=check("inpaint_model"))
+    return looked
+
+
+def backend_item(widget, name, backend):
+    combo = field(widget, name).combo
+    return combo.model().item(combo.findData(backend, Qt.ItemDataRole.UserRole))
+
+
+@pytest.mark.parametrize(
+    ("name", "backend", "model"),
+    [("upscaler", "test-learned", "model"), ("inpainter", "test-fill", "inpaint_model")],
+)
+def test_a_backend_is_usable_once_its_model_setting_names_a_present_model(
+    qtbot, session, tmp_path, needs_model, name, backend, model
+):
+    widget = InspectorWidget()
+    qtbot.addWidget(widget)
+    widget.show()
+    warning = field(widget, name).warning
+    project = session.edit("use", edits.set_keyframe, 8, {name: backend})
+    widget.show_frame(project, 8)
+    assert not backend_item(widget, name, backend).isEnabled()
+    assert "its model folder is missing" in backend_item(widget, name, backend).toolTip()
+    assert warning.isVisible()
+    assert warning.text() == f"⚠ {backend} cannot run here: its model folder is missing"
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    project = session.edit("model", edits.set_keyframe, 8, {model: str(folder)})
+    widget.show_frame(project, 8)
+    assert backend_item(widget, name, backend).isEnabled()
+    assert not warning.isVisible()
+    assert "Unavailable" not in backend_item(widget, name, backend).toolTip()
+
+    project = session.edit("clear", edits.set_keyframe, 8, {model: ""})
+    widget.show_frame(project, 8)
+    assert not backend_item(widget, name, backend).isEnabled() and warning.isVisible()
+
+
+def test_backend_checks_are_kept_per_model_until_forgotten(qtbot, session, tmp_path, needs_model):
+    widget = InspectorWidget()
+    qtbot.addWidget(widget)
+    folder = tmp_path / "weights"
+    project = session.edit("use", edits.set_keyframe, 8, {"upscaler": "test-learned",
+                                                          "model": str(folder)})
+    for index in [8, 9, 3, 0, 12, 8, 16, 23, 8]:  # across keyframes with other settings
+        widget.show_frame(project, index)
+    assert needs_model.count(str(folder)) == 1
+    assert not backend_item(widget, "upscaler", "test-learned").isEnabled()
+
+    folder.mkdir()  # a model arrived (a download); the window tells the inspector
+    widget.forget_checks()
+    widget.show_frame(project, 8)
+    assert needs_model.count(str(folder)) == 2
+    assert backend_item(widget, "upscaler", "test-learned").isEnabled()
+
+
+def test_the_model_box_offers_the_chosen_backends_models(
+    qtbot, inspector, session, needs_model, add_model, tmp_path
+):
+    def here():
+        return models.Location(True, str(tmp_path), tmp_path, 0)
+
+    add_model(models.ModelInfo("test/sharp-x4", ("test-learned",), "file", "sharp", here))
+    add_model(models.ModelInfo("test/soft-x2", ("test-learned",), "file", "soft", here))
+    add_model(models.ModelInfo("test/fill", ("test-fill",), "file", "fill", here))
+    inspector.forget_checks()  # the catalogue grew after the inspector was made
+    box = field(inspector, "model").combo
+
+    def offered(combo):
+        return [combo.itemText(i) for i in range(combo.count())]
+
+    inspector.show_frame(session.project, 8)
+    assert "test/sharp-x4" not in offered(box)  # lanczos has no models
+
+    project = session.edit("use", edits.set_keyframe, 8, {"upscaler": "test-learned",
+                                                          "inpainter": "test-fill"})
+    inspector.show_frame(project, 8)
+    assert offered(box) == ["test/sharp-x4", "test/soft-x2"]
+    assert offered(field(inspector, "inpaint_model").combo) == ["test/fill"]
+    assert box.currentText() == ""  # offering models chose none of them
+    assert box.itemData(1, Qt.ItemDataRole.ToolTipRole) == "soft"
+    # It cannot run without a model folder; the catalogue has some, so the warning links to
+    # the window that lists (and downloads) them.
+    warning = field(inspector, "upscaler").warning
+    assert warning.isVisible() and 'href="models">Models…</a>' in warning.text()
+    asked = record(inspector.modelsRequested)
+    warning.linkActivated.emit("models")
+    assert asked == [()]
+
+    edited = record(inspector.settingsEdited)
+    box.activated.emit(1)  # what picking it from the list does
+    assert edited == [(8, {"model": "test/soft-x2"})]
+    project = apply(session, *edited[0])
+    inspector.show_frame(project, 8)
+    assert box.currentText() == "test/soft-x2"
+
+    line = field(inspector, "model").line  # free text: a folder of one's own
+    line.setFocus()
+    line.selectAll()
+    qtbot.keyClicks(line, str(tmp_path))
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    assert edited[-1] == (8, {"model": str(tmp_path)})
+    assert offered(box) == ["test/sharp-x4", "test/soft-x2"]  # Enter added nothing
+
+
+def test_a_failing_check_is_shown_as_the_reason(qtbot, session, add_backend):
+    def broken(settings):
+        raise OSError("disk on fire")
+
+    add_backend("test-broken", check=broken)
+    widget = InspectorWidget()
+    qtbot.addWidget(widget)
+    widget.show_frame(session.project, 0)
+    item = backend_item(widget, "upscaler", "test-broken")
+    assert not item.isEnabled() and "disk on fire" in item.toolTip()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import clips
 import numpy as np
@@ -22,9 +24,12 @@ from PySide6.QtWidgets import (
 from sdhd_studio.core import edits
 from sdhd_studio.core.project import OutputSettings
 from sdhd_studio.gui.main_window import MainWindow
+from sdhd_studio.gui.preferences import Preferences
 from sdhd_studio.gui.timeline import STATE_COLOURS
 from sdhd_studio.gui.workers import busy_pools
 from sdhd_studio.media.images import read_mask
+from sdhd_studio.ml import models
+from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.session import Session
 from sdhd_studio.render.status import FrameState
 
@@ -300,3 +305,67 @@ def test_render_selection_renders_exactly_the_shift_dragged_frames(window, qtbot
         window.act_render_sel.trigger()
     states = window.document.status.states
     assert [int(i) for i in np.flatnonzero(states == FrameState.DONE)] == [3, 4, 5, 6]
+
+
+def test_the_compute_label_follows_the_device_preference(window, qtbot):
+    qtbot.waitUntil(lambda: window.system_info is not None, timeout=60000)
+    window.apply_preferences(replace(window.prefs, device="cpu", tile=128))
+    assert window._device_label.text() == "Compute: checking…"
+    qtbot.waitUntil(lambda: window.system_info.preference == "cpu", timeout=60000)
+    assert window._device_label.text() == f"Compute: CPU ({os.cpu_count()} cores) — asked for"
+    assert window.render_pool.runtime == Runtime("cpu", 128)
+    assert Preferences.load(window.settings).runtime == Runtime("cpu", 128)
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="Macs may have the Apple GPU")
+def test_a_device_this_machine_lacks_is_named_with_the_reason(make_window, qtbot):
+    window = make_window()
+    window.apply_preferences(replace(window.prefs, device="mps"))  # no Apple GPU on Linux
+    qtbot.waitUntil(lambda: window.system_info is not None, timeout=60000)
+    assert window.system_info.preference == "mps"
+    assert window._device_label.text() == (
+        "Compute: unavailable (mps was asked for but this machine's torch cannot use it)"
+    )
+
+
+def test_the_status_bar_shows_the_steps_of_the_frame_rendering(window, qtbot, stepping_upscaler):
+    stepping, gate = stepping_upscaler
+    window.document.edit("Stepping", edits.set_defaults, {"upscaler": stepping})
+    window.render_frames(range(6, 7))
+    qtbot.waitUntil(lambda: window._step_label.text() == "frame 6: step 3/5", timeout=10000)
+    assert window._render_label.text().startswith("Rendering")
+    gate.set()
+    with qtbot.waitSignal(window.render_pool.finished, timeout=30000):
+        pass
+    assert window._step_label.text() == ""
+
+
+def test_the_models_window_opens_from_the_edit_menu(window, qtbot):
+    window.act_models.trigger()
+    shown = window.models_window
+    assert shown is not None and shown.isVisible()
+    assert shown.table.rowCount() == len(models.catalogue())
+    qtbot.waitUntil(lambda: not shown.is_busy(), timeout=20000)
+    shown.close()
+    window.act_models.trigger()
+    assert window.models_window is shown and shown.isVisible()
+    qtbot.waitUntil(lambda: not shown.is_busy(), timeout=20000)
+
+
+def test_an_unusable_backends_warning_opens_the_models_window(
+    make_window, project_path, qtbot, add_backend, add_model
+):
+    add_backend("test-learned", check=lambda settings: "its model is not downloaded")
+    add_model(models.ModelInfo("test/weights", ("test-learned",), "file", "test weights",
+                               lambda: models.Location(False, "nowhere")))
+    window = make_window()
+    assert window.open_path(str(project_path))
+    window.document.edit("Learned", edits.set_defaults, {"upscaler": "test-learned"})
+    warning = window.inspector._rows["upscaler"].field.warning
+    assert warning.isVisible()
+    assert warning.text().startswith("⚠ test-learned cannot run here: its model is not downloaded")
+    warning.linkActivated.emit("models")
+    shown = window.models_window
+    assert shown is not None and shown.isVisible()
+    qtbot.waitUntil(lambda: not shown.is_busy(), timeout=20000)
+    assert "test/weights" in [shown.table.item(r, 0).text() for r in range(shown.table.rowCount())]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import time
+import weakref
 
 import clips
 import cv2
@@ -13,6 +15,8 @@ from sdhd_studio.core.project import OutputSettings
 from sdhd_studio.gui.document import Document
 from sdhd_studio.gui.render_pool import RenderPool
 from sdhd_studio.ml import registry
+from sdhd_studio.ml.runtime import Runtime
+from sdhd_studio.render.events import FrameStep
 from sdhd_studio.render.session import Session
 from sdhd_studio.render.status import FrameState
 
@@ -46,10 +50,11 @@ def slow_upscaler():
             return cv2.resize(image, size, interpolation=cv2.INTER_LANCZOS4)
 
     spec = registry.register(
-        registry.BackendSpec("slow-lanczos", "upscale", "1", frozenset(), Slow)
+        registry.BackendSpec("slow-lanczos", "upscale", "1", frozenset(), lambda runtime: Slow())
     )
     yield spec.name
     del registry._BACKENDS[("upscale", spec.name)]
+    registry.release_instances()
 
 
 def test_a_render_turns_every_frame_done(document, pool, qtbot):
@@ -128,3 +133,96 @@ def test_failed_frames_carry_their_message(corrupt_clip, tmp_path, qtbot):
     for index in clips.CORRUPT_FRAMES:
         assert document.status.state(index) == FrameState.FAILED
         assert document.status.errors[index]
+
+
+@pytest.fixture
+def probe(add_backend):
+    """An upscaler that remembers the runtime each of its instances was made for."""
+    made = []
+
+    class Probe:
+        def __init__(self, runtime):
+            self.runtime = runtime
+            made.append(self)
+
+        def upscale(self, image, size, settings, cancel):
+            return cv2.resize(image, size, interpolation=cv2.INTER_LANCZOS4)
+
+    add_backend("runtime-probe", factory=Probe)
+    return made
+
+
+def test_renders_run_on_the_runtime_they_are_given(document, pool, qtbot, probe):
+    document.edit("Probe", edits.set_defaults, {"upscaler": "runtime-probe"})
+    pool.set_runtime(Runtime("cpu", 128))
+    with qtbot.waitSignal(pool.finished, timeout=30000):
+        pool.render(range(0, 2))
+    assert [p.runtime for p in probe] == [Runtime("cpu", 128)]
+
+
+def test_a_new_runtime_unloads_the_models_once_the_render_ends(
+    document, pool, qtbot, probe, stepping_upscaler
+):
+    stepping, gate = stepping_upscaler
+    document.edit("Probe", edits.set_defaults, {"upscaler": "runtime-probe"})
+    with qtbot.waitSignal(pool.finished, timeout=30000):
+        pool.render(range(0, 1))
+    loaded = weakref.ref(probe.pop())
+    pool.set_runtime(Runtime("cpu"))  # no render running: unloaded at once
+    gc.collect()
+    assert loaded() is None
+
+    document.edit("Stepping", edits.set_defaults, {"upscaler": stepping})
+    pool.render(range(0, 1))
+    qtbot.waitUntil(lambda: document.status.state(0) == FrameState.RENDERING, timeout=10000)
+    in_use = weakref.ref(registry.instance(registry.get("upscale", stepping), Runtime("cpu"))[0])
+    pool.set_runtime(Runtime("cpu", 256))  # the render still uses its model
+    gc.collect()
+    assert in_use() is not None
+    gate.set()
+    with qtbot.waitSignal(pool.finished, timeout=30000):
+        pass
+    gc.collect()
+    assert in_use() is None
+
+
+def test_step_progress_is_reported_per_frame_and_cleared_when_it_ends(
+    document, pool, qtbot, stepping_upscaler
+):
+    stepping, gate = stepping_upscaler
+    reports = []
+    pool.stepsChanged.connect(reports.append)
+    document.edit("Stepping", edits.set_defaults, {"upscaler": stepping})
+    pool.render(range(4, 5))
+    qtbot.waitUntil(lambda: bool(reports) and reports[-1] == {4: (3, 5)}, timeout=10000)
+    gate.set()
+    with qtbot.waitSignal(pool.finished, timeout=30000):
+        pass
+    assert reports[-1] == {}
+    assert all(set(r) <= {4} for r in reports)
+
+
+def test_steps_are_shown_once_per_batch_and_repaint_no_timeline(document, pool):
+    reports, repaints = [], []
+    pool.stepsChanged.connect(reports.append)
+    document.statesChanged.connect(lambda: repaints.append(1))
+    key = document.status.keys[2]
+    for step in range(1, 21):  # what the scheduler hands over between two drains
+        pool._events.append(FrameStep(2, key, step, 20))
+    pool._apply_events()
+    assert reports == [{2: (20, 20)}]
+    assert repaints == []
+
+
+def test_cancelling_clears_the_steps_of_unfinished_frames(
+    document, pool, qtbot, stepping_upscaler
+):
+    stepping, _ = stepping_upscaler
+    reports = []
+    pool.stepsChanged.connect(reports.append)
+    document.edit("Stepping", edits.set_defaults, {"upscaler": stepping})
+    pool.render(range(0, 1))
+    qtbot.waitUntil(lambda: bool(reports) and reports[-1] == {0: (3, 5)}, timeout=10000)
+    with qtbot.waitSignal(pool.finished, timeout=30000):
+        pool.cancel()
+    assert reports[-1] == {}
