@@ -66,7 +66,10 @@ SETTINGS: dict[str, SettingSpec] = {
                     "(empty: the backend's default)"),
         SettingSpec("prompt", str, "", help="what the picture shows (diffusion backends)"),
         SettingSpec("negative_prompt", str, "", help="what to avoid (diffusion backends)"),
-        SettingSpec("strength", float, 0.3, 0.0, 1.0, help="how far diffusion may move away"),
+        SettingSpec("strength", float, 0.3, 0.0, 1.0, help="how far diffusion refining may move "
+                    "away from the upscaled frame"),
+        SettingSpec("inpaint_strength", float, 1.0, 0.0, 1.0, help="how far diffusion "
+                    "inpainting may move away from what is under the mask (1: paint anew)"),
         SettingSpec("steps", int, 20, 1, 200, "steps", "denoising steps"),
         SettingSpec("guidance", float, 7.5, 0.0, 30.0, help="classifier-free guidance scale"),
         SettingSpec("noise_level", int, 20, 0, 350, help="noise added to the low-res input"),

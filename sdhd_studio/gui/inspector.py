@@ -56,7 +56,7 @@ _MULTILINE = frozenset({"prompt", "negative_prompt"})
 # A ramped seed is just a different random seed on every frame; nobody wants that.
 _NO_RAMP = frozenset({"seed"})
 _FLOAT_DECIMALS = 2
-_FLOAT_STEPS = {"strength": 0.05, "guidance": 0.5}
+_FLOAT_STEPS = {"strength": 0.05, "inpaint_strength": 0.05, "guidance": 0.5}
 _INT32_MAX = 2**31 - 1
 _NAME_ROLE = Qt.ItemDataRole.UserRole
 _REASON_ROLE = Qt.ItemDataRole.UserRole + 1
