@@ -159,7 +159,8 @@ def test_bad_settings_and_backends(project, capsys):
     before = (project / "project.json").read_bytes()
     fails(capsys, "keyframe", "set", project, 3, "--set", "strength=7", match="strength must be")
     fails(capsys, "keyframe", "set", project, 3, "--upscaler", "magic",
-          match="unknown upscaler 'magic'; available: bicubic, diffusion, diffusion-refine, lanczos, realesrgan")
+          match="unknown upscaler 'magic'; available: bicubic, diffusion, diffusion-refine, "
+                "lanczos, realesrgan")
     assert (project / "project.json").read_bytes() == before
 
 
