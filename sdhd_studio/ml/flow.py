@@ -1,0 +1,67 @@
+"""Dense optical flow (OpenCV DIS) and the warps built on it: the motion engine's primitives.
+
+A flow field `f` from picture A to picture B is an (H, W, 2) float32 array of pixel offsets:
+the content at A's pixel (x, y) is found in B at (x + f[y, x, 0], y + f[y, x, 1]). Flow is
+estimated on a smaller copy of the pictures when `scale` < 1 and then upsampled (offsets
+multiplied back), which is what makes HD frames affordable.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MIN_SIDE = 16  # DIS needs a few patches; smaller estimates are not worth making
+
+
+def estimate(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Flow from `a` to `b` (RGB uint8 or gray, same size) at full resolution."""
+    height, width = a.shape[:2]
+    ga, gb = _gray(a), _gray(b)
+    small = (max(MIN_SIDE, round(width * scale)), max(MIN_SIDE, round(height * scale)))
+    if small != (width, height):
+        ga = cv2.resize(ga, small, interpolation=cv2.INTER_AREA)
+        gb = cv2.resize(gb, small, interpolation=cv2.INTER_AREA)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # cheap; not shareable
+    flow = dis.calc(ga, gb, None)
+    if small != (width, height):
+        flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
+        flow[..., 0] *= width / small[0]
+        flow[..., 1] *= height / small[1]
+    return flow
+
+
+def warp(image: np.ndarray, flow: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+    """Backward warp: out[y, x] = image at (x, y) + flow[y, x], bilinear. `flow` may be smaller
+    or larger than `image` (it is resized and its offsets scaled to match)."""
+    height, width = image.shape[:2]
+    flow = resize_flow(flow, (width, height))
+    gx, gy = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+                     borderMode=border)
+
+
+def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`flow` brought to `size` = (width, height), offsets scaled with it."""
+    height, width = flow.shape[:2]
+    if (width, height) == size:
+        return flow
+    out = cv2.resize(flow, size, interpolation=cv2.INTER_LINEAR)
+    out[..., 0] *= size[0] / width
+    out[..., 1] *= size[1] / height
+    return out
+
+
+def consistency(forward: np.ndarray, backward: np.ndarray, tolerance: float = 1.0) -> np.ndarray:
+    """Per-pixel confidence in [0, 1] of `forward` (A->B) from the forward-backward check: a
+    pixel of A that moves to B and back by `backward` (B->A) should land where it started.
+    Where it does not (occlusion, a wrong match) the confidence falls towards 0."""
+    back_at_target = warp(backward, forward)
+    error = np.linalg.norm(forward + back_at_target, axis=2)
+    magnitude = np.linalg.norm(forward, axis=2) + np.linalg.norm(back_at_target, axis=2)
+    limit = tolerance + 0.05 * magnitude  # fast motion earns a little slack
+    return np.clip(1.0 - error / (2 * limit), 0.0, 1.0).astype(np.float32)
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
