@@ -22,6 +22,7 @@ class SettingSpec:
     maximum: float | None = None
     unit: str = ""
     help: str = ""
+    choices: tuple[str, ...] = ()  # a text setting with a fixed set of values
 
     @property
     def numeric(self) -> bool:
@@ -52,6 +53,10 @@ class SettingSpec:
                 f"{self.name} must be between {self.minimum:g} and {self.maximum:g}"
                 f"{' ' + self.unit if self.unit else ''}, got {out:g}"
             )
+        if self.choices and out not in self.choices:
+            raise SettingError(
+                f"{self.name} must be one of {', '.join(self.choices)}, got {out!r}"
+            )
         return out
 
 
@@ -76,6 +81,20 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("seed", int, 0, 0, 2**32 - 1, help="random seed (same seed: less flicker)"),
         SettingSpec("sharpen", float, 0.0, 0.0, 2.0, help="unsharp-mask amount after upscaling"),
         SettingSpec("inpaint_radius", int, 3, 1, 50, "px", "neighbourhood classical fill uses"),
+        SettingSpec("mode", str, "per-frame", help="per-frame: every frame through `upscaler`; "
+                    "guided: keyframes through `upscaler`, the frames between them through "
+                    "`fast_upscaler` plus the keyframes' detail carried by optical flow",
+                    choices=("per-frame", "guided")),
+        SettingSpec("fast_upscaler", str, "lanczos", help="guided mode: upscaler of the frames "
+                    "between keyframes"),
+        SettingSpec("interpolator", str, "dis", help="backend that makes in-between frames "
+                    "for frame-rate conversion"),
+        SettingSpec("interpolator_model", str, "", help="interpolator's weights: a file "
+                    "(RIFE's flownet.pkl); empty: the models folder"),
+        SettingSpec("flow_scale", float, 0.5, 0.125, 1.0, help="optical flow is estimated at "
+                    "this fraction of the frame size, then upsampled (lower: faster)"),
+        SettingSpec("fill_frames", int, 8, 1, 30, "frames", "temporal fill: frames to look at "
+                    "on each side for the pixels under the mask"),
     )
 }
 

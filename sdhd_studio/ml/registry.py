@@ -8,8 +8,9 @@ life of the process, so loaded models survive from one render to the next.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -19,7 +20,9 @@ from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import BackendError
 from sdhd_studio.ml.runtime import Runtime
 
-Kind = Literal["upscale", "inpaint"]
+Kind = Literal["upscale", "inpaint", "interpolate"]
+NOUNS = {"upscale": "upscaler", "inpaint": "inpainter", "interpolate": "interpolator"}
+_BUILTIN_MODULES = ("classical", "diffusion", "realesrgan")
 
 
 class Upscaler(Protocol):
@@ -34,7 +37,18 @@ class Inpainter(Protocol):
     def inpaint(
         self, image: np.ndarray, mask: np.ndarray, settings: Mapping[str, Any], cancel: CancelToken
     ) -> np.ndarray:
-        """Return `image` with the pixels where `mask` > 0 filled in; others unchanged."""
+        """Return `image` with the pixels where `mask` > 0 filled in; others unchanged.
+
+        A backend registered with `temporal=True` also gets `neighbours`: nearby source frames
+        and their masks, (frame offset, picture, mask), nearest first."""
+
+
+class Interpolator(Protocol):
+    def interpolate(
+        self, a: np.ndarray, b: np.ndarray, times: Sequence[float], settings: Mapping[str, Any],
+        cancel: CancelToken,
+    ) -> list[np.ndarray]:
+        """The pictures between `a` and `b` (same-size RGB uint8) at each of `times` in (0, 1)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,8 @@ class BackendSpec:
     # Why it cannot run here with these settings (a missing model, say), or None. Must be
     # cheap: the editor asks whenever the settings it shows change.
     check: Callable[[Mapping[str, Any]], str | None] = lambda settings: None
+    # An inpainter that fills from nearby frames: it is handed them (see Inpainter).
+    temporal: bool = False
 
     def unusable_reason(self, settings: Mapping[str, Any] | None = None) -> str | None:
         from sdhd_studio.core.settings import DEFAULTS
@@ -78,8 +94,7 @@ def get(kind: Kind, name: str) -> BackendSpec:
         return _BACKENDS[(kind, name)]
     except KeyError:
         names = ", ".join(s.name for s in backends(kind))
-        noun = "upscaler" if kind == "upscale" else "inpainter"
-        raise BackendError(f"unknown {noun} {name!r}; available: {names}") from None
+        raise BackendError(f"unknown {NOUNS[kind]} {name!r}; available: {names}") from None
 
 
 def require_usable(
@@ -117,4 +132,5 @@ def release_instances() -> None:
 
 
 def _load_builtins() -> None:
-    from sdhd_studio.ml import classical, diffusion, realesrgan  # noqa: F401 - register on import
+    for module in _BUILTIN_MODULES:  # each registers its backends on import
+        importlib.import_module(f"sdhd_studio.ml.{module}")
