@@ -9,6 +9,7 @@ the snapshot's folder, so nothing touches the network even when it is reachable.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,25 @@ _CATALOGUE: dict[str, ModelInfo] = {}
 def register_model(info: ModelInfo) -> ModelInfo:
     _CATALOGUE[info.id] = info
     return info
+
+
+def user_models_dir() -> Path:
+    """The folder where users put weight files no package or hub provides (RIFE's).
+
+    `$SDHD_MODELS_DIR` when set, else the platform's per-user data folder: Application Support
+    on macOS, %LOCALAPPDATA% on Windows (weights are large and need not roam), and
+    `$XDG_DATA_HOME` (default ~/.local/share) elsewhere.
+    """
+    if os.environ.get("SDHD_MODELS_DIR"):
+        return Path(os.environ["SDHD_MODELS_DIR"]).expanduser()
+    home = Path.home()
+    if sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    elif sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    return base / "sdhd-studio" / "models"
 
 
 def catalogue() -> list[ModelInfo]:
