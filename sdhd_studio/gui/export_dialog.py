@@ -3,10 +3,16 @@
 `run_export` is what the editor's Export command calls: the dialog, then a modal progress
 dialog while `render.export.export_video` runs on a worker thread, then the outcome. Nothing
 is written under the chosen name until the export succeeded (the writer uses temp names).
+
+The frame rate is the source's times a multiplier, or a target rate (50, 59.94, any); either
+way the output frames are the positions `core.timing` places in the source, so the dialog
+counts them, and those not rendered yet, from the plan for the chosen rate (on its worker: a
+long video has many).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import tempfile
@@ -23,6 +29,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
@@ -42,17 +49,28 @@ from PySide6.QtWidgets import (
 
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import Cancelled, SdhdError
-from sdhd_studio.core.project import PRESETS
+from sdhd_studio.core.folder import ProjectFolder
+from sdhd_studio.core.project import PRESETS, Project
 from sdhd_studio.core.timecode import clock
 from sdhd_studio.gui.workers import WorkerPool
 from sdhd_studio.media.encoders import Encoder, available_encoders, find_encoder, problem
+from sdhd_studio.ml import registry
 from sdhd_studio.ml.runtime import Runtime
+from sdhd_studio.render.cache import FrameCache
 from sdhd_studio.render.export import ExportResult, export_video
+from sdhd_studio.render.plan import Plan
 from sdhd_studio.render.session import Session
 
 log = logging.getLogger(__name__)
 
 _MULTIPLIERS = (1, 2, 3, 4)
+# Target rates offered besides the multiples of the source's; NTSC's are n * 1000/1001.
+TARGET_RATES = (
+    Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
+    Fraction(50), Fraction(60000, 1001), Fraction(60),
+)
+_NTSC_BASES = (24, 30, 48, 60, 120, 240)
+CUSTOM = "custom"  # the rate combo's entry for a typed rate
 _CRF_HINT = "lower = better quality, bigger file; 18 ≈ visually lossless"
 _ERROR_COLOUR = "#d9534f"
 
@@ -66,12 +84,26 @@ class ExportOptions:
     fps_multiplier: int
     audio: bool
     allow_preview: bool
+    target_fps: Fraction | None = None  # set: this rate instead of the multiplier's
+
+
+@dataclass(frozen=True)
+class FrameCount:
+    """The output frames at one frame rate, as the export will write them."""
+
+    rate: tuple[int, Fraction | None]  # the (multiplier, target fps) it was counted for
+    total: int
+    missing: int  # not rendered yet
+    seconds: float
+    interpolators: tuple[str, ...]  # the backends that make its in-between frames
+    problem: str | None = None  # why it cannot be counted (or exported)
 
 
 class _Inspection(QObject):
     """Carries what the dialog learns off the UI thread back to it (queued signals)."""
 
     encoders = Signal(object)  # list[Encoder]
+    frames = Signal(object)  # FrameCount
 
 
 class ExportDialog(QDialog):
@@ -80,14 +112,13 @@ class ExportDialog(QDialog):
     def __init__(
         self,
         session: Session,
-        missing: int,
         parent: QWidget | None = None,
         default_path: str | None = None,
     ) -> None:
-        """`missing`: how many frames are not rendered (the caller knows the frame states)."""
         super().__init__(parent)
         self.setWindowTitle("Export video")
         project = session.project
+        self._project = project
         self._source = project.source.path
         output = project.output
         info = project.source.info
@@ -128,7 +159,29 @@ class ExportDialog(QDialog):
             self.fps_combo.addItem(
                 f"×{multiplier} ({_fps_text(info.fps * multiplier)} fps)", multiplier
             )
-        self.fps_combo.setCurrentIndex(_MULTIPLIERS.index(output.fps_multiplier))
+        self.fps_combo.insertSeparator(self.fps_combo.count())
+        multiples = {info.fps * m for m in _MULTIPLIERS}
+        for rate in TARGET_RATES:
+            if rate not in multiples:  # the same frames as the multiplier above
+                self.fps_combo.addItem(f"{_fps_text(rate)} fps", str(rate))
+        self.fps_combo.addItem("Other…", CUSTOM)
+        self.custom_fps = QDoubleSpinBox(minimum=1, maximum=240, decimals=3, suffix=" fps")
+        self.custom_fps.setKeyboardTracking(False)
+        self.custom_fps.setToolTip("Any rate from 1 to 240 fps; 23.976, 29.97 and 59.94 are "
+                                   "taken as NTSC's exact rates")
+        self.custom_fps.setValue(float(output.target_fps or info.fps))
+        self.custom_fps.valueChanged.connect(self._rate_changed)
+        self.fps_hint = _hint("")
+        target = output.target_fps
+        if target is None:
+            row = self.fps_combo.findData(output.fps_multiplier)
+        elif target in multiples:
+            row = self.fps_combo.findData(int(target / info.fps))
+        else:
+            row = self.fps_combo.findData(str(target))
+            row = row if row >= 0 else self.fps_combo.findData(CUSTOM)
+        self.fps_combo.setCurrentIndex(row)
+        self.fps_combo.currentIndexChanged.connect(self._rate_changed)
 
         self.audio_box = QCheckBox("Include the source audio")
         self.audio_reason = _hint("the source has no audio")
@@ -141,7 +194,7 @@ class ExportDialog(QDialog):
         self.preview_box = QCheckBox("Fill frames that are not rendered with a quick preview")
         self.preview_box.toggled.connect(self._show_frames_line)
         self.frames_line = QLabel()
-        self._missing = (missing, project.frame_count)
+        self.frames: FrameCount | None = None  # at the chosen rate, once counted
 
         width, height = project.frame_size
         size = QLabel(f"{width} × {height}")
@@ -169,7 +222,11 @@ class ExportDialog(QDialog):
         form.addRow("Codec:", _stacked(self.codec_combo, self.codec_hint))
         form.addRow("Quality (CRF):", _stacked(self.crf_spin, self.crf_hint))
         form.addRow("Speed preset:", self.preset_combo)
-        form.addRow("Frame rate:", self.fps_combo)
+        rate_row = QHBoxLayout()
+        rate_row.addWidget(self.fps_combo)
+        rate_row.addWidget(self.custom_fps)
+        rate_row.addStretch(1)
+        form.addRow("Frame rate:", _stacked(rate_row, self.fps_hint))
         form.addRow("Size:", size)
         form.addRow("Audio:", audio_row)
         layout = QVBoxLayout(self)
@@ -187,20 +244,24 @@ class ExportDialog(QDialog):
         self._pool = WorkerPool(1, self)
         self._inspection = _Inspection(self)
         self._inspection.encoders.connect(self._fill_codecs)
+        self._inspection.frames.connect(self._counted)
+        self._counter = _FrameCounter(session.folder, session.cache, self._inspection)
         self._pool.run(_list_encoders(self._inspection))
-        self._show_frames_line()
+        self._rate_changed()
 
     # -- public ----------------------------------------------------------------------------
 
     def options(self) -> ExportOptions:
+        multiplier, target = self._rate()
         return ExportOptions(
             path=self._path(),
             codec=self.codec_combo.currentData(),
             crf=self.crf_spin.value(),
             preset=self.preset_combo.currentText(),
-            fps_multiplier=self.fps_combo.currentData(),
+            fps_multiplier=multiplier,
             audio=self.audio_box.isEnabled() and self.audio_box.isChecked(),
             allow_preview=self.preview_box.isChecked(),
+            target_fps=target,
         )
 
     def accept(self) -> None:
@@ -294,10 +355,48 @@ class ExportDialog(QDialog):
             self.preset_combo.setEnabled(False)
             self.preset_combo.setToolTip(f"{encoder.label} has no speed presets")
 
+    def _rate(self) -> tuple[int, Fraction | None]:
+        """The chosen (fps multiplier, target fps)."""
+        choice = self.fps_combo.currentData()
+        if isinstance(choice, int):
+            return choice, None
+        if choice == CUSTOM:
+            return 1, rate_from_number(self.custom_fps.value())
+        return 1, Fraction(choice)
+
+    def _rate_changed(self) -> None:
+        """Count the frames at the chosen rate (on the worker); the lines say so meanwhile."""
+        self.custom_fps.setVisible(self.fps_combo.currentData() == CUSTOM)
+        rate = self._rate()
+        self.frames = None
+        self.fps_hint.setText("Counting the output frames…")
+        self._show_frames_line()
+        self._pool.run(self._counter.work(rate, _at_rate(self._project, *rate)))
+
+    def _counted(self, count: FrameCount) -> None:
+        if count.rate != self._rate():
+            return  # the choice changed since; its own count follows
+        self.frames = count
+        if count.problem is not None:
+            self.fps_hint.setText(f"⚠ {count.problem}")
+        else:
+            how = (f"; in-between frames made by {', '.join(count.interpolators)}"
+                   if count.interpolators else "")
+            self.fps_hint.setText(
+                f"{count.total} frames, {clock(count.seconds, hundredths=True)}{how}"
+            )
+        self._show_frames_line()
+
     def _show_frames_line(self) -> None:
-        missing, total = self._missing
+        if self.frames is None:
+            self.preview_box.setEnabled(False)
+            self.frames_line.setText("Counting the frames not rendered yet…")
+            return
+        missing, total = self.frames.missing, self.frames.total
         self.preview_box.setEnabled(missing > 0)  # nothing to fill
-        if not missing:
+        if self.frames.problem is not None:
+            text = "The frames cannot be counted at this frame rate."
+        elif not missing:
             text = f"All {total} frames are rendered."
         elif self.preview_box.isChecked():
             text = (
@@ -309,6 +408,60 @@ class ExportDialog(QDialog):
                 f"{missing} of {total} frames are not rendered yet; Export renders them first."
             )
         self.frames_line.setText(text)
+
+
+def _at_rate(project: Project, multiplier: int, target: Fraction | None) -> Project:
+    output = dataclasses.replace(project.output, fps_multiplier=multiplier, target_fps=target)
+    return dataclasses.replace(project, output=output)
+
+
+class _FrameCounter:
+    """Counts a project's output frames, and those not rendered, on the dialog's worker."""
+
+    def __init__(self, folder: ProjectFolder, cache: FrameCache, inspection: _Inspection) -> None:
+        self._folder = folder
+        self._cache = cache
+        self._inspection = inspection
+        self._cached: set[str] | None = None  # read once; only the one worker thread uses it
+
+    def work(self, rate: tuple[int, Fraction | None], project: Project) -> Callable[[], None]:
+        def count() -> None:
+            try:
+                found = self._count(rate, project)
+            except SdhdError as exc:
+                found = FrameCount(rate, 0, 0, 0.0, (), str(exc))
+            except Exception as exc:  # noqa: BLE001 - a worker thread must not raise into Qt
+                log.exception("could not count the output frames")
+                found = FrameCount(rate, 0, 0, 0.0, (), f"unexpected error: {exc}")
+            self._inspection.frames.emit(found)
+
+        return count
+
+    def _count(self, rate: tuple[int, Fraction | None], project: Project) -> FrameCount:
+        plan = Plan(project, self._folder)
+        if self._cached is None:
+            self._cached = self._cache.keys()
+        outputs = plan.outputs  # one key per output frame: core.timing's positions
+        settings = {pair.interpolator: pair.settings for pair in plan.pairs}
+        unusable = [
+            f"{name} cannot run here: {reason}" for name, values in sorted(settings.items())
+            if (reason := registry.get("interpolate", name).unusable_reason(values))
+        ]
+        return FrameCount(
+            rate, len(outputs), sum(key not in self._cached for key in outputs),
+            len(outputs) / project.output.fps(project.source.info), tuple(sorted(settings)),
+            "; ".join(unusable) or None,
+        )
+
+
+def rate_from_number(value: float) -> Fraction:
+    """A typed frame rate as an exact fraction: 59.94 (or 59.94006) means NTSC's 60000/1001,
+    as it does to every player."""
+    for base in _NTSC_BASES:
+        ntsc = Fraction(base * 1000, 1001)
+        if abs(value - float(ntsc)) < 0.006:
+            return ntsc
+    return Fraction(value).limit_denominator(1000)
 
 
 def _list_encoders(inspection: _Inspection) -> Callable[[], None]:
@@ -470,10 +623,8 @@ def _export(
     cancel_asked: threading.Event,
     relay: _Relay,
 ) -> Callable[[], None]:
-    multiplier = options.fps_multiplier
-
     def report(done: int, total: int) -> None:
-        relay.progress.emit(done * multiplier, total * multiplier)
+        relay.progress.emit(done, total)
 
     def work() -> None:
         try:
@@ -486,7 +637,8 @@ def _export(
                 codec=options.codec,
                 crf=options.crf,
                 preset=options.preset,
-                fps_multiplier=multiplier,
+                fps_multiplier=options.fps_multiplier,
+                target_fps=options.target_fps,
                 audio=options.audio,
                 runtime=runtime,
             )
@@ -509,14 +661,13 @@ def _export(
 
 def run_export(
     session: Session,
-    missing: int,
     parent: QWidget,
     default_path: str | None = None,
     runtime: Runtime | None = None,
 ) -> ExportResult | None:
     """Ask for the options, export with a progress dialog, then report; None when it did not
     finish (closed, cancelled or failed). Missing frames render on `runtime`."""
-    dialog = ExportDialog(session, missing, parent, default_path)
+    dialog = ExportDialog(session, parent, default_path)
     accepted = dialog.exec() == QDialog.DialogCode.Accepted
     options = dialog.options()
     dialog.deleteLater()
@@ -524,8 +675,7 @@ def run_export(
         return None
 
     job = ExportJob(session, options, parent, runtime)
-    total = session.project.frame_count * options.fps_multiplier
-    progress = _progress_dialog(parent, total)
+    progress = _progress_dialog(parent)
     cancel_button = QPushButton("Cancel")
     progress.setCancelButton(cancel_button)
     outcome: dict[str, object] = {}
@@ -573,16 +723,16 @@ def run_export(
     return None
 
 
-def _progress_dialog(parent: QWidget, total: int) -> QProgressDialog:
+def _progress_dialog(parent: QWidget) -> QProgressDialog:
     progress = QProgressDialog(parent)
     progress.setWindowTitle("Exporting video")
-    progress.setLabelText(f"Rendering and encoding frame 1 of {total}")
+    progress.setLabelText("Rendering and encoding…")
     progress.setWindowModality(Qt.WindowModality.WindowModal)
     progress.setMinimumDuration(0)
     # Reaching the last frame is not the end: the file is still being finished.
     progress.setAutoClose(False)
     progress.setAutoReset(False)
-    progress.setRange(0, total)
+    progress.setRange(0, 0)  # a moving bar until the export says how many frames it writes
     progress.setValue(0)
     progress.setMinimumWidth(420)
     return progress

@@ -1,5 +1,7 @@
 """Loading what the preview shows, off the GUI thread: the source frame, the rendered frame (or
-a quick stand-in when it is not rendered) and the frame's mask.
+a quick stand-in when it is not rendered) and the frame's mask: as painted, or for a tracked
+mask the one carried to this frame by optical flow once the engine has made it (the painted one
+stands in until then).
 
 Requests made while one is loading replace each other, so scrubbing or playback never queues
 up stale frames: the preview shows the newest frame the loader could keep up with.
@@ -37,8 +39,9 @@ class FrameRequest:
     cache: FrameCache
     key: str  # the frame's current recipe key
     done: bool  # the key is in the cache
-    mask_path: str | None
+    mask_path: str | None  # the painted mask's PNG
     size: tuple[int, int]  # output (width, height)
+    mask_key: str | None = None  # a tracked mask: the cache key of the mask carried here
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class LoadedFrame:
     result_is_preview: bool
     mask: np.ndarray | None
     error: str | None = None
+    mask_carried: bool = False  # the mask is the one tracking carried here, not the painted one
 
 
 class FrameLoader(QObject):
@@ -108,14 +112,18 @@ class FrameLoader(QObject):
         if result is None and source is not None:
             result = self._upscaler.upscale(source, request.size, {}, CancelToken())
         mask = None
-        if request.mask_path is not None:
+        if request.mask_key is not None:
+            with contextlib.suppress(KeyError):  # not carried here yet
+                mask = request.cache.get(request.mask_key)
+        carried = mask is not None
+        if mask is None and request.mask_path is not None:
             try:
                 mask = self._read_mask(
                     request.mask_path, (request.info.width, request.info.height)
                 )
             except SdhdError as exc:
                 error = str(exc)
-        return LoadedFrame(request, source, result, preview, mask, error)
+        return LoadedFrame(request, source, result, preview, mask, error, carried)
 
     def _reader(self, request: FrameRequest) -> FrameReader:
         reader = self._readers.get(request.source_path)

@@ -16,6 +16,7 @@ import html
 import logging
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, QSize, Qt, QTimer, Signal
@@ -48,15 +49,29 @@ from sdhd_studio.ml import models, registry
 
 log = logging.getLogger(__name__)
 
-_BACKEND_KINDS: dict[str, registry.Kind] = {"upscaler": "upscale", "inpainter": "inpaint"}
+_BACKEND_KINDS: dict[str, registry.Kind] = {
+    "upscaler": "upscale", "inpainter": "inpaint", "fast_upscaler": "upscale",
+    "interpolator": "interpolate",
+}
 # The setting that names each backend's model.
-_MODEL_SETTINGS = {"upscaler": "model", "inpainter": "inpaint_model"}
+_MODEL_SETTINGS = {
+    "upscaler": "model", "inpainter": "inpaint_model", "fast_upscaler": "model",
+    "interpolator": "interpolator_model",
+}
+# The backend whose catalogue models each model box offers: the fast upscaler shares `model`
+# with the upscaler, whose box it is.
+_OFFERED_BY = {"model": "upscaler", "inpaint_model": "inpainter",
+               "interpolator_model": "interpolator"}
+# A heading above the first setting of each group.
+_GROUPS = {"mode": "Motion"}
 MODELS_LINK = "models"  # the warning's link: show the Models window
 _MULTILINE = frozenset({"prompt", "negative_prompt"})
 # A ramped seed is just a different random seed on every frame; nobody wants that.
 _NO_RAMP = frozenset({"seed"})
 _FLOAT_DECIMALS = 2
-_FLOAT_STEPS = {"strength": 0.05, "inpaint_strength": 0.05, "guidance": 0.5}
+# Flow scale goes down to 1/8; its natural steps are eighths.
+_DECIMALS = {"flow_scale": 3}
+_FLOAT_STEPS = {"strength": 0.05, "inpaint_strength": 0.05, "guidance": 0.5, "flow_scale": 0.125}
 _INT32_MAX = 2**31 - 1
 _NAME_ROLE = Qt.ItemDataRole.UserRole
 _REASON_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -282,6 +297,22 @@ class _ModelField(_Field):
         self.combo.setEnabled(editable)
 
 
+class _ChoiceField(_Field):
+    """A text setting with a fixed set of values."""
+
+    def __init__(self, spec: SettingSpec, commit: Callable[[str, Any], None]) -> None:
+        super().__init__(spec, commit)
+        self.combo = self.editor = self.widget = QComboBox()
+        self.combo.addItems(spec.choices)
+        self.combo.activated.connect(lambda row: self._user_value(self.combo.itemText(row)))
+
+    def _put(self, value: Any) -> None:
+        self.combo.setCurrentIndex(self.combo.findText(value))
+
+    def set_editable(self, editable: bool) -> None:
+        self.combo.setEnabled(editable)
+
+
 class _LineField(_Field):
     def __init__(self, spec: SettingSpec, commit: Callable[[str, Any], None]) -> None:
         super().__init__(spec, commit)
@@ -336,7 +367,8 @@ class _NumberField(_Field):
         else:
             # QSpinBox is 32-bit signed; a double holds every integer up to 2**53 exactly.
             spin = QDoubleSpinBox()
-            spin.setDecimals(_FLOAT_DECIMALS if spec.kind is float else 0)
+            spin.setDecimals(_DECIMALS.get(spec.name, _FLOAT_DECIMALS) if spec.kind is float
+                             else 0)
             spin.setRange(spec.minimum, spec.maximum)
             if spec.kind is float:
                 spin.setSingleStep(_FLOAT_STEPS.get(spec.name, 0.1))
@@ -413,6 +445,51 @@ class _Row:
             self.field.editor.setToolTip(tooltip)
 
 
+@dataclass(frozen=True)
+class _Motion:
+    """What decides whether the motion backends are used at all."""
+
+    in_betweens: bool  # the project's output frame rate needs interpolated frames
+    tracked: bool  # some mask is carried by optical flow
+
+
+def _has_in_betweens(project: Project) -> bool:
+    """Whether some output frame falls between two source frames (core.timing): exactly when
+    the source frame rate is not a whole multiple of the output's."""
+    info = project.source.info
+    return project.frame_count > 1 and (info.fps / project.output.fps(info)).denominator != 1
+
+
+def _idle_backends(values: Mapping[str, Any], motion: _Motion) -> dict[str, str]:
+    """Backend settings that make no frame of the project, with why."""
+    idle = {}
+    if values["mode"] != "guided":
+        idle["fast_upscaler"] = ("Used in guided mode only: changing it re-renders nothing "
+                                 "while mode is per-frame.")
+    if not motion.in_betweens:
+        idle["interpolator"] = ("The project's output frame rate needs no in-between frames: "
+                                "only an export at another frame rate uses the interpolator.")
+    return idle
+
+
+def _heading(text: str) -> QWidget:
+    """A group's title over a rule, between the rows of the form."""
+    box = QWidget()
+    column = QVBoxLayout(box)
+    column.setContentsMargins(0, 10, 0, 2)
+    column.setSpacing(2)
+    rule = QFrame()
+    rule.setFrameShape(QFrame.Shape.HLine)
+    rule.setFrameShadow(QFrame.Shadow.Sunken)
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    column.addWidget(rule)
+    column.addWidget(label)
+    return box
+
+
 class InspectorWidget(QWidget):
     """Settings of the frame under the playhead; see the module docstring."""
 
@@ -457,6 +534,9 @@ class InspectorWidget(QWidget):
         self._rows: dict[str, _Row] = {}
         line = 0
         for name, spec in SETTINGS.items():
+            if name in _GROUPS:
+                grid.addWidget(_heading(_GROUPS[name]), line, 0, 1, 3)
+                line += 1
             row = self._rows[name] = self._make_row(spec)
             if name in _MULTILINE:
                 # Prompts get the full width; a label beside them would leave a narrow box.
@@ -516,6 +596,8 @@ class InspectorWidget(QWidget):
             field = _ModelField(spec, self._commit)
         elif spec.numeric:
             field = _NumberField(spec, self._commit, self._guard)
+        elif spec.choices:
+            field = _ChoiceField(spec, self._commit)
         elif spec.name in _MULTILINE:
             field = _PromptField(spec, self._commit)
         else:
@@ -543,6 +625,10 @@ class InspectorWidget(QWidget):
         else:
             target = 0 if index == 0 else None
         before = project.keyframe_before(index)
+        motion = _Motion(
+            in_betweens=_has_in_betweens(project),
+            tracked=any(mask.track for mask in project.masks),
+        )
         state = (
             target,
             keyframe.frame if keyframe else None,
@@ -550,6 +636,7 @@ class InspectorWidget(QWidget):
             keyframe.interpolate if keyframe else None,
             values,
             origins,
+            motion,
         )
         if state == self._state:
             return
@@ -558,7 +645,7 @@ class InspectorWidget(QWidget):
         if not same_target:
             self._flush_pending(project)
         self._target = target
-        self._fill(keyframe, before, values, origins, keep_typing=same_target)
+        self._fill(keyframe, before, values, origins, motion, keep_typing=same_target)
 
     def forget_checks(self) -> None:
         """Models may have come or gone (a download): check the backends again, and list the
@@ -573,8 +660,6 @@ class InspectorWidget(QWidget):
         """Mark the backends that cannot run with `values`, and offer the chosen backends'
         models; only when a backend or model setting changed since the last time."""
         for name, field in self._backends.items():
-            model_field = self._rows[_MODEL_SETTINGS[name]].field
-            assert isinstance(model_field, _ModelField)
             model = values[_MODEL_SETTINGS[name]]
             if field.checked_for != model:
                 field.checked_for = model
@@ -583,6 +668,9 @@ class InspectorWidget(QWidget):
                     {backend: self._reason(spec, model, values)
                      for backend, spec in field.specs.items()}
                 )
+        for model_name, name in _OFFERED_BY.items():
+            model_field = self._rows[model_name].field
+            assert isinstance(model_field, _ModelField)
             known = [m for m in self._models() if values[name] in m.backends]
             model_field.offer(tuple(m.id for m in known), tuple(m.description for m in known))
 
@@ -625,6 +713,7 @@ class InspectorWidget(QWidget):
         before: Keyframe | None,
         values: dict[str, Any],
         origins: dict[str, SettingSource],
+        motion: _Motion,
         keep_typing: bool,
     ) -> None:
         index, editable = self._index, self._target is not None
@@ -643,11 +732,16 @@ class InspectorWidget(QWidget):
 
         self._update_dim_palette()
         self._check_backends(values)
-        used, users = set(), []
+        idle = _idle_backends(values, motion)
+        # What the engine itself reads, whichever backends run.
+        used, users = {"mode"}, []
+        if values["mode"] == "guided" or motion.tracked:
+            used.add("flow_scale")
         for name, field in self._backends.items():
-            backend = values[name]
-            used |= field.uses.get(backend, frozenset())
-            users.append(backend)
+            if name not in idle:
+                backend = values[name]
+                used |= field.uses.get(backend, frozenset())
+                users.append(backend)
 
         for name, row in self._rows.items():
             field, origin, spec = row.field, origins[name], row.field.spec
@@ -665,8 +759,10 @@ class InspectorWidget(QWidget):
                 tips.append(f"Inherited from {source or 'project defaults'}.")
             if origin.ramp_to is not None:
                 tips.append(f"Ramping to its value at keyframe {origin.ramp_to}.")
-            unused = name not in used and name not in _BACKEND_KINDS
-            if unused:
+            unused = name in idle or (name not in used and name not in _BACKEND_KINDS)
+            if name in idle:
+                tips.append(idle[name])
+            elif unused:
                 tips.append(f"Not used by {' or '.join(users)}: changing it re-renders nothing.")
             row.restyle(
                 keyframe is not None and not set_here,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QSignalBlocker, Qt, QTimer, Signal
@@ -36,8 +38,10 @@ from PySide6.QtWidgets import (
 )
 
 from sdhd_studio.core import edits
+from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import SdhdError
 from sdhd_studio.core.folder import SUFFIX
+from sdhd_studio.core.project import MaskRef
 from sdhd_studio.core.timecode import clock, frame_time
 from sdhd_studio.gui import project_files
 from sdhd_studio.gui.about import SystemInfo, collect_system_info, device_text, show_about
@@ -45,6 +49,7 @@ from sdhd_studio.gui.document import Document
 from sdhd_studio.gui.export_dialog import run_export
 from sdhd_studio.gui.frame_loader import FrameLoader, FrameRequest, LoadedFrame
 from sdhd_studio.gui.inspector import InspectorWidget
+from sdhd_studio.gui.keyframe_dialog import AutoKeyframesDialog
 from sdhd_studio.gui.log_panel import LogBridge, LogPanel
 from sdhd_studio.gui.mask_panel import MaskPanel
 from sdhd_studio.gui.models_window import ModelsWindow
@@ -56,12 +61,15 @@ from sdhd_studio.gui.preferences import (
 )
 from sdhd_studio.gui.preview import CompareMode, PreviewWidget
 from sdhd_studio.gui.render_pool import RenderPool
-from sdhd_studio.gui.timeline import STATE_COLOURS, TimelineWidget
+from sdhd_studio.gui.task import BackgroundTask, progress_dialog
+from sdhd_studio.gui.timeline import MARKER_COLOURS, STATE_COLOURS, MaskMarker, TimelineWidget
 from sdhd_studio.gui.units import size_text
 from sdhd_studio.gui.workers import WorkerPool
 from sdhd_studio.media.images import encode_png
 from sdhd_studio.ml import registry
 from sdhd_studio.render.events import Progress
+from sdhd_studio.render.plan import mask_source
+from sdhd_studio.render.session import Session, TrackReport
 from sdhd_studio.render.status import FrameState, ranges
 
 log = logging.getLogger(__name__)
@@ -86,6 +94,7 @@ class MainWindow(QMainWindow):
         self.render_pool: RenderPool | None = None
         self.system_info: SystemInfo | None = None
         self.models_window: ModelsWindow | None = None
+        self.task: BackgroundTask | None = None  # finding cuts or tracking, while it runs
         self._current = 0
         self._play_started: tuple[float, int] | None = None
 
@@ -132,6 +141,8 @@ class MainWindow(QMainWindow):
             lambda a, b: self.render_frames(range(a, b + 1))
         )
         self.timeline.clearMaskRequested.connect(self.remove_mask)
+        self.timeline.cutRequested.connect(self.set_cut)
+        self.timeline.autoKeyframesRequested.connect(self.add_keyframes_automatically)
         self.timeline.selectionChanged.connect(lambda *_: self._update_enabled())
 
         self._play_button = QToolButton(text="▶")
@@ -174,6 +185,7 @@ class MainWindow(QMainWindow):
         self.mask_panel.invertRequested.connect(self.preview.invert_mask)
         self.mask_panel.removeRequested.connect(self.remove_mask)
         self.mask_panel.spanChanged.connect(self._mask_span_changed)
+        self.mask_panel.trackRequested.connect(self.track_mask)
         tabs = QTabWidget()
         tabs.addTab(self.inspector, "Settings")
         tabs.addTab(self.mask_panel, "Mask")
@@ -232,6 +244,14 @@ class MainWindow(QMainWindow):
         self.act_key = self._action(
             "Add &keyframe here", lambda: self.add_keyframe(self._current), "K"
         )
+        self.act_auto_keys = self._action(
+            "Add keyframes &automatically…", self.add_keyframes_automatically,
+            tip="Keyframes every N frames and where shots change",
+        )
+        self.act_cut = self._action(
+            "Toggle &cut here", self.toggle_cut, "C",
+            "Mark the frame at the playhead as the first of a new shot (or unmark it)",
+        )
         self.act_brush = self._action("Brush", lambda: self._toggle_tool("brush"), "B")
         self.act_eraser = self._action("Eraser", lambda: self._toggle_tool("eraser"), "E")
         self.act_bigger = self._action("Bigger brush", lambda: self.mask_panel.change_size(1.25),
@@ -270,7 +290,9 @@ class MainWindow(QMainWindow):
         edit = bar.addMenu("&Edit")
         edit.addActions([self.act_undo, self.act_redo])
         edit.addSeparator()
-        edit.addActions([self.act_key, self.act_brush, self.act_eraser])
+        edit.addActions([self.act_key, self.act_auto_keys, self.act_cut])
+        edit.addSeparator()
+        edit.addActions([self.act_brush, self.act_eraser])
         edit.addSeparator()
         edit.addActions([self.act_prefs, self.act_models])
         render = bar.addMenu("&Render")
@@ -402,6 +424,7 @@ class MainWindow(QMainWindow):
             if answer == QMessageBox.StandardButton.Save and not self.save():
                 return False
         self.stop_playback()
+        self._stop_task()
         if self.render_pool is not None:
             self.render_pool.shutdown()
             self.render_pool.deleteLater()
@@ -468,8 +491,7 @@ class MainWindow(QMainWindow):
         self.cancel_render_and_wait()
         project = self.document.project
         default = os.path.splitext(project.source.path)[0] + f"-{project.frame_size[1]}p.mp4"
-        missing = len(self.document.status.todo())
-        result = run_export(self.document.session, missing, self, default, self.prefs.runtime)
+        result = run_export(self.document.session, self, default, self.prefs.runtime)
         self.document.reload_cache()  # the export rendered what was missing
         if result is not None:
             self.statusBar().showMessage(f"Exported {result.path}", 8000)
@@ -535,6 +557,132 @@ class MainWindow(QMainWindow):
         if self.document is not None and self.document.project.keyframe_at(frame) is not None:
             self.document.edit(f"Remove keyframe at {frame}", edits.remove_keyframe, frame)
 
+    def set_cut(self, frame: int, on: bool) -> None:
+        if self.document is not None and (frame in self.document.project.cuts) != on:
+            label = f"Cut at {frame}" if on else f"Remove cut at {frame}"
+            self.document.edit(label, edits.set_cut, frame, on)
+
+    def toggle_cut(self) -> None:
+        if self.document is not None:
+            self.set_cut(self._current, self._current not in self.document.project.cuts)
+
+    def add_keyframes_automatically(self) -> None:
+        """Ask for the spacing and whether to find cuts, then place the keyframes."""
+        if self.document is None or self.task is not None:
+            return
+        dialog = AutoKeyframesDialog(self.document.project, self)
+        dialog.accepted.connect(lambda: self.place_keyframes(dialog.every(), dialog.find_cuts()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def place_keyframes(self, every: int, find_cuts: bool) -> None:
+        """Keyframes every `every` frames and at every cut, known or (`find_cuts`) found by
+        reading the video on a worker, as one undoable edit."""
+        document = self.document
+        if document is None or self.task is not None:
+            return
+        if not find_cuts:
+            self._add_keyframes(every, [])
+            return
+        session = document.session
+        count = document.project.frame_count
+        self._run_task(
+            BackgroundTask(session.detect_cuts, count, self),
+            "Finding cuts", f"Reading {count} frames to find where shots change…",
+            lambda cuts: self._add_keyframes(every, cuts),
+        )
+
+    def _add_keyframes(self, every: int, found: list[int]) -> None:
+        if self.document is None:
+            return
+        cuts = sorted(set(found) | self.document.project.cuts)
+        label = f"Add keyframes every {every}" + (f" and at {len(cuts)} cuts" if cuts else "")
+        if self.document.edit(label, edits.add_keyframes, every, cuts):
+            found_text = f"; found {len(found)} cut{'s' * (len(found) != 1)}" if found else ""
+            self.statusBar().showMessage(
+                f"{len(self.document.project.keyframes)} keyframes{found_text}", 8000
+            )
+
+    def track_mask(self, again: bool = False) -> None:
+        """Carry the mask painted on the current frame by optical flow over the frames the mask
+        panel asks for, on a worker; then one undoable edit sets the frames it reached.
+
+        The tracking runs on a private Session over the same folder and cache, so its own
+        edit never touches the document's history from the worker thread."""
+        document = self.document
+        frame = self._current
+        painted = document.project.mask_painted_on(frame) if document else None
+        if document is None or painted is None or self.task is not None:
+            return
+        count = document.project.frame_count
+        end = self.mask_panel.span_end(frame, count)
+        start = self.mask_panel.track_start(frame)
+        if not again and painted.track and (painted.first, painted.end) == (start, end):
+            return
+        tracker = Session(document.session.folder, document.project, save_edits=False)
+
+        def work(token: CancelToken) -> TrackReport:
+            return tracker.track_mask(frame, painted.digest, end, start, painted.inpainter,
+                                      token)
+
+        self._run_task(
+            BackgroundTask(work, max(1, end - start), self),
+            "Tracking the mask", f"Tracking the mask of frame {frame} over frames "
+            f"{start}–{end}…",
+            lambda report: self._tracked(painted, report),
+        )
+
+    def _tracked(self, painted: MaskRef, report: TrackReport) -> None:
+        document = self.document
+        if document is None:
+            return
+        now = document.project.mask_painted_on(painted.frame)
+        if now is None or now.digest != painted.digest:
+            self.log_panel.add(logging.WARNING, f"the mask of frame {painted.frame} changed "
+                                                "while it was tracked; tracking not applied")
+            return
+        document.edit(f"Track mask on frame {painted.frame}", edits.set_mask, painted.frame,
+                      painted.digest, report.last, painted.inpainter, track=True,
+                      start=report.first)
+        for warning in report.warnings:
+            self.log_panel.add(logging.WARNING, warning)
+        summary = f"Mask of frame {painted.frame} tracked over frames {report.first}–{report.last}"
+        self.statusBar().showMessage(
+            summary + (f"; {report.warnings[0]}" if report.warnings else ""), 10000
+        )
+        self.mask_panel.show_track_warnings(report.warnings)
+
+    def _run_task(
+        self, task: BackgroundTask, title: str, label: str, done: Callable[[Any], None]
+    ) -> None:
+        """Run `task` with a progress dialog; `done(result)` on the UI thread if it finished
+        and was not given up meanwhile (see `_stop_task`)."""
+        self.task = task
+
+        def finished(result: object) -> None:
+            if self.task is task:
+                done(result)
+
+        def failed(message: str) -> None:
+            if self.task is task:
+                self.log_panel.add(logging.ERROR, f"{title.lower()} failed: {message}")
+                QMessageBox.warning(self, f"{title} failed", message)
+
+        def ended(*_: object) -> None:
+            if self.task is task:
+                self.task = None
+                self._update_enabled()
+            task.deleteLater()
+
+        task.finished.connect(finished)
+        task.failed.connect(failed)
+        task.cancelled.connect(lambda: self.statusBar().showMessage(f"{title}: cancelled", 5000))
+        for signal in (task.finished, task.failed, task.cancelled):
+            signal.connect(ended)
+        progress_dialog(self, task, title, label)
+        task.start()
+        self._update_enabled()
+
     def _settings_edited(self, frame: int, values: dict) -> None:
         if self.document is None:
             return
@@ -569,8 +717,12 @@ class MainWindow(QMainWindow):
         if digest is None:
             return
         end = self.mask_panel.span_end(frame, project.frame_count)
+        # With tracking on, the render carries the new mask; Track now also finds where
+        # tracking is lost.
+        tracking = self.mask_panel.tracking()
         self.document.edit(f"Paint mask at {frame}", edits.set_mask, frame, digest, end,
-                           painted.inpainter if painted else None)
+                           painted.inpainter if painted else None, track=tracking,
+                           start=self.mask_panel.track_start(frame) if tracking else None)
 
     def _mask_span_changed(self) -> None:
         if self.document is None:
@@ -580,7 +732,7 @@ class MainWindow(QMainWindow):
         if painted is None:
             return
         end = self.mask_panel.span_end(painted.frame, project.frame_count)
-        if end != painted.end:
+        if end != painted.end or painted.track:  # held as painted from now on
             self.document.edit(f"Mask at {painted.frame} until {end}", edits.set_mask,
                                painted.frame, painted.digest, end, painted.inpainter)
 
@@ -731,6 +883,8 @@ class MainWindow(QMainWindow):
         status = self.document.status
         key = status.keys[self._current]
         mask = project.mask_at(self._current)
+        folder = self.document.session.folder
+        carried = mask_source(project, folder, mask, self._current).key if mask else None
         self.loader.request(FrameRequest(
             index=self._current,
             source_path=project.source.path,
@@ -738,8 +892,9 @@ class MainWindow(QMainWindow):
             cache=self.document.session.cache,
             key=key,
             done=status.state(self._current) == FrameState.DONE,
-            mask_path=str(self.document.session.folder.mask_path(mask.digest)) if mask else None,
+            mask_path=str(folder.mask_path(mask.digest)) if mask else None,
             size=project.frame_size,
+            mask_key=carried,
         ))
 
     def _frame_loaded(self, frame: LoadedFrame) -> None:
@@ -747,6 +902,8 @@ class MainWindow(QMainWindow):
             return  # from a project that is closed now
         index = frame.request.index
         label = f"frame {index}"
+        if frame.request.mask_key is not None:
+            label += " · tracked mask" if frame.mask_carried else " · mask not carried here yet"
         if frame.error:
             label += f" — {frame.error}"
             self.statusBar().showMessage(frame.error, 5000)
@@ -762,7 +919,9 @@ class MainWindow(QMainWindow):
             return
         project = document.project
         self.timeline.set_markers(
-            [kf.frame for kf in project.keyframes], [(m.frame, m.end) for m in project.masks]
+            [kf.frame for kf in project.keyframes],
+            [MaskMarker(m.frame, m.end, m.first, m.track) for m in project.masks],
+            project.cuts,
         )
         self._states_changed()
         if self._current >= 0:
@@ -781,6 +940,14 @@ class MainWindow(QMainWindow):
         self._counts_label.setText(" · ".join(shown))
         self._cache_label.setText(f"Cache {size_text(self.document.cache_view.bytes)}")
 
+    def _stop_task(self) -> None:
+        """Cancel a running task and wait for its thread; whatever it ends with is not applied
+        (the project it was for may be closing)."""
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
+            task.wait()
+
     def _update_title(self, *_: object) -> None:
         if self.document is None:
             self.setWindowTitle("SDHD Studio")
@@ -796,8 +963,9 @@ class MainWindow(QMainWindow):
         self.act_render_sel.setEnabled(has and self.timeline.selection() is not None)
         for action in (self.act_save_as, self.act_export, self.act_render,
                        self.act_play, self.act_prev, self.act_next, self.act_first, self.act_last,
-                       self.act_key, self.act_brush, self.act_eraser):
+                       self.act_key, self.act_cut, self.act_brush, self.act_eraser):
             action.setEnabled(has)
+        self.act_auto_keys.setEnabled(has and self.task is None)
         self.act_save.setEnabled(has and document.modified)
         self.act_cancel.setEnabled(running)
         history = document.session.history if document else None
@@ -852,6 +1020,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop every background worker (also for windows closed without a close event)."""
         self.stop_playback()
+        self._stop_task()
         if self.render_pool is not None:
             self.render_pool.shutdown()
         self.loader.close()
@@ -866,5 +1035,9 @@ def _legend_html() -> str:
         f"<span style='color:{STATE_COLOURS[state].name()}'>■</span> {state.label}&nbsp;&nbsp;"
         for state in FrameState
     )
-    return f"<small>{cells}</small>"
+    markers = "".join(
+        f"<span style='color:{colour.name()}'>{symbol}</span> {name}&nbsp;&nbsp;"
+        for name, (symbol, colour) in MARKER_COLOURS.items()
+    )
+    return f"<small>{cells}&nbsp;&nbsp;{markers}</small>"
 

@@ -1,10 +1,16 @@
-"""The mask tools: brush, eraser, size, hardness, clear, invert, and how long a mask holds."""
+"""The mask tools: brush, eraser, size, hardness, clear, invert, how long a mask applies, and
+whether it is held as painted or tracked: carried along with what it covers by optical flow.
+
+Tracking runs in the engine (the main window starts it on `trackRequested`); it may stop
+before the frames asked for, where it lost track, and `show_track_warnings` says so here.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
@@ -27,7 +33,10 @@ class MaskPanel(QWidget):
     clearRequested = Signal()
     invertRequested = Signal()
     removeRequested = Signal(int)  # the frame whose painted mask to remove
-    spanChanged = Signal()  # the hold setting changed: the mask on this frame follows it
+    spanChanged = Signal()  # the hold setting changed: the (held) mask on this frame follows it
+    # Carry the mask painted on this frame by optical flow over track_start()..span_end();
+    # True: even if it is tracked over those frames already (the user asked again).
+    trackRequested = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,9 +77,23 @@ class MaskPanel(QWidget):
         )
         self._until = QSpinBox(minimum=0, maximum=10**7, objectName="maskUntilFrame")
         self._span.currentIndexChanged.connect(self._span_edited)
-        self._count.editingFinished.connect(self.spanChanged)
-        self._until.editingFinished.connect(self.spanChanged)
-        self._info = QLabel(wordWrap=True)
+        self._count.editingFinished.connect(self._span_changed)
+        self._until.editingFinished.connect(self._span_changed)
+        self._track = QCheckBox("Track motion", objectName="maskTrack")
+        self._track.setToolTip(
+            "Carry the mask along with what it covers, frame by frame, by optical flow. "
+            "Tracking stops (and says where) when it loses what the mask covers."
+        )
+        self._track.clicked.connect(self._track_clicked)
+        self._from = QSpinBox(minimum=0, maximum=0, objectName="maskTrackFrom")
+        self._from.setToolTip("Track back to this frame too (before the painted one)")
+        self._from.editingFinished.connect(self._span_changed)
+        self._track_now = QPushButton("Track now", objectName="maskTrackNow")
+        self._track_now.setToolTip("Carry the mask painted on this frame over the frames above")
+        self._track_now.clicked.connect(lambda: self.trackRequested.emit(True))
+        self._warning = QLabel(wordWrap=True, objectName="maskTrackWarning")
+        self._warning.setVisible(False)
+        self._info = QLabel(wordWrap=True, objectName="maskInfo")
         self._info.setStyleSheet("color: palette(placeholder-text);")
 
         row = QHBoxLayout()
@@ -85,13 +108,22 @@ class MaskPanel(QWidget):
         form.addRow("Applies to", self._span)
         form.addRow("", self._count)
         form.addRow("", self._until)
+        track_row = QHBoxLayout()
+        track_row.addWidget(self._track)
+        track_row.addStretch(1)
+        track_row.addWidget(self._track_now)
+        form.addRow("", track_row)
+        self._from_label = QLabel("From frame")
+        form.addRow(self._from_label, self._from)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addLayout(form)
         layout.addLayout(buttons)
+        layout.addWidget(self._warning)
         layout.addWidget(self._info)
         layout.addStretch(1)
-        self._span_edited()
+        self._update_span_fields()
+        self._update_track_fields()
 
     def tool(self) -> str | None:
         if self._brush.isChecked():
@@ -116,25 +148,50 @@ class MaskPanel(QWidget):
             end = frame
         return min(end, frame_count - 1)
 
+    def tracking(self) -> bool:
+        """Masks painted now are tracked (carried by flow), not held as painted."""
+        return self._track.isChecked()
+
+    def track_start(self, frame: int) -> int:
+        """The first frame a tracked mask painted on `frame` covers."""
+        return min(self._from.value(), frame) if self.tracking() else frame
+
+    def show_track_warnings(self, warnings: list[str]) -> None:
+        """Where tracking stopped early, until another frame is shown."""
+        self._warning.setText("\n".join(f"⚠ {w[:1].upper()}{w[1:]}." for w in warnings))
+        self._warning.setVisible(bool(warnings))
+
     def show_frame(self, project: Project, index: int) -> None:
+        if index != self._frame:
+            self.show_track_warnings([])
         self._frame = index
         self._until.setMaximum(project.frame_count - 1)
         mask = project.mask_at(index)
         painted = project.mask_painted_on(index)
         self._painted_here = painted is not None
         self._remove.setEnabled(painted is not None)
+        with QSignalBlocker(self._from):
+            self._from.setMaximum(index)
+            if painted is not None:
+                self._track.setChecked(painted.track)
+                self._from.setValue(painted.first)
+            else:
+                self._from.setValue(index)
         if painted is not None:
             self._show_span(painted.frame, painted.end)
+            how = "tracked over" if painted.track else "applied to"
             self._info.setText(
-                f"Mask painted on this frame, applied to frames {painted.frame}–{painted.end}."
+                f"Mask painted on this frame, {how} frames {painted.first}–{painted.end}."
             )
         elif mask is not None:
+            how = "is carried here by tracking" if mask.track else "holds here"
             self._info.setText(
-                f"Mask painted on frame {mask.frame} holds here (frames {mask.frame}–{mask.end})."
+                f"Mask painted on frame {mask.frame} {how} (frames {mask.first}–{mask.end})."
                 " Painting starts a new mask on this frame."
             )
         else:
             self._info.setText("No mask on this frame. Pick the brush and paint what to fill in.")
+        self._update_track_fields()
 
     def _show_span(self, start: int, end: int) -> None:
         """Reflect a painted mask's span without reporting it as an edit."""
@@ -150,8 +207,31 @@ class MaskPanel(QWidget):
 
     def _span_edited(self) -> None:
         self._update_span_fields()
-        if self._painted_here:
+        self._span_changed()
+
+    def _span_changed(self) -> None:
+        """The frames the mask painted here covers may have changed: a tracked one is tracked
+        again (the main window skips that when they did not)."""
+        if not self._painted_here:
+            return
+        if self.tracking():
+            self.trackRequested.emit(False)
+        else:
             self.spanChanged.emit()
+
+    def _track_clicked(self, on: bool) -> None:
+        self._update_track_fields()
+        if self._painted_here and on:
+            self.trackRequested.emit(False)
+        elif self._painted_here:
+            self.spanChanged.emit()
+
+    def _update_track_fields(self) -> None:
+        on = self.tracking()
+        self._from.setVisible(on)
+        self._from_label.setVisible(on)
+        self._track_now.setVisible(on)
+        self._track_now.setEnabled(self._painted_here)
 
     def _update_span_fields(self) -> None:
         mode = self._span.currentData()

@@ -1,5 +1,8 @@
 """The timeline: a cell per frame coloured by its render state, markers, ruler and playhead.
 
+Markers: keyframe diamonds, masks as bars over the frames they cover (held masks solid, tracked
+ones in another colour with end caps), and a line at each cut where a new shot starts.
+
 Painting is proportional to the widget's width, not to the number of frames: when frames are
 narrower than a pixel, numpy reduces each pixel column to its most urgent state, and runs of
 equal colour are drawn as one rectangle.
@@ -8,9 +11,10 @@ equal colour are drawn as one rectangle.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 import shiboken6
@@ -71,6 +75,14 @@ _TICK = QColor("#7d828c")
 _LABEL = QColor("#c9ccd2")
 _KEYFRAME = QColor("#f2f2f2")
 _MASK = QColor("#b38cff")
+_TRACKED_MASK = QColor("#56b4e9")  # sky blue: apart from the held masks' purple in lightness
+_CUT = QColor("#f0e442")  # yellow: no state colour is as light
+_CUT_W = 2  # px
+# What the legend shows for the markers: a symbol like the mark and its colour.
+MARKER_COLOURS: dict[str, tuple[str, QColor]] = {
+    "cut": ("┃", _CUT), "mask": ("▬", _MASK), "tracked mask": ("▬", _TRACKED_MASK),
+}
+_CUT_REACH = 4  # px either side of a cut line that a right-click still finds it at
 _SELECTION = QColor(255, 255, 255, 56)
 _SELECTION_EDGE = QColor(255, 255, 255, 170)
 _PLAYHEAD = QColor("#ffffff")
@@ -121,6 +133,20 @@ def _merge_spans(x0: np.ndarray, x1: np.ndarray) -> tuple[np.ndarray, np.ndarray
     ends = np.zeros(group[-1] + 1, dtype=x1.dtype)
     np.maximum.at(ends, group, x1)
     return x0[new], ends
+
+
+class MaskMarker(NamedTuple):
+    """A mask on the timeline: painted on `painted`, applied to `first`..`end`; a tracked one
+    is carried there by optical flow. A plain (painted, end) pair is a held mask."""
+
+    painted: int
+    end: int
+    first: int | None = None  # None: `painted`
+    tracked: bool = False
+
+    @property
+    def start(self) -> int:
+        return self.painted if self.first is None else self.first
 
 
 @dataclass(frozen=True)
@@ -200,6 +226,8 @@ class TimelineWidget(QWidget):
     removeKeyframeRequested = Signal(int)
     renderRangeRequested = Signal(int, int)  # inclusive
     clearMaskRequested = Signal(int)  # the frame the mask was painted on
+    cutRequested = Signal(int, bool)  # frame, True: a new shot starts there; False: no more
+    autoKeyframesRequested = Signal()  # "Add keyframes automatically…"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -208,8 +236,12 @@ class TimelineWidget(QWidget):
         self._states = np.zeros(0, dtype=np.uint8)
         self._errors: Mapping[int, str] = {}
         self._keyframes = np.zeros(0, dtype=np.int64)
+        self._masks: list[MaskMarker] = []
+        self._mask_painted = np.zeros(0, dtype=np.int64)
         self._mask_starts = np.zeros(0, dtype=np.int64)
         self._mask_ends = np.zeros(0, dtype=np.int64)
+        self._mask_tracked = np.zeros(0, dtype=bool)
+        self._cuts = np.zeros(0, dtype=np.int64)
         self._current = 0
         self._selection: tuple[int, int] | None = None
         self._ppf = 1.0
@@ -235,9 +267,7 @@ class TimelineWidget(QWidget):
         self._fps = Fraction(fps)
         self._states = np.zeros(count, dtype=np.uint8)
         self._errors = {}
-        self._keyframes = np.zeros(0, dtype=np.int64)
-        self._mask_starts = np.zeros(0, dtype=np.int64)
-        self._mask_ends = np.zeros(0, dtype=np.int64)
+        self.set_markers([], [])
         self._current = 0
         self._selection = None
         self._drag = None
@@ -252,12 +282,22 @@ class TimelineWidget(QWidget):
         self._errors = errors
         self.update()
 
-    def set_markers(self, keyframes: Sequence[int], masks: Sequence[tuple[int, int]]) -> None:
-        """Keyframe frames, and masks as (frame painted on, last frame it applies to)."""
+    def set_markers(
+        self,
+        keyframes: Sequence[int],
+        masks: Sequence[MaskMarker | tuple[int, int]],
+        cuts: Iterable[int] = (),
+    ) -> None:
+        """Keyframe frames; masks as MaskMarkers or (frame painted on, last frame it applies
+        to); the frames where a new shot starts."""
         self._keyframes = np.unique(np.asarray(keyframes, dtype=np.int64))
-        spans = np.asarray(masks, dtype=np.int64).reshape(-1, 2)
-        order = np.argsort(spans[:, 0], kind="stable")
-        self._mask_starts, self._mask_ends = spans[order, 0], spans[order, 1]
+        markers = sorted((MaskMarker(*mask) for mask in masks), key=lambda m: m.painted)
+        self._masks = markers
+        self._mask_painted = np.array([m.painted for m in markers], dtype=np.int64)
+        self._mask_starts = np.array([m.start for m in markers], dtype=np.int64)
+        self._mask_ends = np.array([m.end for m in markers], dtype=np.int64)
+        self._mask_tracked = np.array([m.tracked for m in markers], dtype=bool)
+        self._cuts = np.unique(np.asarray(list(cuts), dtype=np.int64))
         self.update()
 
     # --- playhead and selection -----------------------------------------------------------
@@ -444,10 +484,18 @@ class TimelineWidget(QWidget):
         menu.addAction(label, lambda: self.renderRangeRequested.emit(first, last))
         mask = self._mask_at(frame)
         if mask is not None:
-            start, end = mask
             menu.addAction(
-                f"Clear mask (frames {start}–{end})", lambda: self.clearMaskRequested.emit(start)
+                f"Clear mask (frames {mask.start}–{mask.end})",
+                lambda: self.clearMaskRequested.emit(mask.painted),
             )
+        menu.addSeparator()
+        cut = self._cut_at(x)
+        if cut is not None:
+            menu.addAction(f"Remove cut at frame {cut}", lambda: self.cutRequested.emit(cut, False))
+        elif frame > 0:
+            menu.addAction("Cut here (a new shot starts at this frame)",
+                           lambda: self.cutRequested.emit(frame, True))
+        menu.addAction("Add keyframes automatically…", lambda: self.autoKeyframesRequested.emit())
         if sel is not None:
             menu.addSeparator()
             menu.addAction("Clear selection", self._user_clears_selection)
@@ -474,13 +522,26 @@ class TimelineWidget(QWidget):
         i = int(np.searchsorted(self._keyframes, frame))
         return i < len(self._keyframes) and self._keyframes[i] == frame
 
-    def _mask_at(self, frame: int) -> tuple[int, int] | None:
-        """The mask applied at `frame`: the latest painted one that covers it."""
-        covering = np.flatnonzero((self._mask_starts <= frame) & (frame <= self._mask_ends))
-        if len(covering) == 0:
+    def _mask_at(self, frame: int) -> MaskMarker | None:
+        """The mask applied at `frame`, as the project picks it: of those covering it, the
+        last painted at or before it, else the first painted after it (a tracked mask can
+        reach back)."""
+        covering = [m for m in self._masks if m.start <= frame <= m.end]
+        before = [m for m in covering if m.painted <= frame]
+        return before[-1] if before else (covering[0] if covering else None)
+
+    def _cut_at(self, x: float) -> int | None:
+        """The cut whose line x is on: the cut at the frame there, or where frames are narrow,
+        the nearest line within a few pixels."""
+        if len(self._cuts) == 0:
             return None
-        i = covering[-1]
-        return int(self._mask_starts[i]), int(self._mask_ends[i])
+        lines = self._x_of(self._cuts)
+        nearest = int(np.argmin(np.abs(lines - x)))
+        if abs(lines[nearest] - x) <= _CUT_REACH:
+            return int(self._cuts[nearest])
+        frame = self.frame_at(x)
+        i = int(np.searchsorted(self._cuts, frame))
+        return frame if i < len(self._cuts) and self._cuts[i] == frame else None
 
     def event(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
@@ -510,9 +571,15 @@ class TimelineWidget(QWidget):
         keyframe = self._keyframe_at(x)
         if keyframe is not None:
             lines.append(f"keyframe at frame {keyframe}")
+        cut = self._cut_at(x)
+        if cut is not None:
+            lines.append(f"cut: a new shot starts at frame {cut}")
         mask = self._mask_at(frame)
-        if mask is not None:
-            lines.append(f"mask painted on frame {mask[0]}, applied to {mask[1]}")
+        if mask is not None and mask.tracked:
+            lines.append(f"mask painted on frame {mask.painted}, tracked over frames "
+                         f"{mask.start}–{mask.end}")
+        elif mask is not None:
+            lines.append(f"mask painted on frame {mask.painted}, applied to {mask.end}")
         return "\n".join(lines)
 
     def _frame_shown_at(self, x: float) -> int:
@@ -553,6 +620,7 @@ class TimelineWidget(QWidget):
                 return
             self._paint_ruler(painter)
             self._paint_cells(painter)
+            self._paint_cuts(painter)
             self._paint_markers(painter)
             self._paint_selection(painter)
             self._paint_playhead(painter)
@@ -579,6 +647,18 @@ class TimelineWidget(QWidget):
             painter.setPen(QPen(_BACKGROUND, 1))
             painter.drawLines([QLineF(x, top, x, top + height - 1) for x in edges.tolist()])
 
+    def _paint_cuts(self, painter: QPainter) -> None:
+        """A line down the markers and cells rows on the left edge of each cut's frame."""
+        if len(self._cuts) == 0:
+            return
+        row, cells, height, _ = self._rows()
+        xs = np.ceil(self._x_of(self._cuts) - _EPS).astype(np.int64)
+        xs = np.unique(xs[(xs >= 0) & (xs <= self.width())])
+        for x in xs.tolist():
+            painter.fillRect(x - _CUT_W // 2, row, _CUT_W, cells + height - row, _CUT)
+            # A notch at the top of the markers row, so a cut reads as one at a glance.
+            painter.fillRect(x - 3, row, 6, 2, _CUT)
+
     def _paint_markers(self, painter: QPainter) -> None:
         row, _, _, _ = self._rows()
         width = self.width()
@@ -586,14 +666,23 @@ class TimelineWidget(QWidget):
             x0 = np.ceil(self._x_of(self._mask_starts) - _EPS).astype(np.int64)
             x1 = np.ceil(self._x_of(self._mask_ends + 1) - _EPS).astype(np.int64)
             x1 = np.maximum(x1, x0 + 2)
+            tabs = np.ceil(self._x_of(self._mask_painted) - _EPS).astype(np.int64)
             seen = (x1 > 0) & (x0 < width)
             bar_top = row + _MARKERS_H - 5
-            lefts, rights = _merge_spans(x0[seen], x1[seen])
-            for left, right in zip(lefts.tolist(), rights.tolist(), strict=True):
-                painter.fillRect(left, bar_top, right - left, 3, _MASK)
-            # A tab where each mask was painted: that frame is what "Clear mask" removes.
-            for left in np.unique(x0[seen]).tolist():
-                painter.fillRect(left, bar_top - 6, 2, 9, _MASK)
+            for tracked, colour in ((False, _MASK), (True, _TRACKED_MASK)):
+                chosen = seen & (self._mask_tracked == tracked)
+                lefts, rights = _merge_spans(x0[chosen], x1[chosen])
+                for left, right in zip(lefts.tolist(), rights.tolist(), strict=True):
+                    painter.fillRect(left, bar_top, right - left, 3, colour)
+                if tracked:
+                    # Brackets: caps at both ends of each tracked span.
+                    for left, right in zip(x0[chosen].tolist(), x1[chosen].tolist(),
+                                           strict=True):
+                        painter.fillRect(left, bar_top - 3, 1, 6, colour)
+                        painter.fillRect(right - 1, bar_top - 3, 1, 6, colour)
+                # A tab where each mask was painted: that frame is what "Clear mask" removes.
+                for left in np.unique(tabs[chosen]).tolist():
+                    painter.fillRect(left, bar_top - 6, 2, 9, colour)
         if len(self._keyframes):
             centres = np.round(self._x_of(self._keyframes + 0.5)).astype(np.int64)
             centres = np.unique(centres[(centres > -_DIAMOND) & (centres < width + _DIAMOND)])

@@ -3,6 +3,7 @@
 import os
 import stat
 import time
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushB
 
 from sdhd_studio.core import edits
 from sdhd_studio.core.project import OutputSettings
+from sdhd_studio.core.timing import output_positions
 from sdhd_studio.gui.export_dialog import ExportDialog, ExportJob, ExportOptions, run_export
 from sdhd_studio.media.probe import probe
 from sdhd_studio.ml.runtime import Runtime
@@ -25,17 +27,18 @@ def make_session(source, tmp_path, **output):
     return Session.create(source, tmp_path / "p.sdhd", output=OutputSettings(**output))
 
 
-def missing(session):
-    return len(session.status().todo())
-
-
 def open_dialog(qtbot, session, default_path=None):
-    dialog = ExportDialog(session, missing(session), default_path=default_path)
+    dialog = ExportDialog(session, default_path=default_path)
     qtbot.addWidget(dialog)
     dialog.show()
-    # The encoders arrive from the worker thread; then the software ones are listed.
-    qtbot.waitUntil(lambda: dialog.codec_combo.count() >= 2)
+    # The encoders and the frame counts arrive from the worker thread.
+    qtbot.waitUntil(lambda: dialog.codec_combo.count() >= 2 and dialog.frames is not None)
     return dialog
+
+
+def choose_rate(qtbot, dialog, data):
+    choose(dialog.fps_combo, data)
+    qtbot.waitUntil(lambda: dialog.frames is not None)
 
 
 def type_path(qtbot, dialog, path):
@@ -82,7 +85,7 @@ def test_defaults_come_from_the_project(qtbot, tiny_clip, tmp_path):
     session = make_session(
         tiny_clip, tmp_path, height=180, crf=23, preset="slow", fps_multiplier=2, codec="h265"
     )
-    session.render(frames=range(10))
+    session.render(frames=range(10), between=False)
     dialog = open_dialog(qtbot, session)
     assert dialog.path_edit.text() == os.path.join(os.path.dirname(tiny_clip), "tiny_hd.mp4")
     assert dialog.codec_combo.currentText() == "H.265 (x265, software)"
@@ -93,13 +96,17 @@ def test_defaults_come_from_the_project(qtbot, tiny_clip, tmp_path):
     assert "18 ≈ visually lossless" in dialog.crf_hint.text()
     assert dialog.preset_combo.currentText() == "slow"
     fps = [dialog.fps_combo.itemText(i) for i in range(dialog.fps_combo.count())]
-    assert fps == ["×1 (24 fps)", "×2 (48 fps)", "×3 (72 fps)", "×4 (96 fps)"]
+    assert fps == ["×1 (24 fps)", "×2 (48 fps)", "×3 (72 fps)", "×4 (96 fps)", "",
+                   "23.976 fps", "25 fps", "29.97 fps", "30 fps", "50 fps", "59.94 fps",
+                   "60 fps", "Other…"]  # 24 fps is ×1
     assert dialog.fps_combo.currentText() == "×2 (48 fps)"
     assert dialog.audio_box.isEnabled() and dialog.audio_box.isChecked()
-    qtbot.waitUntil(lambda: "of 24" in dialog.frames_line.text())
+    # 48 output frames: the 24 source frames and one in-between after each but the last,
+    # which is held; frames 0-9 are rendered.
     assert dialog.frames_line.text() == (
-        "14 of 24 frames are not rendered yet; Export renders them first."
+        "38 of 48 frames are not rendered yet; Export renders them first."
     )
+    assert dialog.fps_hint.text() == "48 frames, 00:01.00; in-between frames made by dis"
     dialog.preview_box.click()
     assert "filled with a quick preview" in dialog.frames_line.text()
 
@@ -304,7 +311,7 @@ def test_run_export_from_dialog_to_show_in_folder(qtbot, tiny_clip, tmp_path, mo
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
 
     timer = when_shown(ExportDialog, on_dialog)  # noqa: F841 - kept alive while it runs
-    result = run_export(session, missing(session), parent)
+    result = run_export(session, parent)
     assert result is not None and result.path == out
     assert probe(str(out)).frame_count == clips.TINY_FRAMES
     assert seen["result"] == "Exported flow.mp4"
@@ -335,7 +342,7 @@ def test_run_export_cancelled_from_the_progress_dialog(qtbot, sample_clip, tmp_p
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
 
     timer = when_shown(ExportDialog, on_dialog)  # noqa: F841 - kept alive while it runs
-    assert run_export(session, missing(session), parent) is None
+    assert run_export(session, parent) is None
     assert labels[0].startswith("Rendering and encoding frame ") and labels[0].endswith(" of 132")
     assert labels[1] == "Cancelling…"
     assert written_files(tmp_path) == []
@@ -346,7 +353,7 @@ def test_closing_the_dialog_returns_nothing(qtbot, tiny_clip, tmp_path):
     parent = QWidget()
     qtbot.addWidget(parent)
     timer = when_shown(ExportDialog, lambda dialog: dialog.reject())  # noqa: F841
-    assert run_export(session, missing(session), parent) is None
+    assert run_export(session, parent) is None
 
 
 def test_an_export_renders_missing_frames_on_the_runtime_it_is_given(
@@ -369,3 +376,81 @@ def test_an_export_renders_missing_frames_on_the_runtime_it_is_given(
         job.start()
     assert runtimes == [Runtime("cpu", 96)]
     assert probe(str(tmp_path / "out.mp4")).frame_count == clips.TINY_FRAMES
+
+
+def positions_at(session, **rate):
+    project = session.project
+    return len(output_positions(replace(project, output=replace(project.output, **rate))))
+
+
+def test_a_target_frame_rate_counts_the_frames_it_places(qtbot, tiny_clip, tmp_path):
+    session = make_session(tiny_clip, tmp_path, height=180)  # 24 frames at 24 fps
+    dialog = open_dialog(qtbot, session)
+    assert dialog.frames_line.text() == (
+        "24 of 24 frames are not rendered yet; Export renders them first."
+    )
+    assert dialog.fps_hint.text() == "24 frames, 00:01.00"
+    assert not dialog.custom_fps.isVisible()
+
+    choose_rate(qtbot, dialog, "60")
+    assert positions_at(session, target_fps=Fraction(60)) == 60
+    assert dialog.fps_hint.text() == "60 frames, 00:01.00; in-between frames made by dis"
+    assert dialog.frames_line.text().startswith("60 of 60 frames are not rendered yet")
+    options = dialog.options()
+    assert (options.fps_multiplier, options.target_fps) == (1, Fraction(60))
+
+    choose_rate(qtbot, dialog, "60000/1001")
+    assert dialog.fps_combo.currentText() == "59.94 fps"
+    assert dialog.options().target_fps == Fraction(60000, 1001)
+    assert dialog.fps_hint.text().startswith(
+        f"{positions_at(session, target_fps=Fraction(60000, 1001))} frames, 00:01.00"
+    )
+
+    choose_rate(qtbot, dialog, "custom")
+    assert dialog.custom_fps.isVisible()
+    dialog.custom_fps.setValue(12)  # every other source frame: nothing to interpolate
+    qtbot.waitUntil(lambda: dialog.frames is not None)
+    assert dialog.fps_hint.text() == "12 frames, 00:01.00"
+    assert dialog.options().target_fps == Fraction(12)
+    dialog.custom_fps.setValue(29.97)
+    assert dialog.options().target_fps == Fraction(30000, 1001)  # NTSC's, exactly
+
+    choose_rate(qtbot, dialog, 2)
+    assert (dialog.options().fps_multiplier, dialog.options().target_fps) == (2, None)
+    assert dialog.fps_hint.text().startswith(f"{positions_at(session, fps_multiplier=2)} frames")
+
+
+def test_the_projects_target_rate_is_the_default(qtbot, tiny_clip, tmp_path):
+    session = make_session(tiny_clip, tmp_path, height=180, target_fps=Fraction(50))
+    assert open_dialog(qtbot, session).fps_combo.currentText() == "50 fps"
+    session.edit("48", edits.set_output, target_fps=Fraction(48))  # that is ×2
+    assert open_dialog(qtbot, session).fps_combo.currentText() == "×2 (48 fps)"
+    session.edit("40", edits.set_output, target_fps=Fraction(40))
+    dialog = open_dialog(qtbot, session)
+    assert dialog.fps_combo.currentText() == "Other…" and dialog.custom_fps.value() == 40
+
+
+def test_an_unusable_interpolator_is_named_before_exporting(qtbot, tiny_clip, tmp_path,
+                                                            monkeypatch):
+    monkeypatch.setenv("SDHD_MODELS_DIR", str(tmp_path / "models"))
+    session = make_session(tiny_clip, tmp_path, height=180)
+    session.edit("rife", edits.set_defaults, {"interpolator": "rife"})
+    dialog = open_dialog(qtbot, session)
+    choose_rate(qtbot, dialog, 2)
+    assert dialog.fps_hint.text().startswith("⚠ rife cannot run here: no RIFE weights")
+
+
+def test_an_export_at_a_target_rate_writes_its_frames(qtbot, tiny_clip, tmp_path):
+    session = make_session(tiny_clip, tmp_path, height=180)
+    options = options_for(tmp_path / "50.mp4", target_fps=Fraction(50), audio=False)
+    job = ExportJob(session, options)
+    steps = []
+    job.progress.connect(lambda done, total: steps.append((done, total)))
+    with qtbot.waitSignal(job.finished, timeout=30000) as finished:
+        job.start()
+    info = probe(options.path)
+    assert info.fps == Fraction(50)
+    assert info.frame_count == finished.args[0].frames == 50 == positions_at(
+        session, target_fps=Fraction(50)
+    )
+    assert steps[-1] == (50, 50)

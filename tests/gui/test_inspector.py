@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QPalette, QWheelEvent
-from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
+from PySide6.QtWidgets import QApplication, QLabel, QStyleOptionViewItem
 
 from sdhd_studio.core import edits
 from sdhd_studio.core.project import Project
@@ -494,3 +494,101 @@ def test_a_failing_check_is_shown_as_the_reason(qtbot, session, add_backend):
     widget.show_frame(session.project, 0)
     item = backend_item(widget, "upscaler", "test-broken")
     assert not item.isEnabled() and "disk on fire" in item.toolTip()
+
+
+# --- motion settings -----------------------------------------------------------------------
+
+
+def combo_names(combo) -> list[str]:
+    return [combo.itemData(i, Qt.ItemDataRole.UserRole) for i in range(combo.count())]
+
+
+def test_motion_settings_have_their_own_group_and_editors(inspector, session):
+    inspector.show_frame(session.project, 8)
+    headings = [label.text() for label in inspector.findChildren(QLabel) if label.text()]
+    assert "Motion" in headings
+    mode = field(inspector, "mode").combo
+    assert [mode.itemText(i) for i in range(mode.count())] == ["per-frame", "guided"]
+    assert mode.currentText() == "per-frame" and mode.isEnabled()
+    fast = field(inspector, "fast_upscaler").combo
+    assert combo_names(fast) == combo_names(field(inspector, "upscaler").combo)
+    assert fast.currentText() == "lanczos"
+    interpolator = field(inspector, "interpolator").combo
+    assert combo_names(interpolator) == [b.name for b in registry.backends("interpolate")]
+    assert {"dis", "rife"} <= set(combo_names(interpolator))
+    flow = field(inspector, "flow_scale").spin
+    assert (flow.minimum(), flow.maximum(), flow.value()) == (0.125, 1.0, 0.5)
+    assert flow.text() == "0.500"
+    fill = field(inspector, "fill_frames").spin
+    assert (fill.minimum(), fill.maximum(), fill.text()) == (1, 30, "8 frames")
+    model = field(inspector, "interpolator_model").line
+    assert model.placeholderText() == "backend default" and not model.isReadOnly()
+
+
+def test_choosing_guided_mode_emits_it_and_wakes_the_fast_upscaler(qtbot, inspector, session):
+    inspector.show_frame(session.project, 8)
+    fast = inspector._rows["fast_upscaler"]
+    assert "Used in guided mode only" in fast.label.toolTip()
+    edited = record(inspector.settingsEdited)
+    mode = field(inspector, "mode").combo
+    mode.setFocus()
+    qtbot.keyClick(mode, Qt.Key.Key_Down)  # per-frame -> guided
+    assert edited == [(8, {"mode": "guided"})]
+    project = apply(session, *edited[0])
+    inspector.show_frame(project, 8)
+    assert mode.currentText() == "guided"
+    assert "Used in guided mode only" not in fast.label.toolTip()
+    assert "Not used" not in inspector._rows["flow_scale"].label.toolTip()  # guided reads it
+    inspector.show_frame(project, 2)  # before the keyframe: per-frame still
+    assert mode.currentText() == "per-frame" and not mode.isEnabled()
+
+
+def test_the_interpolator_counts_only_when_the_output_needs_in_betweens(inspector, session):
+    inspector.show_frame(session.project, 8)
+    row = inspector._rows["interpolator"]
+    assert "needs no in-between frames" in row.label.toolTip()
+    doubled = session.edit("x2", edits.set_output, fps_multiplier=2)
+    inspector.show_frame(doubled, 8)
+    assert "needs no in-between frames" not in row.label.toolTip()
+    assert "Not used" not in row.label.toolTip()
+    same_rate = session.edit("12", edits.set_output, target_fps=Fraction(12))  # every other
+    inspector.show_frame(same_rate, 8)
+    assert "needs no in-between frames" in row.label.toolTip()
+
+
+def test_rife_without_weights_is_listed_disabled_with_where_to_put_them(
+    qtbot, session, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SDHD_MODELS_DIR", str(tmp_path / "models"))
+    widget = InspectorWidget()
+    qtbot.addWidget(widget)
+    widget.show()
+    project = session.edit("rife", edits.set_keyframe, 8, {"interpolator": "rife"})
+    widget.show_frame(project, 8)
+    item = backend_item(widget, "interpolator", "rife")
+    assert not item.isEnabled() and "no RIFE weights" in item.toolTip()
+    assert backend_item(widget, "interpolator", "dis").isEnabled()
+    warning = field(widget, "interpolator").warning
+    assert warning.isVisible()
+    assert warning.text().startswith("⚠ rife cannot run here: no RIFE weights: put")
+
+    weights = tmp_path / "models" / "rife" / "flownet.pkl"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"stand-in: the check reads no weights")
+    widget.forget_checks()  # what the Models window does after a change
+    widget.show_frame(project, 8)
+    assert backend_item(widget, "interpolator", "rife").isEnabled() and not warning.isVisible()
+
+
+def test_an_unusable_fast_upscaler_is_greyed_out_like_the_upscaler(qtbot, session, add_backend):
+    add_backend("test-gpu", check=lambda settings: "needs a GPU")
+    widget = InspectorWidget()
+    qtbot.addWidget(widget)
+    widget.show()
+    project = session.edit("guided", edits.set_keyframe, 8,
+                           {"mode": "guided", "fast_upscaler": "test-gpu"})
+    widget.show_frame(project, 8)
+    assert not backend_item(widget, "fast_upscaler", "test-gpu").isEnabled()
+    assert not backend_item(widget, "upscaler", "test-gpu").isEnabled()
+    warning = field(widget, "fast_upscaler").warning
+    assert warning.isVisible() and warning.text() == "⚠ test-gpu cannot run here: needs a GPU"

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QToolTip
 from sdhd_studio.gui.timeline import (
     MAX_PIXELS_PER_FRAME,
     STATE_COLOURS,
+    MaskMarker,
     TimelineWidget,
     ruler_ticks,
 )
@@ -181,6 +182,44 @@ def test_markers_selection_and_playhead_are_drawn(qtbot):
     assert image.pixelColor(10 * 4 + 2, 58) == QColor("white")
 
 
+def test_cuts_are_lines_at_the_start_of_their_frame(qtbot):
+    widget = timeline(qtbot, 100, 400)  # 4 px per frame
+    widget.set_states(np.full(100, S.DONE, dtype=np.uint8), {})
+    widget.set_current_frame(99)
+    widget.set_markers([], [], cuts=[30, 75])
+    image = widget.grab().toImage()
+    cut, done = QColor("#f0e442"), STATE_COLOURS[S.DONE]
+    for frame in (30, 75):
+        x = frame * 4  # frame 30 starts at x = 120
+        assert image.pixelColor(x - 1, ROW_Y) == cut and image.pixelColor(x, ROW_Y) == cut
+        assert image.pixelColor(x - 1, 24) == cut  # down from the markers row
+        assert image.pixelColor(x + 2, ROW_Y) == done and image.pixelColor(x - 3, ROW_Y) == done
+    assert sum(image.pixelColor(x, ROW_Y) == cut for x in range(400)) == 4  # nothing else
+    widget.set_markers([], [], cuts=[])
+    assert pixel(widget, 120, ROW_Y) == done
+
+
+def test_tracked_masks_are_drawn_apart_from_held_ones(qtbot):
+    widget = timeline(qtbot, 100, 400)
+    held, tracked = QColor("#b38cff"), QColor("#56b4e9")
+    # Held on 10..20; tracked: painted on 60, carried back to 50 and on to 80.
+    widget.set_markers([], [(10, 20), MaskMarker(60, 80, 50, True)])
+    image = widget.grab().toImage()
+    bar_y = 34
+    assert image.pixelColor(15 * 4, bar_y) == held
+    assert image.pixelColor(52 * 4, bar_y) == tracked  # before the painted frame
+    assert image.pixelColor(75 * 4, bar_y) == tracked
+    assert image.pixelColor(45 * 4, bar_y) != tracked and image.pixelColor(85 * 4, bar_y) != tracked
+    assert image.pixelColor(50 * 4, bar_y - 3) == tracked  # the bracket's cap at its start
+    assert image.pixelColor(55 * 4, bar_y - 3) != tracked  # none in between
+    assert image.pixelColor(60 * 4, bar_y - 6) == tracked  # the tab where it was painted
+    assert "tracked over frames 50–80" in tooltip(widget, 52 * 4 + 2)
+    assert "Clear mask (frames 50–80)" in right_click_menu(widget, 52 * 4 + 2)
+    with qtbot.waitSignal(widget.clearMaskRequested) as signal:
+        right_click_menu(widget, 52 * 4 + 2, choose="Clear mask")
+    assert signal.args == [60]  # the frame it was painted on
+
+
 def test_empty_timeline_paints_and_ignores_the_mouse(qtbot):
     widget = timeline(qtbot, 0, 400)
     widget.grab()
@@ -249,7 +288,10 @@ def test_set_current_frame_scrolls_the_playhead_into_view_without_emitting(qtbot
 
 def test_menu_adds_a_keyframe_and_renders_the_frame_clicked(qtbot):
     widget = timeline(qtbot, 100, 400)
-    assert right_click_menu(widget, 42) == ["Add keyframe here", "Render frame 10"]
+    assert right_click_menu(widget, 42) == [
+        "Add keyframe here", "Render frame 10", "Cut here (a new shot starts at this frame)",
+        "Add keyframes automatically…",
+    ]
     with qtbot.waitSignal(widget.addKeyframeRequested) as signal:
         right_click_menu(widget, 42, choose="Add keyframe here")
     assert signal.args == [10]
@@ -294,6 +336,29 @@ def test_menu_clears_the_selection(qtbot):
     assert signal.args == [-1, -1]
     assert widget.selection() is None
     assert "Clear selection" not in right_click_menu(widget, 200)
+
+
+def test_menu_marks_and_removes_a_cut(qtbot):
+    widget = timeline(qtbot, 100, 400)
+    with qtbot.waitSignal(widget.cutRequested) as signal:
+        right_click_menu(widget, 42, choose="Cut here")
+    assert signal.args == [10, True]
+    assert not any(e.startswith("Cut here") for e in right_click_menu(widget, 2))  # frame 0
+    widget.set_markers([], [], cuts=[10])
+    entries = right_click_menu(widget, 41)
+    assert "Remove cut at frame 10" in entries and "Cut here" not in " ".join(entries)
+    with qtbot.waitSignal(widget.cutRequested) as signal:
+        right_click_menu(widget, 38, choose="Remove cut")  # on the line, in frame 9
+    assert signal.args == [10, False]
+    with qtbot.waitSignal(widget.autoKeyframesRequested):
+        right_click_menu(widget, 200, choose="Add keyframes automatically")
+
+
+def test_menu_finds_a_cut_line_when_frames_are_narrower_than_a_pixel(qtbot):
+    widget = timeline(qtbot, 100_000, 1000)  # 100 frames per pixel
+    widget.set_markers([], [], cuts=[50_000])  # drawn at x = 500
+    assert "Remove cut at frame 50000" in right_click_menu(widget, 502)
+    assert "Remove cut at frame 50000" not in right_click_menu(widget, 520)
 
 
 def test_menu_clears_the_mask_that_applies_there(qtbot):

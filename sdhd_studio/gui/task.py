@@ -1,0 +1,148 @@
+"""Long engine work started from the editor (finding cuts, tracking a mask): run on a worker
+thread with a cancel button and progress, the outcome delivered back on the UI thread.
+
+The session methods this runs read the source one frame at a time and check their cancel token
+once per frame, so counting those checks gives the progress without the engine reporting it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QProgressDialog, QWidget
+
+from sdhd_studio.core.cancel import CancelToken
+from sdhd_studio.core.errors import Cancelled, SdhdError
+from sdhd_studio.gui.workers import WorkerPool
+
+log = logging.getLogger(__name__)
+
+_STEPS = 200  # progress reports per task at most: a long video does not flood the UI thread
+_SHOW_AFTER_MS = 300  # a task done sooner never flashes a dialog
+
+
+class FrameCountingToken(CancelToken):
+    """A cancel token that reports each `check` as one more frame of `total` read."""
+
+    def __init__(self, total: int, report: Callable[[int, int], None]) -> None:
+        super().__init__()
+        self.total = max(1, total)
+        self.done = 0
+        self._report = report
+        self._reported = -1
+
+    def check(self) -> None:
+        super().check()
+        self.done = min(self.done + 1, self.total)
+        step = self.done * _STEPS // self.total
+        if step != self._reported:
+            self._reported = step
+            self._report(self.done, self.total)
+
+
+class _Relay(QObject):
+    """What the worker thread emits; delivered to the task on the UI thread (queued)."""
+
+    progress = Signal(int, int)
+    ended = Signal(str, object)  # "finished" | "failed" | "cancelled", result or message
+
+
+class BackgroundTask(QObject):
+    """Runs `work(token)` once on a worker thread; `token` counts `total` frames (see module
+    docstring). Exactly one of finished, failed and cancelled is emitted at the end."""
+
+    progress = Signal(int, int)  # frames done, frames in all
+    finished = Signal(object)  # what `work` returned
+    failed = Signal(str)  # one-line message
+    cancelled = Signal()
+
+    def __init__(
+        self, work: Callable[[CancelToken], Any], total: int, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._work = work
+        # The pool before the relay: if the parent goes mid-task, the pool (deleted first)
+        # waits for the work, which the destroyed signal has cancelled, before the relay goes.
+        self._pool = WorkerPool(1, self)
+        self._relay = _Relay(self)
+        self._relay.progress.connect(self.progress)
+        self._relay.ended.connect(self._ended)
+        self._token = FrameCountingToken(total, self._relay.progress.emit)
+        self.destroyed.connect(self._token.cancel)
+        self._running = False
+
+    def start(self) -> None:
+        if self._running:
+            raise RuntimeError("the task is already running")
+        self._running = True
+        self._pool.run(self._run)
+
+    def cancel(self) -> None:
+        self._token.cancel()
+
+    def is_running(self) -> bool:
+        return self._running
+
+    def wait(self, ms: int = -1) -> bool:
+        """Wait up to `ms` (-1: as long as it takes) for the worker thread; True once done."""
+        return self._pool.waitForDone(ms)
+
+    def _run(self) -> None:
+        try:
+            result = self._work(self._token)
+        except Cancelled:
+            self._relay.ended.emit("cancelled", None)
+        except SdhdError as exc:
+            self._relay.ended.emit("failed", str(exc))
+        except Exception as exc:  # noqa: BLE001 - a worker thread must not raise into Qt
+            log.exception("background task failed")
+            self._relay.ended.emit("failed", f"unexpected error: {exc}")
+        else:
+            self._relay.ended.emit("finished", result)
+
+    def _ended(self, outcome: str, value: object) -> None:
+        self._pool.waitForDone()  # the work emits this as its last act: an instant join
+        self._running = False
+        if outcome == "finished":
+            self.finished.emit(value)
+        elif outcome == "cancelled":
+            self.cancelled.emit()
+        else:
+            self.failed.emit(str(value))
+
+
+def progress_dialog(
+    parent: QWidget, task: BackgroundTask, title: str, label: str
+) -> QProgressDialog:
+    """A window-modal progress dialog that follows `task`, cancels it from its button and
+    closes itself when the task ends, however it ends."""
+    dialog = QProgressDialog(label, "Cancel", 0, 100, parent)
+    dialog.setWindowTitle(title)
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(_SHOW_AFTER_MS)
+    dialog.setAutoClose(False)
+    dialog.setAutoReset(False)
+    dialog.setMinimumWidth(380)
+    dialog.setValue(0)
+
+    def advanced(done: int, total: int) -> None:
+        dialog.setMaximum(total)
+        dialog.setValue(done)
+
+    def cancel_asked() -> None:
+        task.cancel()
+        dialog.setLabelText("Cancelling…")
+
+    def ended(*_: object) -> None:
+        dialog.canceled.disconnect(cancel_asked)  # closing it emits canceled too
+        dialog.close()
+        dialog.deleteLater()
+
+    task.progress.connect(advanced)
+    dialog.canceled.connect(cancel_asked)
+    for signal in (task.finished, task.failed, task.cancelled):
+        signal.connect(ended)
+    return dialog
