@@ -20,6 +20,8 @@ from sdhd_studio.ml import flow
 MATCH_NOISE = 4.0
 MATCH_TOLERANCE = 20.0
 MATCH_BLUR = 3.0  # px: one pixel can match by chance, a neighbourhood of unrelated ones cannot
+# `carry`'s confidence below which a mask is not carried further. On the bundled sample a step
+# within a shot scores 0.86-1.0, a cut to another shot or picture 0.27-0.32.
 MIN_CONFIDENCE = 0.5
 MIN_FIT_PIXELS = 32  # a part's inside smaller than this: its motion is fitted to all of it
 MAX_FIT_PIXELS = 4000  # flow samples a part's motion is fitted to (plenty for 4 parameters)
