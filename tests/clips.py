@@ -26,6 +26,7 @@ VFR_FLASH_TIME = 1.8
 ODD_SIZE = (161, 91)
 CORRUPT_FRAMES = (20, 21, 35)  # of 50 mjpeg frames, these have their data zeroed
 CORRUPT_TOTAL = 50
+BBB_FRAMES = 33  # 160x90 at 25 fps, cut from the bundled Big Buck Bunny sample (real motion)
 
 BEEP = "'sin(2*PI*1000*t)*between(t,{t0:.4f},{t1:.4f})'"
 
@@ -44,6 +45,14 @@ def make_tiny(path: Path) -> Path:
         "-f", "lavfi", "-i", "sine=f=440:sample_rate=48000:d=1",
         "-c:v", "libx264", "-bf", "3", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
         str(path),
+    )  # fmt: skip
+    return path
+
+
+def make_bbb(path: Path) -> Path:
+    run_ffmpeg(
+        "-i", str(SAMPLE), "-vf", "scale=160:90", "-frames:v", str(BBB_FRAMES), "-an",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path),
     )  # fmt: skip
     return path
 

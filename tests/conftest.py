@@ -25,6 +25,11 @@ def tiny_clip(clip_dir: Path) -> str:
 
 
 @pytest.fixture(scope="session")
+def bbb_clip(clip_dir: Path) -> str:
+    return str(clips.make_bbb(clip_dir / "bbb33.mp4"))
+
+
+@pytest.fixture(scope="session")
 def open_gop_clip(clip_dir: Path) -> str:
     return str(clips.make_open_gop(clip_dir / "open_gop.mp4"))
 

@@ -14,6 +14,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,36 @@ def cmd_new(args: argparse.Namespace) -> int:
     session = Session.create(
         args.source, args.output, output=_output_settings(args), settings=_settings(args)
     )
+    _place_keyframes(session, args)
     _report(args, _info(session), f"created {session.folder.path}")
+    return 0
+
+
+def cmd_keyframe_auto(args: argparse.Namespace) -> int:
+    session = _open(args.project)
+    frames = session.add_keyframes(args.every, at_cuts=not args.no_cuts)
+    _report(args, {"keyframes": frames, "cuts": sorted(session.project.cuts)},
+            f"{len(frames)} keyframes: {_format_list(frames)}; cuts: "
+            f"{_format_list(sorted(session.project.cuts)) or 'none'}")
+    return 0
+
+
+def cmd_cut(args: argparse.Namespace) -> int:
+    from sdhd_studio.core import edits
+
+    session = _open(args.project)
+    if args.action == "detect":
+        found = session.detect_cuts()
+        project = session.project
+        for frame in found:
+            project = edits.set_cut(project, frame)
+        session.edit("Detect cuts", lambda _: project)
+    else:
+        on = args.action == "set"
+        session.edit(f"{'Cut' if on else 'No cut'} at frame {args.frame}", edits.set_cut,
+                     args.frame, on)
+    cuts = sorted(session.project.cuts)
+    _report(args, {"cuts": cuts}, f"cuts: {_format_list(cuts) or 'none'}")
     return 0
 
 
@@ -62,14 +92,18 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"{src['fps']} fps ({src['fps_float']:.3f}){' VFR' if src['vfr'] else ''}, "
           f"{src['frames']} frames, {src['duration']:.2f} s, "
           f"{len(src['audio'])} audio stream(s)")
-    print(f"output    {out['width']}x{out['height']}, x{out['fps_multiplier']} fps, "
+    print(f"output    {out['width']}x{out['height']}, {out['fps']} fps, "
           f"{out['codec']} crf {out['crf']} {out['preset']}")
     print(f"defaults  {_format_settings(info['defaults'])}")
     for kf in info["keyframes"]:
         print(f"keyframe  {kf['frame']}: {_format_settings(kf['settings'])}")
     for m in info["masks"]:
-        print(f"mask      frames {m['frame']}-{m['end']}"
+        first = m["frame"] if m["start"] is None else m["start"]
+        print(f"mask      frames {first}-{m['end']}, painted on {m['frame']}"
+              f"{', tracked' if m['track'] else ''}"
               f"{' (' + m['inpainter'] + ')' if m['inpainter'] else ''}")
+    if info["cuts"]:
+        print(f"cuts      {_format_list(info['cuts'])}")
     return 0
 
 
@@ -82,9 +116,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     todo = ranges(status.frames_in(FrameState.EMPTY, FrameState.DIRTY, FrameState.FAILED))
     failed = {int(i): status.errors[int(i)] for i in status.frames_in(FrameState.FAILED)}
     count, size = session.cache.size()
+    plan = session.plan()
+    cached = session.cache.keys()
+    between = [k for pair in plan.pairs for _, k in pair.outputs]
     result = {
         "frames": len(status),
         "counts": counts,
+        "in_between": {"total": len(between), "done": sum(k in cached for k in between)},
         "todo_ranges": [list(r) for r in todo],
         "failed": failed,
         "cache_entries": count,
@@ -95,6 +133,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(status)} frames: "
           + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
+    if between:
+        print(f"in-between frames: {result['in_between']['done']} of {len(between)} done")
     if todo:
         print("to render: " + _format_ranges(todo))
     for index, message in list(failed.items())[:20]:
@@ -139,9 +179,20 @@ def cmd_mask_set(args: argparse.Namespace) -> int:
     else:
         end = frame if args.until is None else args.until
     digest = session.store_mask(encode_png(mask))
-    session.edit(f"Set mask on frame {frame}", edits.set_mask, frame, digest, end, args.inpainter)
-    _report(args, {"mask": frame, "end": end, "digest": digest},
-            f"mask on frames {frame}-{end}")
+    if not args.track:
+        if args.start is not None:
+            raise SdhdError("--start needs --track: a held mask starts on the frame it is on")
+        session.edit(f"Set mask on frame {frame}", edits.set_mask, frame, digest, end,
+                     args.inpainter)
+        _report(args, {"mask": frame, "start": frame, "end": end, "digest": digest},
+                f"mask on frames {frame}-{end}")
+        return 0
+    report = session.track_mask(frame, digest, end, args.start, args.inpainter)
+    for warning in report.warnings:
+        print(f"sdhd: warning: {warning}", file=sys.stderr)
+    _report(args, {"mask": frame, "start": report.first, "end": report.last, "digest": digest,
+                   "warnings": report.warnings},
+            f"mask tracked over frames {report.first}-{report.last}")
     return 0
 
 
@@ -173,12 +224,17 @@ def cmd_render(args: argparse.Namespace) -> int:
         "cancelled": summary.cancelled,
         "seconds": round(summary.seconds, 3),
         "errors": {str(i): m for i, m in sorted(summary.errors.items())},
+        "interpolation_errors": {
+            str(i): m for i, m in sorted(summary.interpolation_errors.items())
+        },
     }
     if args.json:
         print(json.dumps(result))
     else:
         for index, message in sorted(summary.errors.items())[:20]:
             print(f"failed frame {index}: {message}", file=sys.stderr)
+        for index, message in sorted(summary.interpolation_errors.items())[:20]:
+            print(f"failed in-between frames after {index}: {message}", file=sys.stderr)
         print(f"rendered {summary.rendered}, cached {summary.cached}, failed {summary.failed} "
               f"in {summary.seconds:.1f} s")
     if summary.cancelled:
@@ -210,6 +266,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     else:
         session = Session.create(args.source, project_path, output=_output_settings(args),
                                  settings=_settings(args))
+    _place_keyframes(session, args)
     result = _export(session, args, out)
     if not args.keep_project:
         shutil.rmtree(session.folder.path, ignore_errors=True)
@@ -327,9 +384,14 @@ def _export(session: Any, args: argparse.Namespace, out: str | Path) -> dict[str
     overrides = {
         name: value
         for name, value in (("crf", args.crf), ("preset", args.preset), ("codec", args.codec),
-                            ("fps_multiplier", getattr(args, "fps_multiplier", None)))
+                            ("fps_multiplier", getattr(args, "fps_multiplier", None)),
+                            ("target_fps", getattr(args, "target_fps", None)))
         if value is not None
     }
+    if overrides.get("target_fps") is not None:
+        overrides["fps_multiplier"] = 1
+    elif overrides.get("fps_multiplier") is not None:
+        overrides["target_fps"] = None
     if args.no_audio:
         overrides["audio"] = False
     bar = ProgressBar("export", enabled=not args.json)
@@ -375,7 +437,13 @@ def _info(session: Any) -> dict[str, Any]:
             "duration": info.duration,
             "audio": [vars(a) for a in info.audio],
         },
-        "output": {**vars(project.output), "width": width, "height": height},
+        "output": {
+            **vars(project.output),
+            "target_fps": None if project.output.target_fps is None
+            else str(project.output.target_fps),
+            "fps": str(project.output.fps(info)),
+            "width": width, "height": height,
+        },
         "defaults": dict(project.defaults),
         "keyframes": [
             {"frame": kf.frame, "settings": dict(kf.settings),
@@ -383,6 +451,7 @@ def _info(session: Any) -> dict[str, Any]:
             for kf in project.keyframes
         ],
         "masks": [vars(m) for m in project.masks],
+        "cuts": sorted(project.cuts),
     }
 
 
@@ -394,9 +463,15 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     from sdhd_studio.core.settings import parse_assignment
 
     values = dict(parse_assignment(text) for text in (args.set or []))
-    if getattr(args, "upscaler", None):
-        values["upscaler"] = args.upscaler
+    for name in ("upscaler", "fast_upscaler", "interpolator", "mode"):
+        if getattr(args, name, None):
+            values[name] = getattr(args, name)
     return values
+
+
+def _place_keyframes(session: Any, args: argparse.Namespace) -> None:
+    if getattr(args, "keyframe_every", None) is not None:
+        session.add_keyframes(args.keyframe_every)
 
 
 def _output_changes(args: argparse.Namespace) -> dict[str, Any]:
@@ -407,6 +482,8 @@ def _output_changes(args: argparse.Namespace) -> dict[str, Any]:
         changes["height"] = args.height
     if getattr(args, "fps_multiplier", None) is not None:
         changes["fps_multiplier"] = args.fps_multiplier
+    if getattr(args, "target_fps", None) is not None:
+        changes["target_fps"] = args.target_fps
     return changes
 
 
@@ -416,6 +493,8 @@ def _output_settings(args: argparse.Namespace) -> Any:
     changes = _output_changes(args)
     if "scale" in changes:
         changes["height"] = None
+    if changes.get("target_fps") is not None:
+        changes["fps_multiplier"] = 1
     return OutputSettings(**changes)
 
 
@@ -446,6 +525,23 @@ def _parse_frames(text: str, count: int) -> range:
 
 def _format_settings(values: dict[str, Any]) -> str:
     return " ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in values.items())
+
+
+def _format_list(frames: list[int]) -> str:
+    return ", ".join(map(str, frames[:20])) + (f" and {len(frames) - 20} more"
+                                               if len(frames) > 20 else "")
+
+
+def _fps(text: str) -> Fraction:
+    """A frame rate as typed: 50, 59.94 (read as 60000/1001) or 30000/1001."""
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a frame rate: {text!r}") from None
+    for ntsc in (24, 30, 60, 120):
+        if abs(value - Fraction(ntsc * 1000, 1001)) < Fraction(1, 100):
+            return Fraction(ntsc * 1000, 1001)
+    return value
 
 
 def _format_ranges(found: list[tuple[int, int]]) -> str:
@@ -495,9 +591,27 @@ def _parser() -> argparse.ArgumentParser:
         group = p.add_mutually_exclusive_group()
         group.add_argument("--scale", type=float, help="output size as a multiple of the source")
         group.add_argument("--height", type=int, help="output height in pixels (default 720)")
-        p.add_argument("--upscaler", help="upscaler for all frames (see `sdhd backends`)")
-        p.add_argument("--fps-multiplier", type=int, choices=(1, 2, 3, 4))
+        p.add_argument("--upscaler", help="upscaler for all frames, or for the keyframes in "
+                       "guided mode (see `sdhd backends`)")
+        rate_args(p)
+        p.add_argument("--interpolator", help="in-between frames: dis (default, no weights) or "
+                       "rife (needs Practical-RIFE's flownet.pkl)")
+        p.add_argument("--mode", choices=("per-frame", "guided"),
+                       help="guided: only keyframes go through --upscaler; the frames between "
+                       "take the fast upscaler plus the keyframes' detail, carried by flow")
+        p.add_argument("--keyframe-every", type=int, metavar="N",
+                       help="keyframes every N frames and where shots start")
+        p.add_argument("--fast-upscaler", help="guided mode: upscaler of the frames between "
+                       "keyframes (default lanczos)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a render setting")
+
+    def rate_args(p: argparse.ArgumentParser) -> None:
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--fps-multiplier", type=int, choices=(1, 2, 3, 4),
+                           help="output frame rate as a multiple of the source's; the new "
+                           "frames are interpolated")
+        group.add_argument("--target-fps", type=_fps, metavar="FPS",
+                           help="output frame rate, e.g. 50 or 59.94 (interpolated)")
 
     def export_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--crf", type=int, help="quality, 0 (lossless) to 51 (worst); default 18")
@@ -537,6 +651,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("frame", type=int)
     p.add_argument("--json", action="store_true")
+    p = ksub.add_parser("auto", help="add keyframes every N frames and where shots start")
+    p.set_defaults(command=cmd_keyframe_auto)
+    p.add_argument("project")
+    p.add_argument("--every", type=int, required=True, metavar="N")
+    p.add_argument("--no-cuts", action="store_true", help="do not look for shot changes")
+    p.add_argument("--json", action="store_true")
+
+    cut = sub.add_parser("cut", help="mark where shots start: nothing is interpolated or "
+                         "carried across a cut")
+    csub = cut.add_subparsers(required=True, metavar="ACTION")
+    for action, text in (("set", "a new shot starts at FRAME"),
+                         ("rm", "no cut at FRAME after all")):
+        p = csub.add_parser(action, help=text)
+        p.set_defaults(command=cmd_cut, action=action)
+        p.add_argument("project")
+        p.add_argument("frame", type=int)
+        p.add_argument("--json", action="store_true")
+    p = csub.add_parser("detect", help="find the shot changes in the source and mark them")
+    p.set_defaults(command=cmd_cut, action="detect")
+    p.add_argument("project")
+    p.add_argument("--json", action="store_true")
 
     mask = sub.add_parser("mask", help="set or remove inpainting masks")
     msub = mask.add_subparsers(required=True, metavar="ACTION")
@@ -549,6 +684,11 @@ def _parser() -> argparse.ArgumentParser:
     hold.add_argument("--hold", type=int, metavar="N", help="apply to N frames from FRAME")
     hold.add_argument("--until", type=int, metavar="FRAME", help="apply up to FRAME")
     p.add_argument("--inpainter", help="inpainter for this mask (default: the frame's setting)")
+    p.add_argument("--track", action="store_true",
+                   help="carry the mask along with what moves (optical flow) instead of "
+                   "holding it still; stops early, with a warning, where tracking is lost")
+    p.add_argument("--start", type=int, metavar="FRAME",
+                   help="with --track: also carry it back to FRAME")
     p.add_argument("--json", action="store_true")
     p = msub.add_parser("rm", help="remove the mask painted on a frame")
     p.set_defaults(command=cmd_mask_rm)
@@ -565,7 +705,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command("export", cmd_export, "write the HD MP4 (renders what is missing first)")
     p.add_argument("project")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--fps-multiplier", type=int, choices=(1, 2, 3, 4))
+    rate_args(p)
     export_args(p)
 
     p = command("upscale", cmd_upscale, "one step: video in, HD MP4 out (resumable)")

@@ -67,14 +67,26 @@ def set_defaults(project: Project, settings: Mapping[str, Any]) -> Project:
 
 
 def set_mask(
-    project: Project, frame: int, digest: str, end: int | None = None, inpainter: str | None = None
+    project: Project,
+    frame: int,
+    digest: str,
+    end: int | None = None,
+    inpainter: str | None = None,
+    *,
+    track: bool = False,
+    start: int | None = None,
 ) -> Project:
-    """Apply the mask stored under `digest` from `frame` to `end` (inclusive; default: `frame`)."""
+    """Apply the mask stored under `digest` from `start` (default: `frame`) to `end` (inclusive;
+    default: `frame`), held as painted or, with `track`, carried along by optical flow."""
     project.check_frame(frame)
     end = frame if end is None else project.check_frame(end)
     if end < frame:
         raise ProjectError(f"a mask on frame {frame} cannot end earlier, at frame {end}")
-    mask = MaskRef(frame, digest, end, inpainter)
+    if start is not None and project.check_frame(start) > frame:
+        raise ProjectError(f"a mask on frame {frame} cannot start later, at frame {start}")
+    if start is not None and start < frame and not track:
+        raise ProjectError("only a tracked mask can reach frames before the one it is painted on")
+    mask = MaskRef(frame, digest, end, inpainter, track, None if start == frame else start)
     others = [m for m in project.masks if m.frame != frame]
     return dataclasses.replace(
         project, masks=tuple(sorted([*others, mask], key=lambda m: m.frame))
@@ -87,12 +99,46 @@ def remove_mask(project: Project, frame: int) -> Project:
     return dataclasses.replace(project, masks=tuple(m for m in project.masks if m.frame != frame))
 
 
+def set_cut(project: Project, frame: int, on: bool = True) -> Project:
+    """Mark `frame` as the first of a new shot (or unmark it): nothing is interpolated across
+    a cut and no keyframe's detail is carried over it."""
+    project.check_frame(frame)
+    if frame == 0:
+        raise ProjectError("frame 0 always starts a shot; a cut goes on a later frame")
+    cuts = project.cuts | {frame} if on else project.cuts - {frame}
+    return dataclasses.replace(project, cuts=frozenset(cuts))
+
+
+def add_keyframes(project: Project, every: int, at_cuts: Iterable[int] = ()) -> Project:
+    """Add keyframes every `every` frames from 0 and at each frame of `at_cuts`, which also
+    become cuts; keyframes already there keep their settings.
+
+    A new keyframe pins the upscaler in effect at its frame, so that changing one keyframe's
+    upscaler later changes that keyframe alone, not every keyframe after it."""
+    if every < 1:
+        raise ProjectError(f"keyframes need a spacing of at least 1 frame, got {every}")
+    cuts = {project.check_frame(c) for c in at_cuts if c > 0}
+    frames = set(range(0, project.frame_count, every)) | cuts
+    frames -= {kf.frame for kf in project.keyframes}
+    added = [Keyframe(f, {"upscaler": project.settings_at(f)["upscaler"]}) for f in frames]
+    return dataclasses.replace(
+        project,
+        keyframes=tuple(sorted([*project.keyframes, *added], key=lambda kf: kf.frame)),
+        cuts=project.cuts | frozenset(cuts),
+    )
+
+
 def set_output(project: Project, **changes: Any) -> Project:
-    """Change output settings; `height` and `scale` replace each other."""
+    """Change output settings; `height` and `scale` replace each other, and so do
+    `fps_multiplier` and `target_fps`."""
     if changes.get("height") is not None:
         changes["scale"] = None
     elif changes.get("scale") is not None:
         changes["height"] = None
+    if changes.get("target_fps") is not None:
+        changes["fps_multiplier"] = 1
+    elif changes.get("fps_multiplier") is not None:
+        changes["target_fps"] = None
     try:
         output = dataclasses.replace(project.output, **changes)
     except TypeError as exc:

@@ -24,11 +24,13 @@ PRESETS = (
 
 @dataclass(frozen=True)
 class OutputSettings:
-    """Size and encoding of the HD result. Exactly one of `height` and `scale` is set."""
+    """Size, frame rate and encoding of the HD result. Exactly one of `height` and `scale` is
+    set; the frame rate is the source's times `fps_multiplier`, or `target_fps` when set."""
 
     height: int | None = 720
     scale: float | None = None
     fps_multiplier: int = 1
+    target_fps: Fraction | None = None
     codec: str = "h264"
     crf: int = 18
     preset: str = "medium"
@@ -43,10 +45,19 @@ class OutputSettings:
             raise ProjectError(f"output scale must be 0.25-16, got {self.scale:g}")
         if self.fps_multiplier not in (1, 2, 3, 4):
             raise ProjectError(f"fps multiplier must be 1, 2, 3 or 4, got {self.fps_multiplier}")
+        if self.target_fps is not None:
+            if self.fps_multiplier != 1:
+                raise ProjectError("set either an fps multiplier or a target fps, not both")
+            if not 1 <= self.target_fps <= 240:
+                raise ProjectError(f"target fps must be 1-240, got {float(self.target_fps):g}")
         if not 0 <= self.crf <= 51:
             raise ProjectError(f"CRF must be 0-51, got {self.crf}")
         if self.preset not in PRESETS:
             raise ProjectError(f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}")
+
+    def fps(self, info: VideoInfo) -> Fraction:
+        """The output frame rate."""
+        return self.target_fps if self.target_fps is not None else info.fps * self.fps_multiplier
 
     def frame_size(self, info: VideoInfo) -> tuple[int, int]:
         """Output (width, height): square pixels at the source's display aspect, even sides.
@@ -78,18 +89,26 @@ class Keyframe:
 
 @dataclass(frozen=True)
 class MaskRef:
-    """An inpainting mask painted on `frame` and applied to frames `frame`..`end` inclusive.
+    """An inpainting mask painted on `frame` and applied to frames `first`..`end` inclusive.
 
-    The PNG lives in the project folder under its content digest.
+    The PNG lives in the project folder under its content digest. A held mask applies as
+    painted; a tracked one (`track`) is carried by optical flow to each frame it covers, which
+    may start before the frame it was painted on.
     """
 
     frame: int
     digest: str
     end: int
     inpainter: str | None = None  # None: the frame's effective `inpainter` setting
+    track: bool = False
+    start: int | None = None  # first frame covered; None: `frame`
+
+    @property
+    def first(self) -> int:
+        return self.frame if self.start is None else self.start
 
     def covers(self, index: int) -> bool:
-        return self.frame <= index <= self.end
+        return self.first <= index <= self.end
 
 
 @dataclass(frozen=True)
@@ -108,6 +127,7 @@ class Project:
     defaults: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULTS))
     keyframes: tuple[Keyframe, ...] = ()  # sorted by frame, at most one per frame
     masks: tuple[MaskRef, ...] = ()  # sorted by frame, at most one per frame
+    cuts: frozenset[int] = frozenset()  # frames that start a new shot (never 0)
 
     @property
     def frame_count(self) -> int:
@@ -179,7 +199,7 @@ class Project:
         bounds = [kf.frame for kf in self.keyframes if kf.frame > 0]
         starts = [0, *bounds]
         stops = [*bounds, self.frame_count]
-        current = dict(self.defaults)
+        current = {**DEFAULTS, **self.defaults}  # a project saved before a setting existed
         origin: dict[str, tuple[int, Any, bool]] = {}  # name -> (frame, value, interpolates)
         for start, stop in zip(starts, stops, strict=True):
             kf = self.keyframe_at(start)
@@ -220,11 +240,15 @@ class Project:
         return next((mask for mask in self.masks if mask.frame == index), None)
 
     def mask_at(self, index: int) -> MaskRef | None:
-        """The mask applied at `index`: the latest-painted mask that covers it."""
-        found = None
-        for mask in self.masks:
-            if mask.frame > index:
-                break
-            if mask.covers(index):
-                found = mask
-        return found
+        """The mask applied at `index`: of the masks that cover it, the one painted last in the
+        video before (or else nearest after) it."""
+        covering = [mask for mask in self.masks if mask.covers(index)]
+        before = [mask for mask in covering if mask.frame <= index]
+        return before[-1] if before else (covering[0] if covering else None)
+
+    def shot_of(self, index: int) -> tuple[int, int]:
+        """The (first, stop) frames of the shot holding `index`, as the project's cuts split the
+        video."""
+        first = max((c for c in self.cuts if c <= index), default=0)
+        stop = min((c for c in self.cuts if c > index), default=self.frame_count)
+        return first, stop

@@ -26,7 +26,11 @@ def project_to_dict(project: Project) -> dict[str, Any]:
             "fingerprint": vars(project.source.fingerprint),
             "info": info_dict,
         },
-        "output": vars(project.output),
+        "output": {
+            **vars(project.output),
+            "target_fps": None if project.output.target_fps is None
+            else str(project.output.target_fps),
+        },
         "defaults": dict(project.defaults),
         "keyframes": [
             {
@@ -37,6 +41,7 @@ def project_to_dict(project: Project) -> dict[str, Any]:
             for kf in project.keyframes
         ],
         "masks": [vars(m) for m in project.masks],
+        "cuts": sorted(project.cuts),
     }
 
 
@@ -49,11 +54,17 @@ def project_from_dict(data: dict[str, Any]) -> Project:
     source = Source(src["path"], Fingerprint(**src["fingerprint"]), VideoInfo(**info))
     return Project(
         source=source,
-        output=OutputSettings(**data["output"]),
+        output=_output(data["output"]),
         defaults=validate(data["defaults"]),
         keyframes=tuple(
             Keyframe(k["frame"], validate(k["settings"]), frozenset(k["interpolate"]))
             for k in data["keyframes"]
         ),
         masks=tuple(MaskRef(**m) for m in data["masks"]),
+        cuts=frozenset(data.get("cuts", ())),
     )
+
+
+def _output(data: dict[str, Any]) -> OutputSettings:
+    target = data.get("target_fps")
+    return OutputSettings(**{**data, "target_fps": None if target is None else Fraction(target)})

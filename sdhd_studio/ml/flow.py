@@ -4,6 +4,11 @@ A flow field `f` from picture A to picture B is an (H, W, 2) float32 array of pi
 the content at A's pixel (x, y) is found in B at (x + f[y, x, 0], y + f[y, x, 1]). Flow is
 estimated on a smaller copy of the pictures when `scale` < 1 and then upsampled (offsets
 multiplied back), which is what makes HD frames affordable.
+
+DIS's medium preset stops refining at half the size it is given (its finest pyramid level is 1)
+and upsamples from there. So the motion is really resolved at `coarse_size`: half of `scale`.
+Estimating there directly (finest level 0) gives the same field for less work, and callers
+that want to post-process it (the interpolator) can do so at that size.
 """
 
 from __future__ import annotations
@@ -17,18 +22,29 @@ MIN_SIDE = 16  # DIS needs a few patches; smaller estimates are not worth making
 def estimate(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """Flow from `a` to `b` (RGB uint8 or gray, same size) at full resolution."""
     height, width = a.shape[:2]
+    size = coarse_size((width, height), scale)
     ga, gb = _gray(a), _gray(b)
-    small = (max(MIN_SIDE, round(width * scale)), max(MIN_SIDE, round(height * scale)))
-    if small != (width, height):
-        ga = cv2.resize(ga, small, interpolation=cv2.INTER_AREA)
-        gb = cv2.resize(gb, small, interpolation=cv2.INTER_AREA)
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # cheap; not shareable
-    flow = dis.calc(ga, gb, None)
-    if small != (width, height):
-        flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
-        flow[..., 0] *= width / small[0]
-        flow[..., 1] *= height / small[1]
-    return flow
+    if size != (width, height):
+        ga = cv2.resize(ga, size, interpolation=cv2.INTER_AREA)
+        gb = cv2.resize(gb, size, interpolation=cv2.INTER_AREA)
+    return resize_flow(estimate_coarse(ga, gb), (width, height))
+
+
+def coarse_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    """The (width, height) at which `estimate(..., scale)` resolves the motion of pictures of
+    `size`: half of `scale`, at least MIN_SIDE a side."""
+    width, height = size
+    return max(MIN_SIDE, round(width * scale / 2)), max(MIN_SIDE, round(height * scale / 2))
+
+
+def estimate_coarse(
+    a: np.ndarray, b: np.ndarray, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+) -> np.ndarray:
+    """Flow from `a` to `b` at their own size: pictures already brought to `coarse_size`.
+    `preset`: one of OpenCV's DIS presets (ULTRAFAST skips the variational refinement)."""
+    dis = cv2.DISOpticalFlow_create(preset)  # cheap to make; not shareable between threads
+    dis.setFinestScale(0)
+    return dis.calc(_gray(a), _gray(b), None)
 
 
 def warp(image: np.ndarray, flow: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
@@ -57,8 +73,10 @@ def consistency(forward: np.ndarray, backward: np.ndarray, tolerance: float = 1.
     pixel of A that moves to B and back by `backward` (B->A) should land where it started.
     Where it does not (occlusion, a wrong match) the confidence falls towards 0."""
     back_at_target = warp(backward, forward)
-    error = np.linalg.norm(forward + back_at_target, axis=2)
-    magnitude = np.linalg.norm(forward, axis=2) + np.linalg.norm(back_at_target, axis=2)
+    loop = forward + back_at_target
+    error = cv2.magnitude(loop[..., 0], loop[..., 1])
+    magnitude = (cv2.magnitude(forward[..., 0], forward[..., 1])
+                 + cv2.magnitude(back_at_target[..., 0], back_at_target[..., 1]))
     limit = tolerance + 0.05 * magnitude  # fast motion earns a little slack
     return np.clip(1.0 - error / (2 * limit), 0.0, 1.0).astype(np.float32)
 

@@ -22,11 +22,13 @@ import numpy as np
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import Cancelled, ExportError, FrameDecodeError
 from sdhd_studio.core.source import VideoInfo
+from sdhd_studio.core.timing import output_positions
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.media.writer import AudioSource, VideoWriter
 from sdhd_studio.ml import registry
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.events import Event, FrameDone, FrameFailed
+from sdhd_studio.render.plan import InterpolationJob, Job, Plan
 from sdhd_studio.render.session import Session
 
 # Rendered frames are handed straight to the encoder rather than re-read from the cache. Workers
@@ -72,17 +74,19 @@ def export_video(
     if Path(out).resolve() == Path(project.source.path).resolve():
         raise ExportError(f"{out} is the source video; choose another output name")
     output = dataclasses.replace(project.output, **overrides)
+    if output != project.output:  # the frame rate may change which in-between frames exist
+        project = dataclasses.replace(project, output=output)
     info = project.source.info
     width, height = project.frame_size
-    plan = session.plan()
+    plan = session.plan() if project is session.project else Plan(project, session.folder)
+    positions = output_positions(project)
     cached = session.cache.keys()
-    missing = {i for i, key in enumerate(plan.keys) if key not in cached}
-    feed = _RenderFeed(session, plan.keys, sorted(missing), workers, on_event, cancel, runtime)
+    missing = [key for key in dict.fromkeys(plan.outputs) if key not in cached]
+    feed = _RenderFeed(session, plan, missing, workers, on_event, cancel, runtime)
     audio = None
     if output.audio and info.audio:
         audio = AudioSource(project.source.path, info.audio[0].index, info.start_time)
-    fps = info.fps * output.fps_multiplier
-    count = len(plan) * output.fps_multiplier
+    fps = output.fps(info)
     previews = _Previews(project.source.path, info, (width, height))
     image: np.ndarray | None = None  # the frame written last
     try:
@@ -92,28 +96,29 @@ def export_video(
         ) as writer:
             if missing and not allow_preview:
                 feed.start()
-            for index in range(len(plan)):
+            for position, (key, (index, t)) in enumerate(zip(plan.outputs, positions,
+                                                             strict=True)):
                 cancel.check()
-                if index not in missing:
-                    image = _cached(session, plan.keys[index], index)
+                if key in cached:
+                    image = _cached(session, key, index)
                 elif allow_preview:
-                    image = previews.make(index, image)
+                    # An in-between frame that is not made repeats the frame before it.
+                    image = previews.make(index, image) if not t or image is None else image
                 else:
-                    image = feed.take(index)
-                # Frame-rate multiplication by repetition keeps every frame at its source time.
-                for _ in range(output.fps_multiplier):
-                    writer.write(image)
+                    image = feed.take(key, position, index)
+                writer.write(image)
                 if on_progress is not None:
-                    on_progress(index + 1, len(plan))
+                    on_progress(position + 1, len(positions))
     except BaseException:
         cancel.cancel()
         raise
     finally:
         feed.join()
         previews.close()
+    count = len(positions)
     return ExportResult(
         Path(out), count, width, height, fps,
-        len(missing) if not allow_preview else 0, previews.made, time.monotonic() - started,
+        feed.rendered, previews.made, time.monotonic() - started,
     )
 
 
@@ -156,31 +161,38 @@ class _Previews:
 
 
 class _RenderFeed:
-    """Renders the missing frames in a background thread and hands them over in order."""
+    """Renders what is missing in a background thread and hands the pictures over in order."""
 
     def __init__(
         self,
         session: Session,
-        keys: list[str],
-        frames: list[int],
+        plan: Plan,
+        missing: list[str],
         workers: int | None,
         on_event: Callable[[Event], None] | None,
         cancel: CancelToken,
         runtime: Runtime | None,
     ) -> None:
         self._session = session
+        self._plan = plan
         self._runtime = runtime
-        self._keys = keys
-        self._frames = frames
         self._workers = workers
         self._on_event = on_event
         self._cancel = cancel
+        # Which job makes each missing output picture, and the first place each one is shown.
+        self._maker = {key: key for key in missing}
+        for pair in plan.pairs:
+            self._maker.update((key, pair.key) for _, key in pair.outputs if key in self._maker)
+        self._first: dict[str, int] = {}
+        for position, key in enumerate(plan.outputs):
+            self._first.setdefault(key, position)
         self._ready = threading.Condition()
-        self._outcome: dict[int, str | None] = {}  # index -> None when done, else the error
-        self._images: dict[int, np.ndarray] = {}
-        self._next = 0  # the frame the writer takes next
+        self._outcome: dict[str, str | None] = {}  # job key -> None when done, else the error
+        self._images: dict[str, np.ndarray] = {}
+        self._next = 0  # the output position the writer takes next
         self._crash: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self.rendered = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sdhd-export-render", daemon=True)
@@ -190,11 +202,12 @@ class _RenderFeed:
         if self._thread is not None:
             self._thread.join()
 
-    def take(self, index: int) -> np.ndarray:
+    def take(self, key: str, position: int, index: int) -> np.ndarray:
+        job = self._maker[key]
         with self._ready:
-            self._next = index
+            self._next = position
             self._ready.notify_all()
-            while index not in self._outcome:
+            while job not in self._outcome:
                 if self._crash is not None:
                     raise self._crash
                 if not self._thread or not self._thread.is_alive():
@@ -202,45 +215,54 @@ class _RenderFeed:
                         raise Cancelled("cancelled")
                     raise ExportError(f"frame {index} was not rendered")
                 self._ready.wait(0.25)
-            error = self._outcome.pop(index)
-            image = self._images.pop(index, None)
+            error = self._outcome[job]
+            image = self._images.pop(key, None)
         if error is not None:
+            what = f"frame {index}" if job == key else f"the in-between frames after {index}"
             raise ExportError(
-                f"frame {index} failed to render: {error} (export stopped; --allow-preview "
+                f"{what} failed to render: {error} (export stopped; --allow-preview "
                 "fills frames that are not rendered with a quick upscale)"
             )
         if image is None:
-            image = _cached(self._session, self._keys[index], index)
+            image = _cached(self._session, key, index)
         return image
 
     def _run(self) -> None:
         try:
-            self._session.render(
-                self._frames,
+            summary = self._session.render(
+                plan=self._plan,
                 workers=self._workers,
                 on_event=self._event,
                 cancel=self._cancel,
                 on_frame=self._keep,
                 runtime=self._runtime,
             )
+            self.rendered = summary.rendered
         except BaseException as exc:  # noqa: BLE001 - handed to the exporting thread
             with self._ready:
                 self._crash = exc
                 self._ready.notify_all()
 
-    def _keep(self, index: int, image: np.ndarray) -> None:
+    def _keep(self, job: Job, result: Any) -> None:
+        if isinstance(job, InterpolationJob):
+            pictures = {key: image for (_, key), image in zip(job.outputs, result, strict=True)}
+        else:
+            pictures = {job.key: result}
         deadline = time.monotonic() + _HANDOFF_PATIENCE
         with self._ready:
-            while index >= self._next + _HANDOFF_FRAMES:
-                if self._cancel.cancelled or time.monotonic() > deadline:
-                    return
-                self._ready.wait(0.25)
-            self._images[index] = image
+            for key, image in pictures.items():
+                if key not in self._first:
+                    continue  # not shown at this frame rate
+                while self._first[key] >= self._next + _HANDOFF_FRAMES:
+                    if self._cancel.cancelled or time.monotonic() > deadline:
+                        return
+                    self._ready.wait(0.25)
+                self._images[key] = image
 
     def _event(self, event: Event) -> None:
         if isinstance(event, FrameDone | FrameFailed):
             with self._ready:
-                self._outcome[event.index] = (
+                self._outcome[event.key] = (
                     event.message if isinstance(event, FrameFailed) else None
                 )
                 self._ready.notify_all()

@@ -1,8 +1,10 @@
-"""Making one frame: read the source frame, inpaint it if masked, upscale it, store it."""
+"""Making frames: read the source frame, inpaint it if masked, upscale it, store it; or make
+the in-between frames of frame-rate conversion from two finished frames."""
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from functools import lru_cache
@@ -15,10 +17,10 @@ from sdhd_studio.core.errors import BackendError
 from sdhd_studio.core.source import VideoInfo
 from sdhd_studio.media.images import read_mask
 from sdhd_studio.media.reader import FrameReader
-from sdhd_studio.ml import registry
+from sdhd_studio.ml import guide, registry, track
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.cache import FrameCache
-from sdhd_studio.render.plan import FrameJob
+from sdhd_studio.render.plan import FrameJob, GuideRef, InterpolationJob, Job, MaskSource
 
 
 class FrameRenderer:
@@ -40,29 +42,131 @@ class FrameRenderer:
         self._reader_lock = threading.Lock()
         self._readers: dict[str, FrameReader] = {}
         self._mask = lru_cache(maxsize=8)(self._load_mask)
+        # A keyframe guides the frames on both sides of it: keep its fast upscale around.
+        self._fast_guides: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._guides_lock = threading.Lock()
 
-    def __call__(self, job: FrameJob, cancel: CancelToken) -> np.ndarray:
+    def __call__(self, job: Job, cancel: CancelToken) -> np.ndarray | list[np.ndarray]:
+        if isinstance(job, InterpolationJob):
+            return self._between(job, cancel)
+        return self._frame(job, cancel)
+
+    def _frame(self, job: FrameJob, cancel: CancelToken) -> np.ndarray:
         cancel.check()
-        with self._reader_lock:
-            frame = self._reader(job.source_path).read(job.index)
-        if job.mask_path is not None and job.inpainter is not None:
-            settings = job.inpaint_settings or {}
-            inpainter, lock = self._backend("inpaint", job.inpainter, settings)
-            mask = self._mask(job.mask_path)
-            with lock:
-                frame = inpainter.inpaint(frame, mask, settings, cancel)
-        upscaler, lock = self._backend("upscale", job.upscaler, job.upscale_settings)
-        with lock:
-            out = upscaler.upscale(frame, job.size, job.upscale_settings, cancel)
-        width, height = job.size
-        if out.shape != (height, width, 3) or out.dtype != np.uint8:
-            raise RuntimeError(
-                f"{job.upscaler} returned a {out.shape} {out.dtype} frame, "
-                f"expected ({height}, {width}, 3) uint8"
-            )
+        frame = self._prepared(job.source_path, job.index, job.inpainter, job.inpaint_settings,
+                               job.mask, job.neighbours, cancel)
+        out = self._upscale(frame, job.upscaler, job.size, job.upscale_settings, cancel)
+        if job.guides:
+            guides = [self._guide(job, ref, cancel) for ref in job.guides]
+            out = guide.transfer_detail(frame, out, guides, job.flow_scale, cancel)
         self.cache.put(job.key, out)
         self.cache.mark_rendered(job.index)
         return out
+
+    def _between(self, job: InterpolationJob, cancel: CancelToken) -> list[np.ndarray]:
+        cancel.check()
+        a, b = self.cache.get(job.a_key), self.cache.get(job.b_key)
+        interpolator, lock = self._backend("interpolate", job.interpolator, job.settings)
+        with lock:
+            images = interpolator.interpolate(
+                a, b, [float(t) for t, _ in job.outputs], job.settings, cancel
+            )
+        for (_, key), image in zip(job.outputs, images, strict=True):
+            if image.shape != a.shape or image.dtype != np.uint8:
+                raise RuntimeError(f"{job.interpolator} returned a {image.shape} {image.dtype} "
+                                   f"frame, expected {a.shape} uint8")
+            self.cache.put(key, image)
+        return images
+
+    def _prepared(
+        self,
+        source: str,
+        index: int,
+        inpainter: str | None,
+        settings: Mapping[str, Any] | None,
+        mask: MaskSource | None,
+        neighbours: tuple[tuple[int, MaskSource | None], ...],
+        cancel: CancelToken,
+    ) -> np.ndarray:
+        """The source frame, inpainted where its mask says."""
+        frame = self._read(source, index)
+        if mask is None or inpainter is None:
+            return frame
+        settings = settings or {}
+        backend, lock = self._backend("inpaint", inpainter, settings)
+        spec = registry.get("inpaint", inpainter)
+        extra: dict[str, Any] = {}
+        if spec.temporal:
+            blank = np.zeros(frame.shape[:2], np.uint8)
+            extra["neighbours"] = [
+                (offset, self._read(source, index + offset),
+                 blank if m is None else self._mask_of(source, m))
+                for offset, m in neighbours
+            ]
+        picture = self._mask_of(source, mask)
+        with lock:
+            return backend.inpaint(frame, picture, settings, cancel, **extra)
+
+    def _upscale(
+        self, frame: np.ndarray, name: str, size: tuple[int, int], settings: Mapping[str, Any],
+        cancel: CancelToken,
+    ) -> np.ndarray:
+        upscaler, lock = self._backend("upscale", name, settings)
+        with lock:
+            out = upscaler.upscale(frame, size, settings, cancel)
+        width, height = size
+        if out.shape != (height, width, 3) or out.dtype != np.uint8:
+            raise RuntimeError(
+                f"{name} returned a {out.shape} {out.dtype} frame, "
+                f"expected ({height}, {width}, 3) uint8"
+            )
+        return out
+
+    def _guide(self, job: FrameJob, ref: GuideRef, cancel: CancelToken) -> guide.Guide:
+        """A keyframe's pictures for detail transfer: its source as inpainted, its fast upscale
+        (the same upscaler and settings as the guided frame) and its finished frame."""
+        source = self._prepared(job.source_path, ref.index, ref.inpainter, ref.inpaint_settings,
+                                ref.mask, (), cancel)
+        slot = (ref.key, repr((job.upscaler, sorted(job.upscale_settings.items()), job.size)))
+        with self._guides_lock:
+            fast = self._fast_guides.get(slot)
+        if fast is None:
+            fast = self._upscale(source, job.upscaler, job.size, job.upscale_settings, cancel)
+            with self._guides_lock:
+                self._fast_guides[slot] = fast
+                while len(self._fast_guides) > 4:
+                    self._fast_guides.popitem(last=False)
+        try:
+            expensive = self.cache.get(ref.key)
+        except KeyError:
+            raise BackendError(f"keyframe {ref.index} is not rendered") from None
+        return guide.Guide(source, fast, expensive, abs(job.index - ref.index))
+
+    def _mask_of(self, source: str, mask: MaskSource) -> np.ndarray:
+        """The mask for `mask.frame`: as painted, or carried there by flow one frame at a time
+        from the nearest frame whose carried mask is already in the cache."""
+        key = mask.key
+        if key is None:
+            return self._mask(mask.path)
+        try:
+            return self.cache.get(key)
+        except KeyError:
+            pass
+        step = 1 if mask.frame > mask.painted else -1
+        start = mask.frame - step
+        while start != mask.painted and mask.key_at(start) not in self.cache:
+            start -= step
+        carried = self._mask(mask.path) if start == mask.painted else self.cache.get(
+            mask.key_at(start))
+        for index in range(start, mask.frame, step):
+            carried, _ = track.carry(carried, self._read(source, index),
+                                     self._read(source, index + step), mask.flow_scale)
+            self.cache.put(mask.key_at(index + step), carried)
+        return carried
+
+    def _read(self, source: str, index: int) -> np.ndarray:
+        with self._reader_lock:
+            return self._reader(source).read(index)
 
     def close(self) -> None:
         with self._reader_lock:

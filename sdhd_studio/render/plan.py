@@ -2,22 +2,78 @@
 
 The recipe holds only what decides a frame's pixels: the source content, the frame index, the
 output size, each backend's name and version, the settings that backend declares it uses, and
-the mask's digest. A setting no backend of the frame reads changes nothing, so it dirties
-nothing.
+the mask. A setting no backend of the frame reads changes nothing, so it dirties nothing.
+
+Frames made from other frames name those frames' keys in their recipes, so a change flows
+exactly as far as it should:
+- a guided frame (mode `guided`, not a keyframe) names the keys of the keyframes on either
+  side of it in its shot, whose detail it receives;
+- an in-between frame of frame-rate conversion names the keys of the two frames it sits
+  between;
+- a tracked mask carried to a frame has its own recipe (painted mask, from which frame, to
+  which frame), and the frame's recipe names that key instead of the painted mask's digest.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from sdhd_studio.core.errors import BackendError
 from sdhd_studio.core.folder import ProjectFolder
 from sdhd_studio.core.project import MaskRef, Project
-from sdhd_studio.core.recipe import RECIPE_VERSION, frame_keys
+from sdhd_studio.core.recipe import RECIPE_VERSION, frame_keys, recipe_key
 from sdhd_studio.core.settings import SETTINGS
+from sdhd_studio.core.timing import output_positions
 from sdhd_studio.ml import registry
+
+# Bump when the algorithms behind these derived results change their output (ml/guide.py,
+# ml/track.py): the version is part of every recipe that uses them.
+GUIDED_VERSION = "1"
+TRACK_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class MaskSource:
+    """How to get one frame's mask: the painted PNG, held as painted or carried by flow from
+    the frame it was painted on, one frame at a time, each step cached under its own key."""
+
+    path: str
+    digest: str
+    painted: int
+    frame: int
+    flow_scale: float = 0.5
+    track: Mapping[str, Any] | None = None  # a carried mask's recipe, less the frame
+
+    def key_at(self, index: int) -> str | None:
+        """The cache key of the mask carried to `index`; None for the painted frame itself."""
+        if self.track is None or index == self.painted:
+            return None
+        return recipe_key({**self.track, "frame": index})
+
+    @property
+    def key(self) -> str | None:
+        return self.key_at(self.frame)
+
+    @property
+    def identity(self) -> str:
+        """What names this mask in a recipe."""
+        return self.key or self.digest
+
+
+@dataclass(frozen=True)
+class GuideRef:
+    """A keyframe a guided frame takes detail from, and how to prepare its source picture."""
+
+    index: int
+    key: str
+    inpainter: str | None
+    inpaint_settings: Mapping[str, Any] | None
+    mask: MaskSource | None
 
 
 @dataclass(frozen=True)
@@ -32,8 +88,32 @@ class FrameJob:
     upscale_settings: Mapping[str, Any]
     inpainter: str | None = None
     inpaint_settings: Mapping[str, Any] | None = None
-    mask_path: str | None = None
+    mask: MaskSource | None = None
+    # A temporal inpainter's nearby frames: (offset, that frame's mask), nearest first.
+    neighbours: tuple[tuple[int, MaskSource | None], ...] = ()
+    guides: tuple[GuideRef, ...] = ()  # guided mode: the keyframes to take detail from
+    flow_scale: float = 0.5
     deps: frozenset[str] = frozenset()  # keys of frames this one is made from
+
+
+@dataclass(frozen=True)
+class InterpolationJob:
+    """The in-between frames from frame `index` to the next, at `outputs` = ((t, key), ...)."""
+
+    index: int
+    key: str  # the pair's own key; done when every output key is
+    a_key: str
+    b_key: str
+    outputs: tuple[tuple[Fraction, str], ...]
+    interpolator: str
+    settings: Mapping[str, Any]
+
+    @property
+    def deps(self) -> frozenset[str]:
+        return frozenset({self.a_key, self.b_key})
+
+
+Job = FrameJob | InterpolationJob
 
 
 @dataclass(frozen=True)
@@ -43,9 +123,11 @@ class _Run:
     start: int
     stop: int
     recipe: Mapping[str, Any]
+    settings: Mapping[str, Any]
     upscaler: str
     inpainter: str | None
     mask: MaskRef | None
+    guides: tuple[int, ...] = ()
 
 
 class Plan:
@@ -54,18 +136,39 @@ class Plan:
     def __init__(self, project: Project, folder: ProjectFolder) -> None:
         self.project = project
         self.folder = folder
-        self._runs: list[_Run] = list(_runs(project))
-        self.keys: list[str] = []
+        self._runs = _split(project)
+        self.keys: list[str] = [""] * project.frame_count
+        for run in self._runs:  # keyframes and per-frame runs first: guided frames name them
+            if not run.guides:
+                self._fill(run)
+        self._runs = [self._guided(run) if run.guides else run for run in self._runs]
         for run in self._runs:
-            self.keys.extend(frame_keys(run.recipe, range(run.start, run.stop)))
+            if run.guides:
+                self._fill(run)
+        self.pairs: list[InterpolationJob] = []
+        self.outputs: list[str] = []  # the key of every output frame, in order
+        self._interpolate()
 
     def __len__(self) -> int:
         return len(self.keys)
 
+    def all_keys(self) -> set[str]:
+        """Every cache entry this project state uses: frames, in-betweens and carried masks."""
+        keys = set(self.keys) | set(self.outputs)
+        for mask in self.project.masks:
+            if mask.track:
+                source = self._mask_source(mask, mask.frame)
+                keys.update(source.key_at(i) or "" for i in range(mask.first, mask.end + 1))
+        keys.discard("")
+        return keys
+
     def job(self, index: int) -> FrameJob:
         run = self._run_of(index)
+        settings = run.settings
         up = run.recipe["upscale"]
         inpaint = run.recipe["inpaint"]
+        guided = bool(run.guides)
+        guides = tuple(self._guide(g) for g in run.guides) if guided else ()
         return FrameJob(
             index=index,
             key=self.keys[index],
@@ -75,23 +178,133 @@ class Plan:
             upscale_settings=dict(up["settings"]),
             inpainter=run.inpainter,
             inpaint_settings=dict(inpaint["settings"]) if inpaint else None,
-            mask_path=str(self.folder.mask_path(run.mask.digest)) if run.mask else None,
+            mask=self._mask_source(run.mask, index) if run.mask else None,
+            neighbours=self._neighbours(index, settings) if self._temporal(run) else (),
+            guides=guides,
+            flow_scale=float(settings["flow_scale"]),
+            deps=frozenset(g.key for g in guides),
         )
 
+    # --- recipes ---
+
+    def _fill(self, run: _Run) -> None:
+        if run.mask is not None and run.mask.track or self._temporal(run):
+            for index in range(run.start, run.stop):  # every frame's mask differs
+                self.keys[index] = recipe_key({**self._frame_recipe(run, index), "frame": index})
+        else:
+            self.keys[run.start:run.stop] = frame_keys(run.recipe, range(run.start, run.stop))
+
+    def _frame_recipe(self, run: _Run, index: int) -> Mapping[str, Any]:
+        inpaint = run.recipe["inpaint"]
+        if inpaint is None:
+            return run.recipe
+        inpaint = {**inpaint, "mask": self._mask_source(run.mask, index).identity}
+        if self._temporal(run):
+            inpaint["neighbours"] = [
+                [offset, None if m is None else m.identity]
+                for offset, m in self._neighbours(index, run.settings)
+            ]
+        return {**run.recipe, "inpaint": inpaint}
+
+    def _temporal(self, run: _Run) -> bool:
+        if run.inpainter is None:
+            return False
+        try:
+            return registry.get("inpaint", run.inpainter).temporal
+        except BackendError:
+            return False
+
+    def _guided(self, run: _Run) -> _Run:
+        """`run` as guided frames: the fast upscaler plus the guides' keys."""
+        settings = run.settings
+        fast = settings["fast_upscaler"]
+        recipe = {
+            **run.recipe,
+            "upscale": _stage("upscale", fast, settings),
+            "guided": {
+                "v": GUIDED_VERSION,
+                "flow_scale": settings["flow_scale"],
+                "from": [[g, self.keys[g]] for g in run.guides],
+            },
+        }
+        return _Run(run.start, run.stop, recipe, settings, fast, run.inpainter, run.mask,
+                    run.guides)
+
+    def _mask_source(self, mask: MaskRef, index: int) -> MaskSource:
+        return mask_source(self.project, self.folder, mask, index)
+
+    def _neighbours(
+        self, index: int, settings: Mapping[str, Any]
+    ) -> tuple[tuple[int, MaskSource | None], ...]:
+        first, stop = self.project.shot_of(index)
+        out = []
+        for distance in range(1, int(settings["fill_frames"]) + 1):
+            for offset in (-distance, distance):
+                other = index + offset
+                if first <= other < stop:
+                    mask = self.project.mask_at(other)
+                    out.append((offset, self._mask_source(mask, other) if mask else None))
+        return tuple(out)
+
+    def _guide(self, frame: int) -> GuideRef:
+        run = self._run_of(frame)
+        inpaint = run.recipe["inpaint"]
+        return GuideRef(
+            frame, self.keys[frame], run.inpainter,
+            dict(inpaint["settings"]) if inpaint else None,
+            self._mask_source(run.mask, frame) if run.mask else None,
+        )
+
+    def _interpolate(self) -> None:
+        """In-between frames for frame-rate conversion, one job per pair of source frames."""
+        times: dict[int, list[Fraction]] = defaultdict(list)
+        positions = output_positions(self.project)
+        for index, t in positions:
+            if t:
+                times[index].append(t)
+        made: dict[tuple[int, Fraction], str] = {}
+        for index, ts in sorted(times.items()):
+            if index + 1 in self.project.cuts:  # repeat the frame rather than morph a cut
+                continue
+            settings = self._run_of(index).settings
+            name = settings["interpolator"]
+            recipe = {
+                "v": RECIPE_VERSION,
+                "interpolate": _stage("interpolate", name, settings),
+                "a": self.keys[index], "b": self.keys[index + 1],
+                "times": [str(t) for t in ts],
+            }
+            outputs = tuple((t, recipe_key({**recipe, "t": str(t)})) for t in ts)
+            made.update(((index, t), key) for t, key in outputs)
+            stage = recipe["interpolate"]
+            self.pairs.append(InterpolationJob(
+                index, recipe_key(recipe), self.keys[index], self.keys[index + 1], outputs,
+                name, dict(stage["settings"]),
+            ))
+        self.outputs = [made.get((i, t), self.keys[i]) for i, t in positions]
+
     def _run_of(self, index: int) -> _Run:
-        lo, hi = 0, len(self._runs)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self._runs[mid].stop <= index:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo == len(self._runs) or not self._runs[lo].start <= index:
+        lo = bisect.bisect_right([run.start for run in self._runs], index) - 1
+        if lo < 0 or not self._runs[lo].start <= index < self._runs[lo].stop:
             raise IndexError(index)
         return self._runs[lo]
 
 
-def _runs(project: Project) -> list[_Run]:
+def mask_source(project: Project, folder: ProjectFolder, mask: MaskRef, index: int) -> MaskSource:
+    """Where frame `index` gets `mask` from; a tracked mask's flow scale is the painted
+    frame's `flow_scale` setting."""
+    scale = float(project.settings_at(mask.frame)["flow_scale"])
+    track = {
+        "v": RECIPE_VERSION, "track": TRACK_VERSION,
+        "source": project.source.fingerprint.digest, "mask": mask.digest,
+        "painted": mask.frame, "flow_scale": scale,
+    } if mask.track else None
+    return MaskSource(str(folder.mask_path(mask.digest)), mask.digest, mask.frame, index, scale,
+                      track)
+
+
+def _split(project: Project) -> list[_Run]:
+    """The project's frames as runs that share a recipe (before guided frames get theirs)."""
     width, height = project.frame_size
     base = {
         "v": RECIPE_VERSION,
@@ -99,10 +312,16 @@ def _runs(project: Project) -> list[_Run]:
         "grid": str(project.source.info.fps),
         "size": [width, height],
     }
-    mask_bounds = sorted({m.frame for m in project.masks} | {m.end + 1 for m in project.masks})
+    keyframes = [kf.frame for kf in project.keyframes]
+    bounds = {m.first for m in project.masks} | {m.end + 1 for m in project.masks}
+    bounds |= set(project.cuts)
     runs = []
     for start, stop, settings in project.settings_runs():
-        cuts = [start, *(b for b in mask_bounds if start < b < stop), stop]
+        guided = settings["mode"] == "guided"
+        cuts = {start, stop, *(b for b in bounds if start < b < stop)}
+        if guided and start in keyframes:
+            cuts.add(start + 1)  # the keyframe itself is made per frame
+        cuts = sorted(c for c in cuts if c <= stop)
         for a, b in zip(cuts, cuts[1:], strict=False):
             mask = project.mask_at(a)
             upscaler = settings["upscaler"]
@@ -114,8 +333,20 @@ def _runs(project: Project) -> list[_Run]:
                 if mask
                 else None,
             }
-            runs.append(_Run(a, b, recipe, upscaler, inpainter, mask))
+            guides = _guides(project, keyframes, a) if guided and a not in keyframes else ()
+            runs.append(_Run(a, b, recipe, settings, upscaler, inpainter, mask, guides))
     return runs
+
+
+def _guides(project: Project, keyframes: list[int], index: int) -> tuple[int, ...]:
+    """The keyframes on either side of `index` within its shot (one at the ends, or none)."""
+    first, stop = project.shot_of(index)
+    pos = bisect.bisect_right(keyframes, index)
+    before = keyframes[pos - 1] if pos else None
+    after = keyframes[pos] if pos < len(keyframes) else None
+    return tuple(
+        k for k in (before, after) if k is not None and first <= k < stop
+    )
 
 
 def _stage(kind: registry.Kind, name: str, settings: Mapping[str, Any]) -> dict[str, Any]:

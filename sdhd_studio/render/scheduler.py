@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import Cancelled, SdhdError
@@ -29,11 +29,11 @@ from sdhd_studio.render.events import (
     FrameStep,
     Progress,
 )
-from sdhd_studio.render.plan import FrameJob
+from sdhd_studio.render.plan import FrameJob, Job
 
 log = logging.getLogger(__name__)
 
-RunJob = Callable[[FrameJob, CancelToken], object]
+RunJob = Callable[[Job, CancelToken], object]
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,11 @@ class RenderSummary:
     failed: int
     cancelled: bool
     seconds: float
-    errors: dict[int, str]
+    errors: dict[int, str]  # frame index -> why it failed
     cached: int = 0  # frames asked for that were already in the cache
+    failed_keys: dict[str, str] = field(default_factory=dict)  # every failed job, by key
+    # In-between frames that failed, by the frame they follow.
+    interpolation_errors: dict[int, str] = field(default_factory=dict)
 
 
 def default_workers() -> int:
@@ -51,26 +54,33 @@ def default_workers() -> int:
 
 
 class _Queue:
-    """Jobs ready to run, nearest to the focus frame first; re-sorts when the focus moves."""
+    """Jobs ready to run, nearest to the focus frame first; re-sorts when the focus moves.
+
+    Jobs are told apart by key: a frame and the in-between frames that follow it share an
+    index (the in-betweens sort just after their frame)."""
 
     def __init__(self) -> None:
-        self.jobs: dict[int, FrameJob] = {}
-        self._heap: list[tuple[int, int]] = []
+        self.jobs: dict[str, Job] = {}
+        self._heap: list[tuple[float, str]] = []
         self._focus = 0
 
-    def push(self, job: FrameJob) -> None:
-        self.jobs[job.index] = job
-        heapq.heappush(self._heap, (abs(job.index - self._focus), job.index))
+    def push(self, job: Job) -> None:
+        self.jobs[job.key] = job
+        heapq.heappush(self._heap, (self._distance(job), job.key))
 
-    def pop(self, focus: int) -> FrameJob:
+    def pop(self, focus: int) -> Job:
         if focus != self._focus:
             self._focus = focus
-            self._heap = [(abs(i - focus), i) for i in self.jobs]
+            self._heap = [(self._distance(job), key) for key, job in self.jobs.items()]
             heapq.heapify(self._heap)
         while True:
-            _, index = heapq.heappop(self._heap)
-            if index in self.jobs:
-                return self.jobs.pop(index)
+            _, key = heapq.heappop(self._heap)
+            if key in self.jobs:
+                return self.jobs.pop(key)
+
+    def _distance(self, job: Job) -> float:
+        position = job.index if isinstance(job, FrameJob) else job.index + 0.5
+        return abs(position - self._focus)
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -86,7 +96,7 @@ class Scheduler:
 
     def run(
         self,
-        jobs: Sequence[FrameJob],
+        jobs: Sequence[Job],
         *,
         focus: int | Callable[[], int] = 0,
         on_event: Callable[[Event], None] = lambda e: None,
@@ -99,43 +109,46 @@ class Scheduler:
         started = time.monotonic()
         unfinished = {job.key for job in jobs}  # keys this run still has to make
         ready, blocked = _Queue(), {}
-        dependents: dict[str, list[int]] = defaultdict(list)  # dep key -> blocked job indices
+        dependents: dict[str, list[str]] = defaultdict(list)  # dep key -> blocked job keys
         for job in jobs:
             on_event(FrameQueued(job.index, job.key))
             if job.deps & unfinished:
-                blocked[job.index] = job
+                blocked[job.key] = job
                 for dep in job.deps & unfinished:
-                    dependents[dep].append(job.index)
+                    dependents[dep].append(job.key)
             else:
                 ready.push(job)
         total, rendered = len(jobs), 0
         errors: dict[int, str] = {}
-        inflight: dict[Future[object], tuple[FrameJob, float]] = {}
+        failed_keys: dict[str, str] = {}
+        between_errors: dict[int, str] = {}
+        inflight: dict[Future[object], tuple[Job, float]] = {}
         steps: queue.SimpleQueue[FrameStep] = queue.SimpleQueue()  # from workers, emitted here
 
-        def finish(job: FrameJob, error: str | None, t0: float) -> None:
+        def finish(job: Job, error: str | None, t0: float) -> None:
             nonlocal rendered
             if error is None:
                 rendered += 1
                 unfinished.discard(job.key)
                 on_event(FrameDone(job.index, job.key, time.monotonic() - t0))
             else:
-                errors[job.index] = error
+                failed_keys[job.key] = error
+                (errors if isinstance(job, FrameJob) else between_errors)[job.index] = error
                 on_event(FrameFailed(job.index, job.key, error))
             elapsed = time.monotonic() - started
-            done = rendered + len(errors)
+            done = rendered + len(failed_keys)
             rate = done / elapsed if elapsed > 0 else 0.0
             eta = (total - done) / rate if rate > 0 else None
-            on_event(Progress(done, total, len(errors), rate, eta))
-            for index in dependents.pop(job.key, ()):
-                waiting = blocked.get(index)
+            on_event(Progress(done, total, len(failed_keys), rate, eta))
+            for key in dependents.pop(job.key, ()):
+                waiting = blocked.get(key)
                 if waiting is None:
                     continue
                 if error is not None:
-                    del blocked[index]
+                    del blocked[key]
                     finish(waiting, f"needs frame {job.index}, which failed", t0)
                 elif not waiting.deps & unfinished:
-                    ready.push(blocked.pop(index))
+                    ready.push(blocked.pop(key))
 
         executor = self._executor or ThreadPoolExecutor(self.workers, "sdhd-render")
         try:
@@ -162,7 +175,8 @@ class Scheduler:
             if self._executor is None:
                 executor.shutdown(wait=True, cancel_futures=True)
         return RenderSummary(
-            rendered, len(errors), bool(ready or blocked), time.monotonic() - started, errors
+            rendered, len(failed_keys), bool(ready or blocked), time.monotonic() - started,
+            errors, failed_keys=failed_keys, interpolation_errors=between_errors,
         )
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,27 @@ from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import MediaError, SdhdError
 from sdhd_studio.core.folder import SUFFIX, ProjectFolder
 from sdhd_studio.core.history import History
-from sdhd_studio.core.project import OutputSettings, Project
+from sdhd_studio.core.project import MaskRef, OutputSettings, Project
 from sdhd_studio.core.source import Source
 from sdhd_studio.media.fingerprint import check_source, fingerprint
+from sdhd_studio.media.images import read_mask
 from sdhd_studio.media.probe import probe
+from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.ml import registry
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.cache import FrameCache
 from sdhd_studio.render.events import Event
 from sdhd_studio.render.frame_job import FrameRenderer
-from sdhd_studio.render.plan import Plan
+from sdhd_studio.render.plan import FrameJob, InterpolationJob, Job, Plan, mask_source
 from sdhd_studio.render.scheduler import RenderSummary, Scheduler
 from sdhd_studio.render.status import FrameStatus
+
+
+@dataclass(frozen=True)
+class TrackReport:
+    first: int  # the frames the tracked mask reaches
+    last: int
+    warnings: list[str]  # where and why tracking stopped before the frames asked for
 
 
 class Session:
@@ -170,6 +180,72 @@ class Session:
     def store_mask(self, png: bytes) -> str:
         return self.folder.store_mask(png)
 
+    def detect_cuts(self, cancel: CancelToken | None = None) -> list[int]:
+        """The frames where a new shot starts, found by reading the whole source once."""
+        from sdhd_studio.ml.interpolate import find_cuts
+
+        cancel = cancel or CancelToken()
+        info = self.project.source.info
+        with FrameReader(self.project.source.path, info) as reader:
+            def frames() -> Iterator[np.ndarray]:
+                for index in range(info.frame_count):
+                    cancel.check()
+                    yield reader.read(index)
+
+            return find_cuts(frames())
+
+    def add_keyframes(self, every: int, at_cuts: bool = True) -> list[int]:
+        """Keyframes every `every` frames and (`at_cuts`) where shots start; the new cuts are
+        kept as the project's cuts. Returns the keyframes' frames."""
+        cuts = self.detect_cuts() if at_cuts else []
+        self.edit("Add keyframes", edits.add_keyframes, every, cuts)
+        return [kf.frame for kf in self.project.keyframes]
+
+    def track_mask(
+        self,
+        frame: int,
+        digest: str,
+        end: int,
+        start: int | None = None,
+        inpainter: str | None = None,
+        cancel: CancelToken | None = None,
+    ) -> TrackReport:
+        """Paint the mask `digest` on `frame` and carry it by optical flow forward to `end` and
+        back to `start` (default: `frame`), stopping early where tracking confidence drops.
+        Every carried mask is stored in the cache under its own recipe key."""
+        from sdhd_studio.ml import track
+
+        cancel = cancel or CancelToken()
+        project = self.project
+        project.check_frame(frame)
+        start = frame if start is None else start
+        edits.set_mask(project, frame, digest, end, inpainter, track=True, start=start)  # checks
+        mask = MaskRef(frame, digest, end, inpainter, True, start)
+        source = mask_source(project, self.folder, mask, frame)
+        painted = read_mask(source.path, (project.source.info.width, project.source.info.height))
+        reached = {1: frame, -1: frame}
+        warnings = []
+        with FrameReader(project.source.path, project.source.info) as reader:
+            for step, limit in ((1, end), (-1, start)):
+                carried, previous = painted, reader.read(frame)
+                for index in range(frame + step, limit + step, step):
+                    cancel.check()
+                    picture = reader.read(index)
+                    carried, confidence = track.carry(carried, previous, picture,
+                                                      source.flow_scale)
+                    if confidence < track.MIN_CONFIDENCE:
+                        warnings.append(
+                            f"tracking stopped at frame {index - step}: confidence "
+                            f"{confidence:.2f} at frame {index} is below "
+                            f"{track.MIN_CONFIDENCE:.2f}"
+                        )
+                        break
+                    self.cache.put(source.key_at(index), carried)
+                    reached[step], previous = index, picture
+        self.edit(f"Track mask on frame {frame}", edits.set_mask, frame, digest, reached[1],
+                  inpainter, track=True, start=reached[-1])
+        return TrackReport(reached[-1], reached[1], warnings)
+
     def plan(self) -> Plan:
         if self._plan is None or self._plan.project is not self.project:
             self._plan = Plan(self.project, self.folder)
@@ -192,60 +268,95 @@ class Session:
         focus: int | Callable[[], int] = 0,
         on_event: Callable[[Event], None] | None = None,
         cancel: CancelToken | None = None,
-        on_frame: Callable[[int, np.ndarray], None] | None = None,
+        on_frame: Callable[[Job, Any], None] | None = None,
         runtime: Runtime | None = None,
+        between: bool = True,
+        plan: Plan | None = None,
     ) -> RenderSummary:
-        """Render the frames of `frames` (default: all) that are not in the cache.
+        """Render the frames of `frames` (default: all) that are not in the cache, with the
+        keyframes guided frames need, and (`between`) the in-between frames of frame-rate
+        conversion that follow them.
 
-        `on_frame(index, image)` is called on the worker thread with each finished frame.
-        `runtime` says where learned backends run (device, tile size); default: automatic.
+        `on_frame(job, result)` is called on the worker thread with each finished job's picture
+        (a list of pictures for in-between frames). `runtime` says where learned backends run
+        (device, tile size); default: automatic. `plan`: render for this plan instead of the
+        project's own (an export at another frame rate).
         """
-        plan = self.plan()
+        plan = plan or self.plan()
         wanted = range(len(plan)) if frames is None else sorted(set(frames))
         if wanted:
             self.project.check_frame(wanted[0])
             self.project.check_frame(wanted[-1])
         cached = self.cache.keys()
-        todo = [i for i in wanted if plan.keys[i] not in cached]
+        jobs = self._jobs(plan, wanted, cached, between)
         renderer = FrameRenderer(self.cache, self.project.source.info, runtime)
 
-        def run_job(job: Any, token: CancelToken) -> None:
-            image = renderer(job, token)
+        def run_job(job: Job, token: CancelToken) -> None:
+            result = renderer(job, token)
             if on_frame is not None:
-                on_frame(job.index, image)
+                on_frame(job, result)
 
         try:
             summary = Scheduler(run_job, executor, workers).run(
-                [plan.job(i) for i in todo],
+                jobs,
                 focus=focus,
                 on_event=on_event or (lambda e: None),
                 cancel=cancel,
             )
         finally:
             renderer.close()
-        self._record_failures(plan, todo, summary)
-        return dataclasses.replace(summary, cached=len(wanted) - len(todo))
+        self._record_failures(jobs, summary)
+        asked = sum(1 for i in wanted if plan.keys[i] in cached)
+        return dataclasses.replace(summary, cached=asked)
 
-    def _record_failures(self, plan: Plan, attempted: list[int], summary: RenderSummary) -> None:
+    def _jobs(
+        self, plan: Plan, wanted: Iterable[int], cached: set[str], between: bool
+    ) -> list[Job]:
+        """The jobs that make `wanted` frames (and their in-betweens), and those they need."""
+        frames = {i for i in wanted if plan.keys[i] not in cached}
+        pairs: list[InterpolationJob] = []
+        if between:
+            chosen = set(wanted)
+            for pair in plan.pairs:
+                if pair.index in chosen and any(k not in cached for _, k in pair.outputs):
+                    pairs.append(pair)
+                    frames.update(i for i in (pair.index, pair.index + 1)
+                                  if plan.keys[i] not in cached)
+        jobs: dict[int, FrameJob] = {}
+        todo = sorted(frames)
+        while todo:  # a guided frame needs its keyframes, which may not be asked for
+            index = todo.pop()
+            if index in jobs:
+                continue
+            jobs[index] = job = plan.job(index)
+            todo.extend(g.index for g in job.guides
+                        if g.key not in cached and g.index not in jobs)
+        return [*(jobs[i] for i in sorted(jobs)), *pairs]
+
+    def _record_failures(self, attempted: list[Job], summary: RenderSummary) -> None:
         failures = self.cache.failures()
-        for index in attempted:
-            failures.pop(plan.keys[index], None)
-        failures.update({plan.keys[i]: msg for i, msg in summary.errors.items()})
+        for job in attempted:
+            failures.pop(job.key, None)
+        failures.update(summary.failed_keys)
         self.cache.set_failures(failures)
 
     def gc(self) -> tuple[int, int]:
-        """Drop cached frames no frame of the current project uses; (entries, bytes) freed."""
-        return self.cache.gc(self.plan().keys)
+        """Drop cached entries nothing in the current project uses; (entries, bytes) freed."""
+        return self.cache.gc(self.plan().all_keys())
+
+
+_BACKEND_SETTINGS = {
+    "upscaler": "upscale", "fast_upscaler": "upscale", "inpainter": "inpaint",
+    "interpolator": "interpolate",
+}
 
 
 def _check_backends(project: Project) -> None:
     """Refuse backend names that do not exist, before they reach the document."""
-    names = {("upscale", project.defaults["upscaler"]), ("inpaint", project.defaults["inpainter"])}
-    for kf in project.keyframes:
-        if "upscaler" in kf.settings:
-            names.add(("upscale", kf.settings["upscaler"]))
-        if "inpainter" in kf.settings:
-            names.add(("inpaint", kf.settings["inpainter"]))
+    names = set()
+    for settings in (project.defaults, *(kf.settings for kf in project.keyframes)):
+        names.update((kind, settings[name]) for name, kind in _BACKEND_SETTINGS.items()
+                     if name in settings)
     names.update(("inpaint", m.inpainter) for m in project.masks if m.inpainter)
     for kind, name in names:
         registry.get(kind, name)

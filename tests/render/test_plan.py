@@ -56,9 +56,9 @@ def test_a_mask_dirties_its_frames_and_brings_in_the_inpainter(tmp_path):
     before, after = plan_of(project, tmp_path), plan_of(masked, tmp_path)
     assert changed(before, after) == list(range(10, 15))
     job = after.job(12)
-    assert job.inpainter == "telea" and job.mask_path.endswith("d" * 64 + ".png")
+    assert job.inpainter == "telea" and job.mask.path.endswith("d" * 64 + ".png")
     assert job.inpaint_settings == {"inpaint_radius": 3}
-    assert after.job(15).mask_path is None
+    assert after.job(15).mask is None
 
 
 def test_output_size_change_dirties_everything(tmp_path):
