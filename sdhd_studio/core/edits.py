@@ -110,15 +110,15 @@ def set_cut(project: Project, frame: int, on: bool = True) -> Project:
 
 
 def add_keyframes(project: Project, every: int, at_cuts: Iterable[int] = ()) -> Project:
-    """Add keyframes every `every` frames from 0 and at each frame of `at_cuts`, which also
-    become cuts; keyframes already there keep their settings.
+    """Add keyframes every `every` frames from 0, at the project's cuts and at each frame of
+    `at_cuts`, which become cuts too; keyframes already there keep their settings.
 
     A new keyframe pins the upscaler in effect at its frame, so that changing one keyframe's
     upscaler later changes that keyframe alone, not every keyframe after it."""
     if every < 1:
         raise ProjectError(f"keyframes need a spacing of at least 1 frame, got {every}")
     cuts = {project.check_frame(c) for c in at_cuts if c > 0}
-    frames = set(range(0, project.frame_count, every)) | cuts
+    frames = set(range(0, project.frame_count, every)) | cuts | project.cuts
     frames -= {kf.frame for kf in project.keyframes}
     added = [Keyframe(f, {"upscaler": project.settings_at(f)["upscaler"]}) for f in frames]
     return dataclasses.replace(

@@ -112,3 +112,9 @@ def test_a_tracked_mask_has_a_recipe_per_frame(tmp_path):
     carried = {m.key for m in masks if m.frame != 10}
     assert len(carried) == 6 and carried <= plan.all_keys()
     assert plan.job(15).mask is None and plan.job(7).mask is None
+
+
+def test_cuts_marked_by_hand_get_keyframes_too():
+    project = edits.set_cut(edits.new_project(make_source(20)), 13)
+    project = edits.add_keyframes(project, 10)
+    assert [kf.frame for kf in project.keyframes] == [0, 10, 13]
