@@ -138,10 +138,11 @@ class _Motion:
         self.u0 = _fill_occluded(forward, self.c0, a.small)
         self.u1 = -_fill_occluded(backward, self.c1, b.small)
         self.a, self.b = a, b
-        self.full, self.half = (width, height), a.chroma.shape[1::-1]
-        # Offsets at the coarse size times these are offsets at full and at half size.
-        self.to_full = np.float32([width / coarse[0], height / coarse[1]])
-        self.to_half = np.float32([self.half[0] / coarse[0], self.half[1] / coarse[1]])
+        self.full = width, height
+        self.places = {
+            "luma": _Placement(coarse, self.full),
+            "chroma": _Placement(coarse, a.chroma.shape[1::-1]),
+        }
 
     def frame(self, t: float) -> np.ndarray:
         v0, cover0, match0 = _arrivals(self.u0, self.c0, t, self.u1, "a")
@@ -152,16 +153,13 @@ class _Motion:
         share0 = w0 / (w0 + w1)
         share1 = 1 - share0
         planes = []
-        for part, size, to_size, sampling in (
-            ("luma", self.full, self.to_full, cv2.INTER_CUBIC),
-            ("chroma", self.half, self.to_half, cv2.INTER_LINEAR),
-        ):
-            width, height = size
-            grid = _grid(width, height)
+        for part, sampling in (("luma", cv2.INTER_CUBIC), ("chroma", cv2.INTER_LINEAR)):
+            place = self.places[part]
+            size = width, height = place.size
             warped = []
             for source, velocity, dt in ((self.a, v0, -t), (self.b, v1, 1 - t)):
-                at = _work(f"{part} map", height, width, 2)  # one map at a time
-                cv2.scaleAdd(cv2.resize(velocity * to_size, size, dst=at), dt, grid, dst=at)
+                # one map at a time
+                at = place.positions(velocity, dt, _work(f"{part} map", height, width, 2))
                 plane = getattr(source, part)
                 channels = plane.shape[2] if plane.ndim == 3 else 1
                 warped.append(cv2.remap(
@@ -180,6 +178,38 @@ class _Motion:
         return cv2.add(rgb, 0.0, dtype=cv2.CV_8U)  # rounded, saturated: the caller's own
 
 
+class _Placement:
+    """Sampling positions on a grid of `size` for a motion field of the coarse grid, in one
+    resize: the coarse pixel centres as placed on the fine grid, plus the motion scaled to it,
+    bilinearly upsampled (adding the fine grid after upsampling costs a pass over a frame-sized
+    array). cv2.resize holds the outermost coarse values beyond the outermost centres, which
+    puts the outermost fine pixels up to half a coarse pixel off; they are put back."""
+
+    def __init__(self, coarse: tuple[int, int], size: tuple[int, int]) -> None:
+        self.size = size
+        self.scale = np.float32([size[0] / coarse[0], size[1] / coarse[1]])
+        # cv2.resize's convention: fine x samples coarse (x + 0.5) / scale - 0.5.
+        self.centres = _grid(*coarse) * self.scale + (self.scale - 1) / 2
+        error = _grid(*size) - cv2.resize(self.centres, size)  # 0 but at the edges
+        self.fixes = []
+        for axis in (0, 1):
+            along = error[0, :, 0] if axis == 0 else error[:, 0, 1]
+            wrong = np.nonzero(np.abs(along) > 1e-3)[0]
+            for edge in (wrong[wrong < len(along) // 2], wrong[wrong >= len(along) // 2]):
+                if len(edge):
+                    band = slice(edge.min(), edge.max() + 1)
+                    where = (slice(None), band, 0) if axis == 0 else (band, slice(None), 1)
+                    fix = along[band] if axis == 0 else along[band, None]
+                    self.fixes.append((where, fix))
+
+    def positions(self, velocity: np.ndarray, dt: float, out: np.ndarray) -> np.ndarray:
+        """Where each fine pixel samples when moved by `dt` * `velocity` (coarse pixels)."""
+        cv2.resize(cv2.scaleAdd(velocity * self.scale, dt, self.centres), self.size, dst=out)
+        for where, fix in self.fixes:
+            out[where] += fix
+        return out
+
+
 class _Planes:
     """A picture as video codecs keep it: luma at full size, chroma at half size each way, in
     float32 (a warp rounded to 8 bits, then converted back to RGB and rounded again, adds a
@@ -193,9 +223,12 @@ class _Planes:
         """`coarse`: the size of `small`, the RGB copy the flow is estimated on. `role` names
         its work arrays (the two pictures of a pair need their own)."""
         height, width = rgb.shape[:2]
-        wide = cv2.add(rgb, 0.0, dst=_work("rgb", height, width, 3), dtype=cv2.CV_32F)
-        self.luma = cv2.cvtColor(wide, cv2.COLOR_RGB2GRAY,  # the Y of YCrCb
-                                 dst=_work(f"luma {role}", height, width))
+        # The Y of YCrCb, in float: two weighted sums of the planes cost half a conversion of
+        # the whole picture to float.
+        red, green, blue = cv2.split(rgb)
+        self.luma = _work(f"luma {role}", height, width)
+        cv2.addWeighted(red, 0.299, green, 0.587, 0, dst=self.luma, dtype=cv2.CV_32F)
+        cv2.addWeighted(self.luma, 1, blue, 0.114, 0, dst=self.luma, dtype=cv2.CV_32F)
         half = cv2.resize(rgb, ((width + 1) // 2, (height + 1) // 2),
                           interpolation=cv2.INTER_AREA)
         size = half.shape[:2]
