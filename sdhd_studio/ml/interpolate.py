@@ -140,8 +140,8 @@ class _Motion:
         self.a, self.b = a, b
         self.full = width, height
         self.places = {
-            "luma": _Placement(coarse, self.full),
-            "chroma": _Placement(coarse, a.chroma.shape[1::-1]),
+            "luma": _placement(coarse, self.full),
+            "chroma": _placement(coarse, a.chroma.shape[1::-1]),
         }
 
     def frame(self, t: float) -> np.ndarray:
@@ -210,6 +210,11 @@ class _Placement:
         return out
 
 
+@functools.lru_cache(maxsize=8)
+def _placement(coarse: tuple[int, int], size: tuple[int, int]) -> _Placement:
+    return _Placement(coarse, size)  # a frame-sized pass to make: made once per size
+
+
 class _Planes:
     """A picture as video codecs keep it: luma at full size, chroma at half size each way, in
     float32 (a warp rounded to 8 bits, then converted back to RGB and rounded again, adds a
@@ -272,26 +277,26 @@ def _arrivals(
     wins, which is the layer in front: the one covered has no match in the other picture."""
     height, width = confidence.shape
     grid = _grid(width, height)
-    source = _work(f"{role} source", height, width, 2)
-    found = []
-    for k, start in enumerate((velocity, other)):
-        moved = _work(f"{role} moved {k}", height, width, 2)
-        cv2.scaleAdd(start, -t, grid, dst=source)
-        for _ in range(_ITERATIONS):
-            cv2.scaleAdd(_sample(velocity, source, moved), -t, grid, dst=source)
-        _sample(velocity, source, moved)
-        match = _sample(confidence, source, _work(f"{role} match {k}", height, width))
-        miss = cv2.subtract(cv2.scaleAdd(moved, t, source, dst=source), grid, dst=source)
-        cover = _work(f"{role} cover {k}", height, width)
-        np.hypot(miss[..., 0], miss[..., 1], out=cover)
-        np.clip(1 - cover / ARRIVAL, 0, 1, out=cover)
-        found.append((moved, cover, match))
-    (moved, cover, match), (moved1, cover1, match1) = found
-    better = cover1 * (match1 + 1e-3) > cover * (match + 1e-3)
-    np.copyto(moved, moved1, where=better[..., None])
-    np.copyto(cover, cover1, where=better)
-    np.copyto(match, match1, where=better)
-    return moved, cover, match
+    twice = _grid_twice(width, height)
+    # Both starts in one array, one above the other: one remap call serves both.
+    source = _work(f"{role} source", 2 * height, width, 2)
+    moved = _work(f"{role} moved", 2 * height, width, 2)
+    cv2.scaleAdd(velocity, -t, grid, dst=source[:height])
+    cv2.scaleAdd(other, -t, grid, dst=source[height:])
+    for _ in range(_ITERATIONS):
+        cv2.scaleAdd(_sample(velocity, source, moved), -t, twice, dst=source)
+    _sample(velocity, source, moved)
+    match = _sample(confidence, source, _work(f"{role} match", 2 * height, width))
+    miss = cv2.subtract(cv2.scaleAdd(moved, t, source, dst=source), twice, dst=source)
+    cover = _work(f"{role} cover", 2 * height, width)
+    np.hypot(miss[..., 0], miss[..., 1], out=cover)
+    np.clip(1 - cover / ARRIVAL, 0, 1, out=cover)
+    first = moved[:height], cover[:height], match[:height]
+    better = cover[height:] * (match[height:] + 1e-3) > first[1] * (first[2] + 1e-3)
+    np.copyto(first[0], moved[height:], where=better[..., None])
+    np.copyto(first[1], cover[height:], where=better)
+    np.copyto(first[2], match[height:], where=better)
+    return first
 
 
 def _sample(field: np.ndarray, at: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -333,6 +338,13 @@ def _grid(width: int, height: int) -> np.ndarray:
     grid[..., 1] = np.arange(height, dtype=np.float32)[:, None]
     grid.setflags(write=False)
     return grid
+
+
+@functools.lru_cache(maxsize=4)
+def _grid_twice(width: int, height: int) -> np.ndarray:
+    twice = np.vstack([_grid(width, height)] * 2)
+    twice.setflags(write=False)
+    return twice
 
 
 def _thumb(image: np.ndarray) -> _Thumb:
