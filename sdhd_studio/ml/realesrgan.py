@@ -25,6 +25,7 @@ from sdhd_studio.ml.classical import ResizeUpscaler
 from sdhd_studio.ml.models import Location, ModelInfo, register_model
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
+from sdhd_studio.ml.weights import read_tensors
 
 Engine = Literal["torch", "ncnn"]
 
@@ -245,26 +246,7 @@ def _fit_tile(limit: int, height: int, width: int) -> int:
 
 def _read_checkpoint(path: Path) -> Mapping[str, Any]:
     """An official checkpoint's state dict, unwrapped from `params_ema` / `params`."""
-    try:
-        if path.suffix.lower() == ".safetensors":
-            from safetensors.torch import load_file
-
-            state: Any = load_file(str(path))
-        else:
-            import torch
-
-            # weights_only: a .pth is a pickle, and a pickle can run code when loaded.
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unreadable, truncated or not a checkpoint: the same to a user
-        if type(exc).__name__ == "UnpicklingError":  # torch's advice (weights_only=False) is
-            raise BackendError(  # the one thing not to do with a stranger's file
-                f"{path} is not a checkpoint of plain tensors (a .pth may only hold weights "
-                "here; pickled objects are refused)"
-            ) from None
-        first_line = (str(exc).strip() or "no details").splitlines()[0]
-        raise BackendError(
-            f"cannot read weights file {path}: {type(exc).__name__}: {first_line}"
-        ) from None
+    state = read_tensors(path)
     for wrapper in ("params_ema", "params"):
         if isinstance(state, Mapping) and wrapper in state:
             state = state[wrapper]

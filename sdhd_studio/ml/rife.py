@@ -27,6 +27,7 @@ from sdhd_studio.ml import rife_net, tiles
 from sdhd_studio.ml.models import Location, ModelInfo, register_model, user_models_dir
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
+from sdhd_studio.ml.weights import read_tensors
 
 MODEL_ID = f"rife-{rife_net.VERSION}"
 WEIGHTS_FILE = "flownet.pkl"
@@ -79,23 +80,7 @@ def read_state_dict(path: Path) -> dict[str, Any]:
     cannot be read or does not hold exactly the network's tensors."""
     import torch
 
-    try:
-        if path.suffix.lower() == ".safetensors":
-            from safetensors.torch import load_file
-
-            state: Any = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unreadable, truncated or not weights: the same to a user
-        if type(exc).__name__ == "UnpicklingError":  # torch's advice (weights_only=False) is
-            raise BackendError(  # the one thing not to do with a stranger's file
-                f"{path} holds pickled objects, not just tensors: refused, since loading them "
-                "could run code"
-            ) from None
-        first_line = (str(exc).strip() or "no details").splitlines()[0]
-        raise BackendError(
-            f"cannot read RIFE weights {path}: {type(exc).__name__}: {first_line}"
-        ) from None
+    state = read_tensors(path)
     if not isinstance(state, Mapping) or not all(
         isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()
     ):
