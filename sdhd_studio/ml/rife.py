@@ -27,7 +27,7 @@ from sdhd_studio.ml import rife_net, tiles
 from sdhd_studio.ml.models import Location, ModelInfo, register_model, user_models_dir
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
-from sdhd_studio.ml.weights import read_tensors
+from sdhd_studio.ml.weights import file_digest, read_tensors
 
 MODEL_ID = f"rife-{rife_net.VERSION}"
 WEIGHTS_FILE = "flownet.pkl"
@@ -206,4 +206,5 @@ register(BackendSpec(
                 "flownet.pkl, in the models folder or given as interpolator_model); any time "
                 "between two frames; torch, fp16 on CUDA",
     check=check,
+    weights=lambda settings: file_digest(weights_path(settings)),
 ))

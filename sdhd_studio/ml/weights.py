@@ -3,6 +3,9 @@ plain tensors (`torch.load(weights_only=True)`), since a pickle can run code whe
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,3 +33,26 @@ def read_tensors(path: Path) -> Any:
         raise BackendError(
             f"cannot read weights file {path}: {type(exc).__name__}: {first_line}"
         ) from None
+
+
+def file_digest(path: Path) -> str | None:
+    """sha256 of the file at `path` (None when there is none), so that a weights file replaced
+    at the same path changes the recipes that use it. Hashed once per size and modification
+    time: plans are rebuilt on every edit."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return _digest(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _digest(path: str, size: int, mtime_ns: int) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()

@@ -355,4 +355,8 @@ def _stage(kind: registry.Kind, name: str, settings: Mapping[str, Any]) -> dict[
     except BackendError:  # an unknown backend fails its frames at render time, with the reason
         return {"backend": name, "version": None, "settings": {}}
     used = {k: settings.get(k, SETTINGS[k].default) for k in sorted(spec.uses)}
-    return {"backend": name, "version": spec.version, "settings": used}
+    stage = {"backend": name, "version": spec.version, "settings": used}
+    weights = spec.weights({**settings, **used})
+    if weights is not None:
+        stage["weights"] = weights
+    return stage

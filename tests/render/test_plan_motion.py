@@ -118,3 +118,16 @@ def test_cuts_marked_by_hand_get_keyframes_too():
     project = edits.set_cut(edits.new_project(make_source(20)), 13)
     project = edits.add_keyframes(project, 10)
     assert [kf.frame for kf in project.keyframes] == [0, 10, 13]
+
+
+def test_replacing_a_weights_file_at_the_same_path_rerenders(tmp_path):
+    weights = tmp_path / "flownet.pkl"
+    weights.write_bytes(b"first weights")
+    project = edits.set_output(edits.new_project(make_source(6)), fps_multiplier=2)
+    project = edits.set_defaults(project, {"interpolator": "rife",
+                                           "interpolator_model": str(weights)})
+    before = plan_of(project, tmp_path)
+    weights.write_bytes(b"other weights, same path")
+    after = plan_of(project, tmp_path)
+    assert before.keys == after.keys
+    assert all(p.key != q.key for p, q in zip(before.pairs, after.pairs, strict=True))
