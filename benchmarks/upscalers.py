@@ -207,17 +207,26 @@ def peaks() -> dict[str, float | None]:
 # --- the diffusion estimates (in the child process) ---
 
 
-def x4_cost() -> dict[str, Any]:
-    """The x4 upscaler's cost on the CPU (and on CUDA in fp16) for one 640x360 frame."""
+def build_nets(unet_config: dict[str, Any], vae_config: dict[str, Any]) -> tuple[Any, Any, float]:
+    """A random-weight UNet and VAE from published configs (the same compute as the real
+    ones), the VAE tiled as the backend tiles it, and the seconds building them took."""
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    unet = UNet2DConditionModel(**X4_UNET).eval()
-    vae = AutoencoderKL(**X4_VAE).eval()
+    unet = UNet2DConditionModel(**unet_config).eval()
+    vae = AutoencoderKL(**vae_config).eval()
     build = time.perf_counter() - t0
     tiled_vae_like_backend(vae)
+    return unet, vae, build
+
+
+def x4_cost() -> dict[str, Any]:
+    """The x4 upscaler's cost on the CPU (and on CUDA in fp16) for one 640x360 frame."""
+    import torch
+
+    unet, vae, build = build_nets(X4_UNET, X4_VAE)
     side = X4_TILE["cpu"]
     tiles = tile_count(LOW, side)
     with torch.inference_mode():
@@ -267,16 +276,10 @@ def x4_cuda(unet: Any) -> list[dict[str, Any]]:
 def refine_cost() -> dict[str, Any]:
     """diffusion-refine's cost on the CPU: SD 1.5 img2img over a 1280x720 frame."""
     import torch
-    from diffusers import AutoencoderKL, UNet2DConditionModel
 
     from sdhd_studio.ml.sd_pipeline import steps_for_strength
 
-    torch.manual_seed(0)
-    t0 = time.perf_counter()
-    unet = UNet2DConditionModel(**SD15_UNET).eval()
-    vae = AutoencoderKL(**SD15_VAE).eval()
-    build = time.perf_counter() - t0
-    tiled_vae_like_backend(vae)
+    unet, vae, build = build_nets(SD15_UNET, SD15_VAE)
     factor = 2 ** (len(SD15_VAE["block_out_channels"]) - 1)
     side = SD15_UNET["sample_size"] * factor  # RefineUpscaler's default: the model's own size
     latent = side // factor
