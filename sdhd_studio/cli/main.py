@@ -111,14 +111,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     from sdhd_studio.render.status import FrameState, ranges
 
     session = _open(args.project)
-    status = session.status()
+    cached = session.cache.keys()
+    status = session.status(cached)
     counts = status.counts()
     todo = ranges(status.frames_in(FrameState.EMPTY, FrameState.DIRTY, FrameState.FAILED))
     failed = {int(i): status.errors[int(i)] for i in status.frames_in(FrameState.FAILED)}
     count, size = session.cache.size()
-    plan = session.plan()
-    cached = session.cache.keys()
-    between = [k for pair in plan.pairs for _, k in pair.outputs]
+    between = [k for pair in session.plan().pairs for _, k in pair.outputs]
     result = {
         "frames": len(status),
         "counts": counts,

@@ -22,7 +22,6 @@ import numpy as np
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import Cancelled, ExportError, FrameDecodeError
 from sdhd_studio.core.source import VideoInfo
-from sdhd_studio.core.timing import output_positions
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.media.writer import AudioSource, VideoWriter
 from sdhd_studio.ml import registry
@@ -79,7 +78,7 @@ def export_video(
     info = project.source.info
     width, height = project.frame_size
     plan = session.plan() if project is session.project else Plan(project, session.folder)
-    positions = output_positions(project)
+    positions = plan.positions
     cached = session.cache.keys()
     missing = [key for key in dict.fromkeys(plan.outputs) if key not in cached]
     feed = _RenderFeed(session, plan, missing, workers, on_event, cancel, runtime)

@@ -42,8 +42,7 @@ class FrameRenderer:
         self._reader_lock = threading.Lock()
         self._readers: dict[str, FrameReader] = {}
         self._mask = lru_cache(maxsize=8)(self._load_mask)
-        # A keyframe guides the frames on both sides of it: keep its fast upscale around.
-        self._fast_guides: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._guide_pictures: OrderedDict[tuple[str, str], tuple[np.ndarray, ...]] = OrderedDict()
         self._guides_lock = threading.Lock()
 
     def __call__(self, job: Job, cancel: CancelToken) -> np.ndarray | list[np.ndarray]:
@@ -124,23 +123,25 @@ class FrameRenderer:
 
     def _guide(self, job: FrameJob, ref: GuideRef, cancel: CancelToken) -> guide.Guide:
         """A keyframe's pictures for detail transfer: its source as inpainted, its fast upscale
-        (the same upscaler and settings as the guided frame) and its finished frame."""
-        source = self._prepared(job.source_path, ref.index, ref.inpainter, ref.inpaint_settings,
-                                ref.mask, (), cancel)
+        (the same upscaler and settings as the guided frame) and its finished frame. The frames
+        between two keyframes all ask for the same ones, so the last few are kept."""
         slot = (ref.key, repr((job.upscaler, sorted(job.upscale_settings.items()), job.size)))
         with self._guides_lock:
-            fast = self._fast_guides.get(slot)
-        if fast is None:
+            pictures = self._guide_pictures.get(slot)
+        if pictures is None:
+            try:
+                expensive = self.cache.get(ref.key)
+            except KeyError:
+                raise BackendError(f"keyframe {ref.index} is not rendered") from None
+            source = self._prepared(job.source_path, ref.index, ref.inpainter,
+                                    ref.inpaint_settings, ref.mask, (), cancel)
             fast = self._upscale(source, job.upscaler, job.size, job.upscale_settings, cancel)
+            pictures = (source, fast, expensive)
             with self._guides_lock:
-                self._fast_guides[slot] = fast
-                while len(self._fast_guides) > 4:
-                    self._fast_guides.popitem(last=False)
-        try:
-            expensive = self.cache.get(ref.key)
-        except KeyError:
-            raise BackendError(f"keyframe {ref.index} is not rendered") from None
-        return guide.Guide(source, fast, expensive, abs(job.index - ref.index))
+                self._guide_pictures[slot] = pictures
+                while len(self._guide_pictures) > 4:  # two keyframes either side, at most
+                    self._guide_pictures.popitem(last=False)
+        return guide.Guide(*pictures, abs(job.index - ref.index))
 
     def _mask_of(self, source: str, mask: MaskSource) -> np.ndarray:
         """The mask for `mask.frame`: as painted, or carried there by flow one frame at a time

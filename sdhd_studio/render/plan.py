@@ -142,9 +142,11 @@ class Plan:
             if not run.guides:
                 self._fill(run)
         self._runs = [self._guided(run) if run.guides else run for run in self._runs]
+        self._starts = [run.start for run in self._runs]
         for run in self._runs:
             if run.guides:
                 self._fill(run)
+        self.positions = output_positions(project)  # where each output frame sits
         self.pairs: list[InterpolationJob] = []
         self.outputs: list[str] = []  # the key of every output frame, in order
         self._interpolate()
@@ -167,8 +169,7 @@ class Plan:
         settings = run.settings
         up = run.recipe["upscale"]
         inpaint = run.recipe["inpaint"]
-        guided = bool(run.guides)
-        guides = tuple(self._guide(g) for g in run.guides) if guided else ()
+        guides = tuple(self._guide(g) for g in run.guides)
         return FrameJob(
             index=index,
             key=self.keys[index],
@@ -258,8 +259,7 @@ class Plan:
     def _interpolate(self) -> None:
         """In-between frames for frame-rate conversion, one job per pair of source frames."""
         times: dict[int, list[Fraction]] = defaultdict(list)
-        positions = output_positions(self.project)
-        for index, t in positions:
+        for index, t in self.positions:
             if t:
                 times[index].append(t)
         made: dict[tuple[int, Fraction], str] = {}
@@ -281,10 +281,10 @@ class Plan:
                 index, recipe_key(recipe), self.keys[index], self.keys[index + 1], outputs,
                 name, dict(stage["settings"]),
             ))
-        self.outputs = [made.get((i, t), self.keys[i]) for i, t in positions]
+        self.outputs = [made.get((i, t), self.keys[i]) for i, t in self.positions]
 
     def _run_of(self, index: int) -> _Run:
-        lo = bisect.bisect_right([run.start for run in self._runs], index) - 1
+        lo = bisect.bisect_right(self._starts, index) - 1
         if lo < 0 or not self._runs[lo].start <= index < self._runs[lo].stop:
             raise IndexError(index)
         return self._runs[lo]
@@ -313,13 +313,14 @@ def _split(project: Project) -> list[_Run]:
         "size": [width, height],
     }
     keyframes = [kf.frame for kf in project.keyframes]
+    is_keyframe = set(keyframes)
     bounds = {m.first for m in project.masks} | {m.end + 1 for m in project.masks}
     bounds |= set(project.cuts)
     runs = []
     for start, stop, settings in project.settings_runs():
         guided = settings["mode"] == "guided"
         cuts = {start, stop, *(b for b in bounds if start < b < stop)}
-        if guided and start in keyframes:
+        if guided and start in is_keyframe:
             cuts.add(start + 1)  # the keyframe itself is made per frame
         cuts = sorted(c for c in cuts if c <= stop)
         for a, b in zip(cuts, cuts[1:], strict=False):
@@ -333,7 +334,7 @@ def _split(project: Project) -> list[_Run]:
                 if mask
                 else None,
             }
-            guides = _guides(project, keyframes, a) if guided and a not in keyframes else ()
+            guides = _guides(project, keyframes, a) if guided and a not in is_keyframe else ()
             runs.append(_Run(a, b, recipe, settings, upscaler, inpainter, mask, guides))
     return runs
 

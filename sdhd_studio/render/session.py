@@ -24,7 +24,7 @@ from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import MediaError, SdhdError
 from sdhd_studio.core.folder import SUFFIX, ProjectFolder
 from sdhd_studio.core.history import History
-from sdhd_studio.core.project import MaskRef, OutputSettings, Project
+from sdhd_studio.core.project import OutputSettings, Project
 from sdhd_studio.core.source import Source
 from sdhd_studio.media.fingerprint import check_source, fingerprint
 from sdhd_studio.media.images import read_mask
@@ -219,8 +219,8 @@ class Session:
         project = self.project
         project.check_frame(frame)
         start = frame if start is None else start
-        edits.set_mask(project, frame, digest, end, inpainter, track=True, start=start)  # checks
-        mask = MaskRef(frame, digest, end, inpainter, True, start)
+        asked = edits.set_mask(project, frame, digest, end, inpainter, track=True, start=start)
+        mask = asked.mask_painted_on(frame)
         source = mask_source(project, self.folder, mask, frame)
         painted = read_mask(source.path, (project.source.info.width, project.source.info.height))
         reached = {1: frame, -1: frame}
@@ -251,10 +251,11 @@ class Session:
             self._plan = Plan(self.project, self.folder)
         return self._plan
 
-    def status(self) -> FrameStatus:
+    def status(self, cached: set[str] | None = None) -> FrameStatus:
+        """Every frame's state; `cached`: the cache's keys, when the caller has them."""
         return FrameStatus(
             self.plan().keys,
-            self.cache.keys(),
+            self.cache.keys() if cached is None else cached,
             self.cache.rendered_frames(),
             self.cache.failures(),
         )
