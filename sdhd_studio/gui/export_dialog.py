@@ -16,7 +16,6 @@ import dataclasses
 import logging
 import os
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -48,10 +47,11 @@ from PySide6.QtWidgets import (
 )
 
 from sdhd_studio.core.cancel import CancelToken
-from sdhd_studio.core.errors import Cancelled, SdhdError
+from sdhd_studio.core.errors import SdhdError
 from sdhd_studio.core.folder import ProjectFolder
 from sdhd_studio.core.project import PRESETS, Project
 from sdhd_studio.core.timecode import clock
+from sdhd_studio.gui.task import BackgroundTask
 from sdhd_studio.gui.workers import WorkerPool
 from sdhd_studio.media.encoders import Encoder, available_encoders, find_encoder, problem
 from sdhd_studio.ml import registry
@@ -540,20 +540,10 @@ def _hint(text: str, wrap: bool = True) -> QLabel:
     return label
 
 
-class _Relay(QObject):
-    """Signals the worker thread emits; they reach the job on the UI thread, queued."""
-
-    progress = Signal(int, int)
-    ended = Signal(str, object)  # "finished" | "failed" | "cancelled", result or message
-
-
-class ExportJob(QObject):
-    """Runs `export_video` on a worker thread; `cancel()` stops it within one frame."""
-
-    progress = Signal(int, int)  # output frames written, output frames in all
-    finished = Signal(object)  # ExportResult
-    failed = Signal(str)  # one-line message
-    cancelled = Signal()
+class ExportJob(BackgroundTask):
+    """Runs `export_video` on a worker thread; `cancel()` stops it within one frame. Its
+    progress is output frames written of output frames in all; it finishes with the
+    ExportResult."""
 
     def __init__(
         self,
@@ -563,76 +553,13 @@ class ExportJob(QObject):
         runtime: Runtime | None = None,
     ) -> None:
         """`runtime`: where frames still to render run their learned backends."""
-        super().__init__(parent)
-        self._session = session
-        self._options = options
-        self._runtime = runtime
-        self._cancel = CancelToken()
-        # export_video also cancels the token when it fails; this says the user asked.
-        self._cancel_asked = threading.Event()
-        # Made before the relay: if the parent is destroyed mid-export, the job cancels (below)
-        # and the pool, deleted first, waits for the export to stop before the relay goes.
-        self._pool = WorkerPool(1, self)
-        self._relay = _Relay(self)
-        self._relay.progress.connect(self.progress)
-        self._relay.ended.connect(self._ended)
-        self.destroyed.connect(self._cancel_asked.set)
-        self.destroyed.connect(self._cancel.cancel)
-        self._running = False
-        self._started = False
 
-    def start(self) -> None:
-        if self._started:
-            raise RuntimeError("an export job runs once")
-        self._started = self._running = True
-        self._pool.run(
-            _export(
-                self._session, self._options, self._runtime, self._cancel, self._cancel_asked,
-                self._relay,
-            )
-        )
-
-    def cancel(self) -> None:
-        self._cancel_asked.set()
-        self._cancel.cancel()
-
-    def wait(self, ms: int) -> bool:
-        """Wait up to `ms` for the worker thread to end; True when it has."""
-        return self._pool.waitForDone(ms)
-
-    def is_running(self) -> bool:
-        """True from start() until one of finished, failed or cancelled was emitted."""
-        return self._running
-
-    def _ended(self, outcome: str, value: object) -> None:
-        self._pool.waitForDone()  # the work emits this as its last act: an instant join
-        self._running = False
-        if outcome == "finished":
-            self.finished.emit(value)
-        elif outcome == "cancelled":
-            self.cancelled.emit()
-        else:
-            self.failed.emit(value)
-
-
-def _export(
-    session: Session,
-    options: ExportOptions,
-    runtime: Runtime | None,
-    cancel: CancelToken,
-    cancel_asked: threading.Event,
-    relay: _Relay,
-) -> Callable[[], None]:
-    def report(done: int, total: int) -> None:
-        relay.progress.emit(done, total)
-
-    def work() -> None:
-        try:
-            result = export_video(
+        def work(cancel: CancelToken) -> ExportResult:
+            return export_video(
                 session,
                 options.path,
                 allow_preview=options.allow_preview,
-                on_progress=report,
+                on_progress=self.report,
                 cancel=cancel,
                 codec=options.codec,
                 crf=options.crf,
@@ -642,21 +569,8 @@ def _export(
                 audio=options.audio,
                 runtime=runtime,
             )
-        except Cancelled:
-            relay.ended.emit("cancelled", None)
-        except SdhdError as exc:
-            # An error caused by the stop itself (a killed encoder) is still just a cancel.
-            if cancel_asked.is_set():
-                relay.ended.emit("cancelled", None)
-            else:
-                relay.ended.emit("failed", str(exc))
-        except Exception as exc:  # noqa: BLE001 - a worker thread must not raise into Qt
-            log.exception("export failed")
-            relay.ended.emit("failed", f"unexpected error: {exc}")
-        else:
-            relay.ended.emit("finished", result)
 
-    return work
+        super().__init__(work, parent=parent)
 
 
 def run_export(

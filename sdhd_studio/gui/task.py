@@ -1,13 +1,15 @@
-"""Long engine work started from the editor (finding cuts, tracking a mask): run on a worker
-thread with a cancel button and progress, the outcome delivered back on the UI thread.
+"""Long engine work started from the editor (finding cuts, tracking a mask, exporting): run on a
+worker thread with a cancel button and progress, the outcome delivered back on the UI thread.
 
-The session methods this runs read the source one frame at a time and check their cancel token
-once per frame, so counting those checks gives the progress without the engine reporting it.
+Finding cuts and tracking read the source one frame at a time and check their cancel token once
+per frame, so counting those checks gives the progress without the engine reporting it; an
+export reports its own.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -51,8 +53,9 @@ class _Relay(QObject):
 
 
 class BackgroundTask(QObject):
-    """Runs `work(token)` once on a worker thread; `token` counts `total` frames (see module
-    docstring). Exactly one of finished, failed and cancelled is emitted at the end."""
+    """Runs `work(token)` once on a worker thread. Given `total`, `token` counts that many
+    frames as progress (see module docstring); without it, the work reports through `report`.
+    Exactly one of finished, failed and cancelled is emitted at the end."""
 
     progress = Signal(int, int)  # frames done, frames in all
     finished = Signal(object)  # what `work` returned
@@ -60,7 +63,10 @@ class BackgroundTask(QObject):
     cancelled = Signal()
 
     def __init__(
-        self, work: Callable[[CancelToken], Any], total: int, parent: QObject | None = None
+        self,
+        work: Callable[[CancelToken], Any],
+        total: int | None = None,
+        parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._work = work
@@ -70,20 +76,33 @@ class BackgroundTask(QObject):
         self._relay = _Relay(self)
         self._relay.progress.connect(self.progress)
         self._relay.ended.connect(self._ended)
-        self._token = FrameCountingToken(total, self._relay.progress.emit)
+        self._token = (
+            CancelToken() if total is None else FrameCountingToken(total, self._relay.progress.emit)
+        )
+        # Work may cancel its token itself when it fails (export_video does); this says the
+        # user asked, so an error the stop caused (a killed encoder) is still just a cancel.
+        self._cancel_asked = threading.Event()
+        self.destroyed.connect(self._cancel_asked.set)
         self.destroyed.connect(self._token.cancel)
-        self._running = False
+        self._running = self._started = False
 
     def start(self) -> None:
-        if self._running:
-            raise RuntimeError("the task is already running")
-        self._running = True
+        if self._started:
+            raise RuntimeError("a task runs once")
+        self._started = self._running = True
         self._pool.run(self._run)
 
     def cancel(self) -> None:
+        """Stop the work at its next token check."""
+        self._cancel_asked.set()
         self._token.cancel()
 
+    def report(self, done: int, total: int) -> None:
+        """Progress from work that counts its own frames; any thread may call it."""
+        self._relay.progress.emit(done, total)
+
     def is_running(self) -> bool:
+        """True from start() until one of finished, failed or cancelled was emitted."""
         return self._running
 
     def wait(self, ms: int = -1) -> bool:
@@ -96,7 +115,10 @@ class BackgroundTask(QObject):
         except Cancelled:
             self._relay.ended.emit("cancelled", None)
         except SdhdError as exc:
-            self._relay.ended.emit("failed", str(exc))
+            if self._cancel_asked.is_set():
+                self._relay.ended.emit("cancelled", None)
+            else:
+                self._relay.ended.emit("failed", str(exc))
         except Exception as exc:  # noqa: BLE001 - a worker thread must not raise into Qt
             log.exception("background task failed")
             self._relay.ended.emit("failed", f"unexpected error: {exc}")
