@@ -607,8 +607,8 @@ class MainWindow(QMainWindow):
         """Carry the mask painted on the current frame by optical flow over the frames the mask
         panel asks for, on a worker; then one undoable edit sets the frames it reached.
 
-        The tracking runs on a private Session over the same folder and cache, so its own
-        edit never touches the document's history from the worker thread."""
+        The tracking runs on a private Session over the same folder and cache that holds the
+        project as it is now: edits made while it runs do not change what the worker reads."""
         document = self.document
         frame = self._current
         painted = document.project.mask_painted_on(frame) if document else None
