@@ -13,6 +13,7 @@ that want to post-process it (the interpolator) can do so at that size.
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import cv2
@@ -25,7 +26,7 @@ def estimate(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """Flow from `a` to `b` (RGB uint8 or gray, same size) at full resolution."""
     height, width = a.shape[:2]
     size = coarse_size((width, height), scale)
-    ga, gb = _gray(a), _gray(b)
+    ga, gb = gray(a), gray(b)
     if size != (width, height):
         ga = cv2.resize(ga, size, interpolation=cv2.INTER_AREA)
         gb = cv2.resize(gb, size, interpolation=cv2.INTER_AREA)
@@ -44,7 +45,7 @@ def estimate_coarse(
 ) -> np.ndarray:
     """Flow from `a` to `b` at their own size: pictures already brought to `coarse_size`.
     `preset`: one of OpenCV's DIS presets (ULTRAFAST skips the variational refinement)."""
-    return _dis(preset).calc(_gray(a), _gray(b), None)
+    return _dis(preset).calc(gray(a), gray(b), None)
 
 
 _per_thread = threading.local()
@@ -64,10 +65,19 @@ def warp(image: np.ndarray, flow: np.ndarray, border: int = cv2.BORDER_REPLICATE
     """Backward warp: out[y, x] = image at (x, y) + flow[y, x], bilinear. `flow` may be smaller
     or larger than `image` (it is resized and its offsets scaled to match)."""
     height, width = image.shape[:2]
-    flow = resize_flow(flow, (width, height))
-    gx, gy = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
-                     borderMode=border)
+    at = grid(width, height) + resize_flow(flow, (width, height))
+    return cv2.remap(image, at, None, cv2.INTER_LINEAR, borderMode=border)
+
+
+@functools.lru_cache(maxsize=8)
+def grid(width: int, height: int) -> np.ndarray:
+    """Each pixel's own (x, y), (height, width, 2) float32: what a flow is added to for a remap.
+    Kept, read-only, for the few sizes in use: building it costs as much as a warp."""
+    out = np.empty((height, width, 2), np.float32)
+    out[..., 0] = np.arange(width, dtype=np.float32)
+    out[..., 1] = np.arange(height, dtype=np.float32)[:, None]
+    out.setflags(write=False)
+    return out
 
 
 def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -94,5 +104,6 @@ def consistency(forward: np.ndarray, backward: np.ndarray, tolerance: float = 1.
     return np.clip(1.0 - error / (2 * limit), 0.0, 1.0).astype(np.float32)
 
 
-def _gray(image: np.ndarray) -> np.ndarray:
+def gray(image: np.ndarray) -> np.ndarray:
+    """`image` (RGB uint8, or already gray) as gray, as flow is estimated on it."""
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image

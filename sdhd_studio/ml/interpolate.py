@@ -194,8 +194,8 @@ class _Placement:
         self.size = size
         self.scale = np.float32([size[0] / coarse[0], size[1] / coarse[1]])
         # cv2.resize's convention: fine x samples coarse (x + 0.5) / scale - 0.5.
-        self.centres = _grid(*coarse) * self.scale + (self.scale - 1) / 2
-        error = _grid(*size) - cv2.resize(self.centres, size)  # 0 but at the edges
+        self.centres = flow.grid(*coarse) * self.scale + (self.scale - 1) / 2
+        error = flow.grid(*size) - cv2.resize(self.centres, size)  # 0 but at the edges
         self.fixes = []
         for axis in (0, 1):
             along = error[0, :, 0] if axis == 0 else error[:, 0, 1]
@@ -281,7 +281,7 @@ def _arrivals(
     layers; where both converge (one layer slides over the other) the more consistent source
     wins, which is the layer in front: the one covered has no match in the other picture."""
     height, width = confidence.shape
-    grid = _grid(width, height)
+    grid = flow.grid(width, height)
     twice = _grid_twice(width, height)
     # Both starts in one array, one above the other: one remap call serves both.
     source = _work(f"{role} source", 2 * height, width, 2)
@@ -335,19 +335,8 @@ def _fill_occluded(motion: np.ndarray, confidence: np.ndarray, rgb: np.ndarray) 
 
 
 @functools.lru_cache(maxsize=4)
-def _grid(width: int, height: int) -> np.ndarray:
-    """Each pixel's own (x, y): what a motion field is added to for a remap. Kept, read-only,
-    for the few sizes in use: building it costs as much as a warp."""
-    grid = np.empty((height, width, 2), np.float32)
-    grid[..., 0] = np.arange(width, dtype=np.float32)
-    grid[..., 1] = np.arange(height, dtype=np.float32)[:, None]
-    grid.setflags(write=False)
-    return grid
-
-
-@functools.lru_cache(maxsize=4)
 def _grid_twice(width: int, height: int) -> np.ndarray:
-    twice = np.vstack([_grid(width, height)] * 2)
+    twice = np.vstack([flow.grid(width, height)] * 2)
     twice.setflags(write=False)
     return twice
 

@@ -75,9 +75,8 @@ def _borrow(image: np.ndarray, hole: np.ndarray, picture: np.ndarray, their_hole
     # Their mask grown by a pixel: its edge is often anti-aliased into the background.
     covered = cv2.dilate(their_hole.astype(np.float32), np.ones((3, 3), np.uint8))
     visible = flow.warp(covered, forward, border=cv2.BORDER_CONSTANT) == 0
-    xs, ys = np.meshgrid(np.arange(width), np.arange(height))
-    inside = ((xs + forward[..., 0] >= 0) & (xs + forward[..., 0] <= width - 1)
-              & (ys + forward[..., 1] >= 0) & (ys + forward[..., 1] <= height - 1))
+    at = flow.grid(width, height) + forward
+    inside = (at >= 0).all(axis=2) & (at[..., 0] <= width - 1) & (at[..., 1] <= height - 1)
     return flow.warp(picture, forward), hole & visible & inside & (trust >= MIN_TRUST)
 
 

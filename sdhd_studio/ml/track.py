@@ -187,8 +187,7 @@ def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def _smooth_gray(picture: np.ndarray) -> np.ndarray:
-    gray = cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY) if picture.ndim == 3 else picture
-    return cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 1.0)
+    return cv2.GaussianBlur(flow.gray(picture).astype(np.float32), (0, 0), 1.0)
 
 
 def _seed(*arrays: np.ndarray) -> int:
