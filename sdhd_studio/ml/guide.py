@@ -64,6 +64,8 @@ def transfer_detail(
         _check_guide(guide, target_source, target_fast)
         cancel.check()
         forward, confidence = trusted_flow(target_source, guide.source, flow_scale)
+        # Brought to HD once for the two warps below (each would resize it again).
+        forward = flow.resize_flow(forward, (width, height))
         confidence = cv2.resize(confidence, (width, height), interpolation=cv2.INTER_LINEAR)
         own_change = cv2.GaussianBlur(fast - flow.warp(guide.fast, forward), (0, 0), sigma)
         candidate = flow.warp(guide.expensive, forward) + own_change
