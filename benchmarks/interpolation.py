@@ -184,11 +184,11 @@ def minterpolate(frames: int) -> dict[str, Any]:
 def run_minterpolate(kept: np.ndarray, mode: str) -> tuple[np.ndarray, float]:
     """Kept frames at 12.5 fps through minterpolate to 25 fps; its output frames and wall
     time. YUV 4:4:4 around the filter so the colour conversion costs it no quality."""
-    import imageio_ffmpeg
+    from sdhd_studio.media.ffmpeg import ffmpeg_exe
 
     count, height, width, _ = kept.shape
     cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error",
+        ffmpeg_exe(), "-hide_banner", "-loglevel", "error",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", "25/2",
         "-i", "-", "-vf", f"format=yuv444p,minterpolate=fps=25:{mode},format=rgb24",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
