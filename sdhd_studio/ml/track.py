@@ -42,9 +42,7 @@ def flow_confidence(
     error = np.abs(flow.warp(b, forward).astype(np.float32) - a.astype(np.float32))
     if error.ndim == 3:
         error = error.mean(axis=2)
-    error = cv2.GaussianBlur(error, (0, 0), MATCH_BLUR)
-    alike = (MATCH_TOLERANCE - error) / (MATCH_TOLERANCE - MATCH_NOISE)
-    return agree * np.clip(alike, 0.0, 1.0)
+    return agree * _alike(cv2.GaussianBlur(error, (0, 0), MATCH_BLUR))
 
 
 def trusted_flow(a: np.ndarray, b: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -159,9 +157,12 @@ def _found(similarity: np.ndarray, xs: np.ndarray, ys: np.ndarray, gray_a: np.nd
            gray_b: np.ndarray) -> float:
     """Share of a's pixels (xs, ys) that look alike where `similarity` puts them in b."""
     points = np.stack([xs, ys, np.ones_like(xs)]).astype(np.float64)
-    error = np.abs(_sample(gray_b, similarity @ points) - gray_a[ys, xs])
-    alike = (MATCH_TOLERANCE - error) / (MATCH_TOLERANCE - MATCH_NOISE)
-    return float(np.clip(alike, 0.0, 1.0).mean())
+    return float(_alike(np.abs(_sample(gray_b, similarity @ points) - gray_a[ys, xs])).mean())
+
+
+def _alike(error: np.ndarray) -> np.ndarray:
+    """How surely pixels match, in [0, 1], from their absolute grey difference `error`."""
+    return np.clip((MATCH_TOLERANCE - error) / (MATCH_TOLERANCE - MATCH_NOISE), 0.0, 1.0)
 
 
 def _move(part: np.ndarray, similarity: np.ndarray, centre: np.ndarray,
