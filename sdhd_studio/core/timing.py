@@ -20,10 +20,18 @@ def output_positions(project: Project) -> list[Position]:
     count = project.frame_count
     ratio = project.source.info.fps / project.output.fps(project.source.info)
     total = max(1, round(count / ratio))
+    # Whole-number arithmetic: Fraction objects per frame cost most of a 100,000-frame plan.
+    num, den = ratio.numerator, ratio.denominator
+    if num == den:  # no conversion: the usual case, and the one that must be quick
+        return [(index, _ZERO) for index in range(count)]
     out = []
     for j in range(total):
-        p = j * ratio
-        index = min(int(p), count - 1)
-        t = p - index if index < count - 1 else Fraction(0)
-        out.append((index, t))
+        index, rest = divmod(j * num, den)
+        if index >= count - 1:
+            out.append((count - 1, _ZERO))
+        else:
+            out.append((index, Fraction(rest, den) if rest else _ZERO))
     return out
+
+
+_ZERO = Fraction(0)

@@ -17,6 +17,7 @@ exactly as far as it should:
 from __future__ import annotations
 
 import bisect
+import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from sdhd_studio.core.folder import ProjectFolder
 from sdhd_studio.core.project import MaskRef, Project
 from sdhd_studio.core.recipe import RECIPE_VERSION, frame_keys, recipe_key
 from sdhd_studio.core.settings import SETTINGS
-from sdhd_studio.core.timing import output_positions
+from sdhd_studio.core.timing import Position, output_positions
 from sdhd_studio.ml import registry
 
 # Bump when the algorithms behind these derived results change their output (ml/guide.py,
@@ -146,13 +147,17 @@ class Plan:
         for run in self._runs:
             if run.guides:
                 self._fill(run)
-        self.positions = output_positions(project)  # where each output frame sits
         self.pairs: list[InterpolationJob] = []
         self.outputs: list[str] = []  # the key of every output frame, in order
         self._interpolate()
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    @functools.cached_property
+    def positions(self) -> list[Position]:
+        """Where each output frame sits in the source (see core/timing.py)."""
+        return output_positions(self.project)
 
     def all_keys(self) -> set[str]:
         """Every cache entry this project state uses: frames, in-betweens and carried masks."""
@@ -258,6 +263,10 @@ class Plan:
 
     def _interpolate(self) -> None:
         """In-between frames for frame-rate conversion, one job per pair of source frames."""
+        info = self.project.source.info
+        if self.project.output.fps(info) == info.fps:  # no conversion: skip 100,000 positions
+            self.outputs = list(self.keys)
+            return
         times: dict[int, list[Fraction]] = defaultdict(list)
         for index, t in self.positions:
             if t:
@@ -281,7 +290,8 @@ class Plan:
                 index, recipe_key(recipe), self.keys[index], self.keys[index + 1], outputs,
                 name, dict(stage["settings"]),
             ))
-        self.outputs = [made.get((i, t), self.keys[i]) for i, t in self.positions]
+        self.outputs = [made.get((i, t), self.keys[i]) if t else self.keys[i]
+                        for i, t in self.positions]
 
     def _run_of(self, index: int) -> _Run:
         lo = bisect.bisect_right(self._starts, index) - 1
