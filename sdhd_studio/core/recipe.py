@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from json.encoder import encode_basestring as _json_text  # json.dumps of a str, minus overhead
 from typing import Any
 
 RECIPE_VERSION = 1
@@ -40,3 +41,24 @@ def frame_keys(recipe: Mapping[str, Any], frames: Iterable[int]) -> Iterator[str
         h.update(b"%d" % index)
         h.update(tail)
         yield h.hexdigest()
+
+
+def slot_keys(recipe: Mapping[str, Any], *names: str) -> Callable[..., str]:
+    """A function of text values for `names` giving `recipe_key({**recipe, name: value, ...})`,
+    with the JSON built once: in-between frames differ only in their neighbours' keys and t."""
+    marks = {name: f"\x00{name}\x00" for name in names}
+    text = canonical_json({**recipe, **marks})
+    found = sorted((text.index(json.dumps(mark)), name) for name, mark in marks.items())
+    pieces, order, start = [], [], 0
+    for at, name in found:
+        pieces.append(text[start:at])
+        order.append(name)
+        start = at + len(json.dumps(marks[name]))
+    tail = text[start:]
+
+    def key(**values: str) -> str:
+        parts = [piece + _json_text(values[name]) for piece, name in zip(pieces, order,
+                                                                          strict=True)]
+        return hashlib.sha256(("".join(parts) + tail).encode()).hexdigest()
+
+    return key

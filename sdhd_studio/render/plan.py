@@ -27,7 +27,7 @@ from typing import Any
 from sdhd_studio.core.errors import BackendError
 from sdhd_studio.core.folder import ProjectFolder
 from sdhd_studio.core.project import MaskRef, Project
-from sdhd_studio.core.recipe import RECIPE_VERSION, frame_keys, recipe_key
+from sdhd_studio.core.recipe import RECIPE_VERSION, frame_keys, recipe_key, slot_keys
 from sdhd_studio.core.settings import SETTINGS
 from sdhd_studio.core.timing import Position, output_positions
 from sdhd_studio.ml import registry
@@ -147,12 +147,19 @@ class Plan:
         for run in self._runs:
             if run.guides:
                 self._fill(run)
-        self.pairs: list[InterpolationJob] = []
-        self.outputs: list[str] = []  # the key of every output frame, in order
-        self._interpolate()
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    @property
+    def pairs(self) -> list[InterpolationJob]:
+        """The in-between frames' jobs, one per pair of source frames."""
+        return self._in_betweens[0]
+
+    @property
+    def outputs(self) -> list[str]:
+        """The key of every output frame, in order."""
+        return self._in_betweens[1]
 
     @functools.cached_property
     def positions(self) -> list[Position]:
@@ -261,37 +268,51 @@ class Plan:
             self._mask_source(run.mask, frame) if run.mask else None,
         )
 
-    def _interpolate(self) -> None:
-        """In-between frames for frame-rate conversion, one job per pair of source frames."""
+    @functools.cached_property
+    def _in_betweens(self) -> tuple[list[InterpolationJob], list[str]]:
+        """In-between frames for frame-rate conversion and every output frame's key; made on
+        first use, since the editor's timeline needs only the frames' own keys."""
         info = self.project.source.info
         if self.project.output.fps(info) == info.fps:  # no conversion: skip 100,000 positions
-            self.outputs = list(self.keys)
-            return
+            return [], list(self.keys)
+        pairs: list[InterpolationJob] = []
         times: dict[int, list[Fraction]] = defaultdict(list)
         for index, t in self.positions:
             if t:
                 times[index].append(t)
-        made: dict[tuple[int, Fraction], str] = {}
+        made: dict[int, tuple[str, ...]] = {}  # index -> its in-betweens' keys, in order of t
+        # Pairs in one settings run with the same times share a recipe but for the neighbours'
+        # keys (and each output's t): its JSON is built once, not once per pair.
+        templates: dict[tuple[int, tuple[tuple[int, int], ...]], tuple[Any, Any, Any]] = {}
         for index, ts in sorted(times.items()):
             if index + 1 in self.project.cuts:  # repeat the frame rather than morph a cut
                 continue
-            settings = self._run_of(index).settings
-            name = settings["interpolator"]
-            recipe = {
-                "v": RECIPE_VERSION,
-                "interpolate": _stage("interpolate", name, settings),
-                "a": self.keys[index], "b": self.keys[index + 1],
-                "times": [str(t) for t in ts],
-            }
-            outputs = tuple((t, recipe_key({**recipe, "t": str(t)})) for t in ts)
-            made.update(((index, t), key) for t, key in outputs)
-            stage = recipe["interpolate"]
-            self.pairs.append(InterpolationJob(
-                index, recipe_key(recipe), self.keys[index], self.keys[index + 1], outputs,
-                name, dict(stage["settings"]),
+            run = self._run_of(index)
+            slot = (run.start, tuple((t.numerator, t.denominator) for t in ts))
+            if slot not in templates:
+                stage = _stage("interpolate", run.settings["interpolator"], run.settings)
+                recipe = {"v": RECIPE_VERSION, "interpolate": stage,
+                          "times": [str(t) for t in ts]}
+                templates[slot] = (slot_keys(recipe, "a", "b"),
+                                   slot_keys(recipe, "a", "b", "t"), stage)
+            pair_key, output_key, stage = templates[slot]
+            a, b = self.keys[index], self.keys[index + 1]
+            outputs = tuple((t, output_key(a=a, b=b, t=str(t))) for t in ts)
+            made[index] = tuple(key for _, key in outputs)
+            pairs.append(InterpolationJob(
+                index, pair_key(a=a, b=b), a, b, outputs, stage["backend"],
+                dict(stage["settings"]),
             ))
-        self.outputs = [made.get((i, t), self.keys[i]) if t else self.keys[i]
-                        for i, t in self.positions]
+        # `times` lists each frame's t in the order the positions hold them.
+        taken = dict.fromkeys(made, 0)
+        outputs = []
+        for index, t in self.positions:
+            if t and index in made:
+                outputs.append(made[index][taken[index]])
+                taken[index] += 1
+            else:
+                outputs.append(self.keys[index])
+        return pairs, outputs
 
     def _run_of(self, index: int) -> _Run:
         lo = bisect.bisect_right(self._starts, index) - 1

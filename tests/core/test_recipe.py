@@ -17,3 +17,14 @@ def test_any_recipe_change_changes_the_key():
     base = {"frame": 3, "size": [1280, 720]}
     assert recipe_key(base) != recipe_key({**base, "frame": 4})
     assert recipe_key(base) != recipe_key({**base, "size": [1280, 722]})
+
+
+def test_slot_keys_equal_the_whole_recipe_key():
+    from sdhd_studio.core.recipe import recipe_key, slot_keys
+
+    recipe = {"v": 1, "interpolate": {"backend": "dis", "settings": {"flow_scale": 0.5}},
+              "times": ["1/3", "2/3"]}
+    key = slot_keys(recipe, "b", "a", "t")
+    values = {"a": "ab" * 32, "b": "cd" * 32, "t": "1/3"}
+    assert key(**values) == recipe_key({**recipe, **values})
+    assert key(**{**values, "t": "2/3"}) != key(**values)
