@@ -37,6 +37,7 @@ from _common import SAMPLE, median
 
 SIZE = (1280, 720)
 REALESRGAN = {"model": "", "sharpen": 0.0}
+LANCZOS = {"sharpen": 0.0}
 CONFIDENT = 0.5
 
 
@@ -62,7 +63,7 @@ def main() -> None:
         renders = {name: child(name, args, Path(folder) / f"{name}.npy")
                    for name in ("per-frame", "guided")}
     sources = read(indices)
-    lanczos = [upscaler("lanczos").upscale(s, SIZE, {"sharpen": 0.0}, cancel()) for s in sources]
+    lanczos = [upscaler("lanczos").upscale(s, SIZE, LANCZOS, cancel()) for s in sources]
     report(args, indices, keys, sources, renders, lanczos, time.perf_counter() - started)
 
 
@@ -103,14 +104,14 @@ def guided(indices: list[int], keys: list[int], flow_scale: float
         t0 = time.perf_counter()
         frames[key] = expensive.upscale(sources[key], SIZE, REALESRGAN, cancel())
         key_seconds.append(time.perf_counter() - t0)
-        guides[key] = (sources[key], fast.upscale(sources[key], SIZE, {"sharpen": 0.0}, cancel()),
+        guides[key] = (sources[key], fast.upscale(sources[key], SIZE, LANCZOS, cancel()),
                        frames[key])
     fast_seconds, transfer_seconds = [], []
     for index in indices:
         if index in guides:
             continue
         t0 = time.perf_counter()
-        picture = fast.upscale(sources[index], SIZE, {"sharpen": 0.0}, cancel())
+        picture = fast.upscale(sources[index], SIZE, LANCZOS, cancel())
         t1 = time.perf_counter()
         nearest = [k for k in (max((k for k in keys if k < index), default=None),
                                min((k for k in keys if k > index), default=None)) if k is not None]
