@@ -186,7 +186,7 @@ def run_minterpolate(kept: np.ndarray, mode: str) -> tuple[np.ndarray, float]:
     time. YUV 4:4:4 around the filter so the colour conversion costs it no quality."""
     from sdhd_studio.media.ffmpeg import ffmpeg_exe
 
-    count, height, width, _ = kept.shape
+    _, height, width, _ = kept.shape
     cmd = [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", "25/2",
