@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -58,3 +59,9 @@ def peak_rss_mb(*sdhd_args: str | Path) -> tuple[float, float]:
     if rc != 0:
         raise RuntimeError(f"sdhd {' '.join(map(str, sdhd_args))} failed: {out.stderr}")
     return engine_kb / 1024, ffmpeg_kb / 1024
+
+
+def max_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident memory of this process (or, with RUSAGE_CHILDREN, of its largest
+    finished child) in MB."""
+    return resource.getrusage(who).ru_maxrss / 1024  # KB on Linux

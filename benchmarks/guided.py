@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from _common import SAMPLE, median
+from _common import SAMPLE, max_rss_mb, median
 
 SIZE = (1280, 720)
 REALESRGAN = {"model": "", "sharpen": 0.0}
@@ -56,7 +55,7 @@ def main() -> None:
         render = per_frame if args.child == "per-frame" else guided
         frames, result = render(indices, keys, args.flow_scale)
         np.save(args.out, np.stack(frames))
-        print(json.dumps({**result, "peak_rss_mb": peak_rss_mb()}))
+        print(json.dumps({**result, "peak_rss_mb": max_rss_mb()}))
         return
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
@@ -155,10 +154,6 @@ def cancel() -> Any:
     from sdhd_studio.core.cancel import CancelToken
 
     return CancelToken()
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
 # --- the figures (in the parent) ---

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import median
+from _common import max_rss_mb, median
 
 from sdhd_studio.media.quality import psnr_y, ssim_y
 
@@ -178,7 +178,7 @@ def minterpolate(frames: int) -> dict[str, Any]:
     return {**scores(made, [pictures[i] for i in dropped]),
             "seconds": (wall - wall_dup) / len(out[1::2]), "wall": wall, "wall_dup": wall_dup,
             "out_frames": len(out), "aligned_db": min(aligned),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+            "peak_rss_mb": max_rss_mb(resource.RUSAGE_CHILDREN)}
 
 
 def run_minterpolate(kept: np.ndarray, mode: str) -> tuple[np.ndarray, float]:
@@ -200,7 +200,7 @@ def run_minterpolate(kept: np.ndarray, mode: str) -> tuple[np.ndarray, float]:
 
 
 def peak_rss() -> dict[str, float]:
-    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"peak_rss_mb": max_rss_mb()}
 
 
 CONTENDERS = {

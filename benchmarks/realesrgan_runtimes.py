@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 
-from _common import SAMPLE, median
+from _common import SAMPLE, max_rss_mb, median
 
 from sdhd_studio.media.probe import probe
 
@@ -107,7 +106,7 @@ def measure(model: str, engine: str, device: str, frame: int) -> dict:
     out = upscaler.upscale(image, SIZE, settings, cancel)
     seconds = time.perf_counter() - t0
     assert out.shape == (SIZE[1], SIZE[0], 3)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+    peak = max_rss_mb()
     gpu = None
     if upscaler.device.startswith("cuda"):
         import torch

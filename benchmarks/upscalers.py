@@ -24,7 +24,6 @@ import argparse
 import importlib.util
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from _common import median
+from _common import max_rss_mb, median
 
 from sdhd_studio.core.settings import DEFAULTS
 from sdhd_studio.media.quality import psnr_y, ssim_y
@@ -200,8 +199,7 @@ def peaks() -> dict[str, float | None]:
     torch = sys.modules.get("torch")  # only if this process used it
     if torch is not None and torch.cuda.is_available():
         cuda = torch.cuda.max_memory_allocated() / 2**20
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
-    return {"peak_rss_mb": rss, "peak_cuda_mb": cuda}
+    return {"peak_rss_mb": max_rss_mb(), "peak_cuda_mb": cuda}
 
 
 # --- the diffusion estimates (in the child process) ---
