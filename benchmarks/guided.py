@@ -215,8 +215,9 @@ def report(args: argparse.Namespace, indices: list[int], keys: list[int],
     print("|---|---|---|")
     rss = {"per-frame": expensive["peak_rss_mb"], "guided": timing["peak_rss_mb"]}
     for name, values in stability.items():
+        peak = f"{rss[name]:.0f}" if name in rss else "(not measured apart)"
         print(f"| {name} | {median(values):.2f} ({statistics.mean(values):.2f}, "
-              f"{max(values):.2f}) | {rss.get(name, float('nan')):.0f} |")
+              f"{max(values):.2f}) | {peak} |")
 
 
 if __name__ == "__main__":
