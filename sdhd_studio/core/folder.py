@@ -1,9 +1,14 @@
-"""The project folder `NAME.sdhd/`: project.json (+ .bak), autosave.json, masks/, cache/.
+"""The project folder `NAME.sdhd/`: project.json (+ .bak), autosave.json, masks/, cache/, and
+the two lock files.
 
 Saves are atomic (temp file, fsync, rename) and keep the previous version as `.bak`, so a crash
 or a full disk mid-save never leaves a project that cannot be opened. The editor writes unsaved
 changes to `autosave.json` (atomically too); it is offered back on the next open when it is
 newer than `project.json`.
+
+Locks (see core/lock.py): `edit.lock` is held around each read-modify-write of project.json,
+so edits from several processes all land; `render.lock` is held by the one render or export a
+project may have at a time.
 """
 
 from __future__ import annotations
@@ -19,12 +24,19 @@ import threading
 from pathlib import Path
 
 from sdhd_studio.core.errors import ProjectError
-from sdhd_studio.core.project import Project
-from sdhd_studio.core.serialize import SCHEMA_VERSION, project_from_dict, project_to_dict
+from sdhd_studio.core.lock import FileLock
+from sdhd_studio.core.project import Project, check_digest
+from sdhd_studio.core.serialize import (
+    SCHEMA_VERSION,
+    InvalidDocument,
+    project_from_dict,
+    project_to_dict,
+)
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".sdhd"
+MAX_DOCUMENT_BYTES = 256 << 20  # a million keyframes fit; a crafted giant does not get read
 
 
 def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
@@ -70,6 +82,23 @@ class ProjectFolder:
     def cache_dir(self) -> Path:
         return self.path / "cache"
 
+    def edit_lock(self) -> FileLock:
+        """Held around one read-modify-write of project.json."""
+        return FileLock(self.path / "edit.lock", f"project {self.path.name}")
+
+    def render_lock(self) -> FileLock:
+        """Held by the one render or export the project may have at a time."""
+        return FileLock(self.path / "render.lock", f"a render or export of {self.path.name}")
+
+    def stamp(self) -> tuple[int, int, int] | None:
+        """What identifies this version of project.json (a save replaces the file, so its
+        inode changes even within one clock tick); None when there is none."""
+        try:
+            st = self.project_file.stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
     @classmethod
     def create(cls, path: str | os.PathLike[str], project: Project) -> ProjectFolder:
         folder = cls(path)
@@ -80,10 +109,14 @@ class ProjectFolder:
             folder.cache_dir.mkdir(exist_ok=True)
         except OSError as exc:
             raise ProjectError(f"cannot create {folder.path}: {exc.strerror}") from None
-        folder.save(project)
+        with folder.edit_lock():
+            if folder.project_file.exists():  # another process made it meanwhile
+                raise ProjectError(f"a project already exists at {folder.path}")
+            folder.save(project)
         return folder
 
     def save(self, project: Project) -> None:
+        """Replace project.json; the caller holds `edit_lock()` when others may edit too."""
         text = self._encode(project)
         try:
             if self.project_file.exists():
@@ -170,10 +203,14 @@ class ProjectFolder:
             ) from None
 
     def _read(self, path: Path) -> Project:
-        data = json.loads(path.read_bytes())
-        schema = data.get("schema")
-        if not isinstance(schema, int):
-            raise ValueError("no schema version")
+        with open(path, "rb") as fh:  # a device or a FIFO in its place would never end
+            if not os.path.isfile(path) or os.fstat(fh.fileno()).st_size > MAX_DOCUMENT_BYTES:
+                raise InvalidDocument(f"not a project document (a file of at most "
+                                      f"{MAX_DOCUMENT_BYTES >> 20} MB)")
+            data = json.loads(fh.read())
+        schema = data.get("schema") if isinstance(data, dict) else None
+        if not isinstance(schema, int) or isinstance(schema, bool):
+            raise InvalidDocument("no schema version")
         if schema > SCHEMA_VERSION:
             raise ProjectError(
                 f"{path} was saved by a newer SDHD Studio (schema {schema}; this version reads "
@@ -182,7 +219,8 @@ class ProjectFolder:
         project = project_from_dict(data)
         src = project.source
         relative = data["source"].get("relative_path")
-        if not os.path.exists(src.path) and relative and (self.path / relative).exists():
+        if not os.path.exists(src.path) and isinstance(relative, str) \
+                and (self.path / relative).exists():
             # The project and its video moved together: follow them.
             project = dataclasses.replace(
                 project, source=dataclasses.replace(src, path=str((self.path / relative).resolve()))
@@ -190,7 +228,8 @@ class ProjectFolder:
         return project
 
     def mask_path(self, digest: str) -> Path:
-        return self.masks_dir / f"{digest}.png"
+        """Where the mask `digest` is stored; only a sha256 digest names a file here."""
+        return self.masks_dir / f"{check_digest(digest)}.png"
 
     def store_mask(self, png: bytes) -> str:
         """Store mask PNG bytes under their content digest; returns the digest."""
@@ -208,6 +247,10 @@ class ProjectFolder:
 def _describe(exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"not valid JSON: {exc.msg} at line {exc.lineno}"
+    if isinstance(exc, InvalidDocument):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
     if isinstance(exc, FileNotFoundError):
         return "missing"
     return f"{type(exc).__name__}: {exc}"

@@ -7,6 +7,7 @@ snapshot while the user keeps editing, and undo is just going back to an earlier
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -87,6 +88,17 @@ class Keyframe:
     interpolate: frozenset[str] = frozenset()
 
 
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def check_digest(digest: str) -> str:
+    """`digest` if it is a sha256 digest. A mask's digest names its file in the project folder:
+    anything else could point outside it."""
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise ProjectError(f"a mask digest must be 64 hex digits, got {digest!r:.80}")
+    return digest
+
+
 @dataclass(frozen=True)
 class MaskRef:
     """An inpainting mask painted on `frame` and applied to frames `first`..`end` inclusive.
@@ -106,6 +118,9 @@ class MaskRef:
     @property
     def first(self) -> int:
         return self.frame if self.start is None else self.start
+
+    def __post_init__(self) -> None:
+        check_digest(self.digest)
 
     def covers(self, index: int) -> bool:
         return self.first <= index <= self.end

@@ -93,15 +93,26 @@ class FrameCache:
         return count, total
 
     def gc(self, keep: Iterable[str]) -> tuple[int, int]:
-        """Delete entries not in `keep` and stray temp files; returns (entries, bytes) freed."""
+        """Delete entries not in `keep` and stray temp files; returns (entries, bytes) freed.
+
+        Symbolic links are never followed: a link planted in the cache (or the cache folder
+        itself being one) must not make gc delete files somewhere else.
+        """
+        if self.root.is_symlink():
+            raise CacheWriteError(f"{self.root} is a link to {os.path.realpath(self.root)}; "
+                                  "gc deletes nothing through links")
         keep = set(keep)
         count = total = 0
         for shard in self.root.glob("??"):
+            if shard.is_symlink() or not shard.is_dir():
+                continue
             for entry in shard.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    continue
                 key = shard.name + entry.name[: -len(_EXT)]
                 stray = entry.name.startswith(".")
                 if stray or (entry.name.endswith(_EXT) and key not in keep):
-                    size = entry.stat().st_size
+                    size = entry.lstat().st_size
                     entry.unlink()
                     total += size
                     count += 0 if stray else 1

@@ -4,13 +4,20 @@ The CLI and the GUI both work through a `Session`, so there is one way to edit, 
 export. The CLI saves every edit at once (atomically); the editor opens sessions with
 `save_edits=False`, saves when the user asks and autosaves in between. Renders and exports take
 an immutable snapshot of the project and never see later edits.
+
+Other processes may edit the same project. A saving edit is a read-modify-write under the
+folder's edit lock: it first takes up what others saved, so every edit lands. The editor's Save
+refuses to overwrite changes saved elsewhere unless told to (`changed_on_disk`, `reload`).
+One render or export runs per project (`exclusive`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -21,9 +28,10 @@ import numpy as np
 
 from sdhd_studio.core import edits
 from sdhd_studio.core.cancel import CancelToken
-from sdhd_studio.core.errors import MediaError, SdhdError
+from sdhd_studio.core.errors import MediaError, ProjectError, SdhdError
 from sdhd_studio.core.folder import SUFFIX, ProjectFolder
 from sdhd_studio.core.history import History
+from sdhd_studio.core.lock import FileLock
 from sdhd_studio.core.project import OutputSettings, Project
 from sdhd_studio.core.source import Source
 from sdhd_studio.media.fingerprint import check_source, fingerprint
@@ -38,6 +46,13 @@ from sdhd_studio.render.frame_job import FrameRenderer
 from sdhd_studio.render.plan import FrameJob, InterpolationJob, Job, Plan, mask_source
 from sdhd_studio.render.scheduler import RenderSummary, Scheduler
 from sdhd_studio.render.status import FrameStatus
+
+# Edits of one project by several processes are quick: waiting longer means one is stuck.
+EDIT_LOCK_TIMEOUT_S = 30.0
+
+
+class ProjectChangedError(ProjectError):
+    """project.json was saved by another program since this session read it."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,7 @@ class Session:
         self.cache = FrameCache(folder.cache_dir)
         self.save_edits = save_edits
         self._saved = project  # what project.json holds
+        self._stamp = folder.stamp()  # the version of project.json `_saved` came from
         self._plan: Plan | None = None
 
     @classmethod
@@ -100,7 +116,8 @@ class Session:
             raise
         if source != project.source:
             project = dataclasses.replace(project, source=source)
-            folder.save(project)
+            with folder.edit_lock().acquire(timeout=EDIT_LOCK_TIMEOUT_S):
+                folder.save(project)
         return cls(folder, project, save_edits=save_edits)
 
     @property
@@ -112,10 +129,68 @@ class Session:
         """The project differs from what is saved (only ever true with `save_edits=False`)."""
         return self.project is not self._saved
 
-    def save(self) -> None:
-        self.folder.save(self.project)
-        self._saved = self.project
+    def save(self, overwrite: bool = False) -> None:
+        """Write the project to project.json. ProjectChangedError when another program saved
+        it since this session read it, unless `overwrite`: its changes would be lost."""
+        with self._edit_lock():
+            if not overwrite and self.changed_on_disk():
+                raise ProjectChangedError(
+                    f"{self.folder.project_file} was changed by another program since it was "
+                    "opened: reload it, or save again to overwrite those changes"
+                )
+            self._write()
         self.folder.discard_autosave()
+
+    def changed_on_disk(self) -> bool:
+        """Another program saved project.json since this session last read or wrote it."""
+        return self.folder.stamp() != self._stamp
+
+    def reload(self) -> Project:
+        """Take up project.json as another program saved it, as one undoable step; unsaved
+        changes of this session are replaced (undo brings them back)."""
+        with self._edit_lock():
+            self._take_up_saved("Reload from disk")
+        return self.project
+
+    def _take_up_saved(self, label: str) -> None:
+        stamp = self.folder.stamp()
+        latest = self.folder.load()
+        # The source was checked when this session opened; the document's record may be older.
+        latest = dataclasses.replace(latest, source=self.project.source)
+        self.history.apply(label, lambda project: latest)
+        self._saved, self._stamp = self.history.project, stamp
+
+    def _edit_lock(self) -> FileLock:
+        return self.folder.edit_lock().acquire(timeout=EDIT_LOCK_TIMEOUT_S)
+
+    def _write(self) -> None:
+        self.folder.save(self.project)
+        self._saved, self._stamp = self.project, self.folder.stamp()
+
+    @contextlib.contextmanager
+    def exclusive(
+        self, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
+        """Hold the project's render lock: the one render or export it may have at a time.
+
+        Threads of one process share it (the editor exports while it renders); another
+        process waits (`on_wait` hears why, once) or, without `wait`, is refused.
+        """
+        path = self.folder.render_lock().path
+        with _render_locks_guard:
+            lock, users = _render_locks.get(path, (None, 0))
+            if lock is None:
+                lock = self.folder.render_lock().acquire(wait=wait, on_wait=on_wait)
+            _render_locks[path] = (lock, users + 1)
+        try:
+            yield
+        finally:
+            with _render_locks_guard:
+                lock, users = _render_locks.pop(path)
+                if users > 1:
+                    _render_locks[path] = (lock, users - 1)
+                else:
+                    lock.release()
 
     def save_as(self, path: str | os.PathLike[str]) -> None:
         """Continue in a new project folder at `path`, carrying the masks and rendered frames."""
@@ -127,7 +202,7 @@ class Session:
             shutil.rmtree(target.path, ignore_errors=True)
             raise
         self.folder, self.cache = target, cache
-        self._saved = self.project
+        self._saved, self._stamp = self.project, target.stamp()
         self._plan = None
         old.discard_autosave()
 
@@ -156,26 +231,30 @@ class Session:
             _check_backends(new)
             return new
 
-        before = self.project
-        project = self.history.apply(label, checked)
-        if project is not before:
-            self._saved_edit()
-        return project
+        with self._saving():
+            return self.history.apply(label, checked)
 
     def undo(self) -> Project:
-        self.history.undo()
-        self._saved_edit()
-        return self.project
+        with self._saving():
+            return self.history.undo()
 
     def redo(self) -> Project:
-        self.history.redo()
-        self._saved_edit()
-        return self.project
+        with self._saving():
+            return self.history.redo()
 
-    def _saved_edit(self) -> None:
-        if self.save_edits and self.modified:
-            self.folder.save(self.project)
-            self._saved = self.project
+    @contextlib.contextmanager
+    def _saving(self) -> Iterator[None]:
+        """With `save_edits`, one read-modify-write of project.json: under the edit lock, take
+        up what other processes saved, apply the edit, save."""
+        if not self.save_edits:
+            yield
+            return
+        with self._edit_lock():
+            if self.changed_on_disk():
+                self._take_up_saved("Changes saved by another program")
+            yield
+            if self.modified:
+                self._write()
 
     def store_mask(self, png: bytes) -> str:
         return self.folder.store_mask(png)
@@ -345,6 +424,10 @@ class Session:
         """Drop cached entries nothing in the current project uses; (entries, bytes) freed."""
         return self.cache.gc(self.plan().all_keys())
 
+
+# Render locks this process holds, by lock file: (lock, number of holders).
+_render_locks: dict[Path, tuple[FileLock, int]] = {}
+_render_locks_guard = threading.Lock()
 
 _BACKEND_SETTINGS = {
     "upscaler": "upscale", "fast_upscaler": "upscale", "inpainter": "inpaint",

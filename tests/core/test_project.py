@@ -66,12 +66,13 @@ def test_bad_output_settings_are_refused(project, changes, message):
 
 
 def test_masks_cover_their_range_and_later_masks_win(project):
-    project = edits.set_mask(project, 10, "m1", 30)
-    project = edits.set_mask(project, 20, "m2", 25)
+    m1, m2 = "1" * 64, "2" * 64
+    project = edits.set_mask(project, 10, m1, 30)
+    project = edits.set_mask(project, 20, m2, 25)
     assert project.mask_at(9) is None
-    assert project.mask_at(10).digest == "m1"
-    assert project.mask_at(22).digest == "m2"
-    assert project.mask_at(26).digest == "m1"
+    assert project.mask_at(10).digest == m1
+    assert project.mask_at(22).digest == m2
+    assert project.mask_at(26).digest == m1
     assert project.mask_at(31) is None
 
 
@@ -79,7 +80,13 @@ def test_frames_out_of_range_are_refused_with_the_valid_range(project):
     with pytest.raises(ProjectError, match=r"frame 100 is out of range.*\(0-99\)"):
         edits.set_keyframe(project, 100, {"seed": 1})
     with pytest.raises(ProjectError, match="cannot end earlier"):
-        edits.set_mask(project, 10, "m", 5)
+        edits.set_mask(project, 10, "3" * 64, 5)
+
+
+@pytest.mark.parametrize("digest", ["../../etc/passwd", "A" * 64, "0" * 63, 7])
+def test_a_mask_digest_that_could_name_another_file_is_refused(project, digest):
+    with pytest.raises(ProjectError, match="mask digest must be 64 hex digits"):
+        edits.set_mask(project, 10, digest, 12)
 
 
 def test_a_ramp_can_be_switched_on_and_off(project):
