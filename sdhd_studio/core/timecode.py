@@ -21,3 +21,53 @@ def frame_time(index: int, fps: Fraction, hours: bool = False) -> str:
     frame's time): `mm:ss.cc`, or `h:mm:ss.cc`."""
     centis = math.floor(Fraction(index) * 100 / fps) if fps > 0 else 0
     return clock(centis / 100, hours, hundredths=True)
+
+
+def parse_frame(text: str, fps: Fraction, count: int) -> int:
+    """A frame as typed: a frame number (`1563`), seconds (`62.5s`), or a time as the editor
+    shows it (`1:02.52`, `00:01:02.52`) or with frames (`00:01:02:13`).
+
+    A time means the first frame that starts at or after it, so a time the editor shows for a
+    frame (rounded down to 1/100 s) names that frame again. ValueError, saying what is
+    accepted, for anything else or a frame outside 0..count-1.
+    """
+    text = text.strip()
+    try:
+        index = _frame_of(text, Fraction(fps))
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(
+            f"{text!r} is not a frame: give a frame number (1563), seconds (62.5s) or a time "
+            "(01:02.52, 0:01:02.52, or 0:01:02:13 with frames)"
+        ) from None
+    if not 0 <= index < count:
+        raise ValueError(f"{text} is frame {index}, outside the video's frames 0-{count - 1}")
+    return index
+
+
+def _frame_of(text: str, fps: Fraction) -> int:
+    if text.lstrip("-").isdigit():
+        return int(text)
+    if text.endswith("s") and ":" not in text:
+        return math.ceil(_seconds(text[:-1]) * fps)
+    parts = text.split(":")
+    if len(parts) == 4:  # h:mm:ss:ff, frames counted from the second's first frame
+        h, m, s, f = (int(p) for p in parts)
+        if not (0 <= m < 60 and 0 <= s < 60 and 0 <= f < math.ceil(fps)):
+            raise ValueError
+        return math.ceil((h * 3600 + m * 60 + s) * fps) + f
+    if len(parts) not in (2, 3):
+        raise ValueError
+    *whole, seconds = parts
+    units = [int(p) for p in whole]  # [minutes] or [hours, minutes]
+    sec = _seconds(seconds)
+    if sec >= 60 or any(u < 0 for u in units) or (len(units) == 2 and units[1] >= 60):
+        raise ValueError
+    total = sec + sum(u * 60**i for i, u in enumerate(reversed(units), 1))
+    return math.ceil(total * fps)
+
+
+def _seconds(text: str) -> Fraction:
+    """Non-negative decimal seconds, exactly (so 0.04 s at 25 fps is frame 1, not 0.99...)."""
+    if not text or text.startswith(("-", "+")) or "e" in text.lower() or "/" in text:
+        raise ValueError
+    return Fraction(text)

@@ -6,7 +6,7 @@ and load their models when a render first uses them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sdhd_studio.ml import models
@@ -44,6 +44,14 @@ def _check_inpainter(settings: Mapping[str, Any]) -> str | None:
     )
 
 
+def _unknown(setting: str) -> Callable[[Mapping[str, Any]], str | None]:
+    def unknown(settings: Mapping[str, Any]) -> str | None:
+        ref = settings.get(setting, "")
+        return models.unknown_pretrained(ref) if ref else None
+
+    return unknown
+
+
 models.hub_model(
     UPSCALER_MODEL, ("diffusion",),
     "Stable Diffusion x4 upscaler (Stability AI); several GB; prompt-guided",
@@ -54,18 +62,18 @@ models.hub_model(
 )
 register(BackendSpec(
     "diffusion", "upscale", "1", PROMPTED | {"model", "noise_level"}, DiffusionUpscaler,
-    thread_safe=False, check=_check_upscaler,
+    thread_safe=False, check=_check_upscaler, unknown_model=_unknown("model"),
     description="Stable Diffusion x4 upscaler (diffusers) in tiles; invents detail, slow on CPU",
 ))
 register(BackendSpec(
     "diffusion-refine", "upscale", "1", PROMPTED | {"model", "strength"}, RefineUpscaler,
-    thread_safe=False, check=_check_refine,
+    thread_safe=False, check=_check_refine, unknown_model=_unknown("model"),
     description="Lanczos, then Stable Diffusion img2img at low strength over it "
     "(any SD model folder or hub id as `model`)",
 ))
 register(BackendSpec(
     "diffusion-inpaint", "inpaint", "1", PROMPTED | {"inpaint_model", "inpaint_strength"},
     DiffusionInpainter,
-    thread_safe=False, check=_check_inpainter,
+    thread_safe=False, check=_check_inpainter, unknown_model=_unknown("inpaint_model"),
     description="Stable Diffusion inpainting (diffusers) on a crop around the mask",
 ))

@@ -93,6 +93,13 @@ def locate_pretrained(ref: str) -> Location:
     return Location(True, f"hub cache: {snapshot}", snapshot, _size(snapshot))
 
 
+def unknown_pretrained(ref: str) -> str | None:
+    """Why `ref` cannot name a diffusers model anywhere (neither a folder nor a hub id)."""
+    if Path(ref).expanduser().is_dir() or _looks_like_hub_id(ref):
+        return None
+    return f"model {ref!r} is neither a diffusers model folder nor a hub id (owner/name)"
+
+
 def pretrained_folder(ref: str) -> Path:
     """The local folder to load `ref` from; BackendError saying how to get it if absent."""
     location = locate_pretrained(ref)

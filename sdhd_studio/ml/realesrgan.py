@@ -120,21 +120,32 @@ def _installed(package: str) -> bool:
     return importlib.util.find_spec(package) is not None
 
 
+def unknown_model(settings: Mapping[str, Any]) -> str | None:
+    """Why `model` names nothing realesrgan could load on any machine, or None."""
+    model = str(settings.get("model", ""))
+    if _is_path(model):
+        if not Path(model).name.lower().endswith(WEIGHT_SUFFIXES):
+            return f"model {model!r} is not a {' or '.join(WEIGHT_SUFFIXES)} file; {_choices()}"
+        return None
+    if (model or DEFAULT_MODEL) not in MODELS:
+        return f"unknown model {model!r}; {_choices()}"
+    return None
+
+
 def check(settings: Mapping[str, Any]) -> str | None:
     """Why realesrgan cannot run with these settings here, or None; imports nothing heavy."""
+    problem = unknown_model(settings)
+    if problem:
+        return problem
     model = str(settings.get("model", ""))
     if _is_path(model):
         path = Path(model).expanduser()
-        if not path.name.lower().endswith(WEIGHT_SUFFIXES):
-            return f"model {model!r} is not a {' or '.join(WEIGHT_SUFFIXES)} file; {_choices()}"
         if not path.is_file():
             return f"no weights file {path}"
         if not _installed("torch"):
             return "loading a weights file needs torch, which is not installed"
         return None
     name = model or DEFAULT_MODEL
-    if name not in MODELS:
-        return f"unknown model {model!r}; {_choices()}"
     if not (_installed("torch") or _installed("ncnn")):
         return "needs torch or ncnn; neither is installed"
     location = _locate(name)
@@ -336,4 +347,5 @@ register(BackendSpec(
                 ".safetensors/.pth); torch or ncnn, CPU or GPU",
     check=check,
     weights=weights_digest,
+    unknown_model=unknown_model,
 ))

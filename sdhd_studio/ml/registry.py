@@ -70,6 +70,10 @@ class BackendSpec:
     # The content digest of the weights file these settings select, when that is a file a user
     # can replace at the same path; it goes into recipes so such a swap re-renders.
     weights: Callable[[Mapping[str, Any]], str | None] = lambda settings: None
+    # Why the model these settings name is none this backend could ever use (an unknown
+    # name, a file of the wrong kind), as opposed to one merely missing here: refused when
+    # the setting is made, not when frames fail.
+    unknown_model: Callable[[Mapping[str, Any]], str | None] = lambda settings: None
 
     def unusable_reason(self, settings: Mapping[str, Any] | None = None) -> str | None:
         from sdhd_studio.core.settings import DEFAULTS

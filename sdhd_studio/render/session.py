@@ -28,7 +28,7 @@ import numpy as np
 
 from sdhd_studio.core import edits
 from sdhd_studio.core.cancel import CancelToken
-from sdhd_studio.core.errors import MediaError, ProjectError, SdhdError
+from sdhd_studio.core.errors import MediaError, ProjectError, SdhdError, SettingError
 from sdhd_studio.core.folder import SUFFIX, ProjectFolder
 from sdhd_studio.core.history import History
 from sdhd_studio.core.lock import FileLock
@@ -436,11 +436,28 @@ _BACKEND_SETTINGS = {
 
 
 def _check_backends(project: Project) -> None:
-    """Refuse backend names that do not exist, before they reach the document."""
-    names = set()
+    """Refuse backend names that do not exist, and models no backend that would read them
+    knows, before they reach the document. One pass over the keyframes, tracking only the
+    settings that name backends and models."""
+    from sdhd_studio.core.settings import DEFAULTS
+
+    names = set(_BACKEND_SETTINGS) | set(_MODEL_SETTINGS.values())
+    current = {name: value for name, value in {**DEFAULTS, **project.defaults}.items()
+               if name in names}
+    seen: set[tuple[str, str, str]] = set()
     for settings in (project.defaults, *(kf.settings for kf in project.keyframes)):
-        names.update((kind, settings[name]) for name, kind in _BACKEND_SETTINGS.items()
-                     if name in settings)
-    names.update(("inpaint", m.inpainter) for m in project.masks if m.inpainter)
-    for kind, name in names:
-        registry.get(kind, name)
+        current.update((name, value) for name, value in settings.items() if name in names)
+        for name, kind in _BACKEND_SETTINGS.items():
+            model = _MODEL_SETTINGS.get(kind, "")
+            seen.add((kind, current[name], current.get(model, "")))
+    seen.update(("inpaint", m.inpainter, "") for m in project.masks if m.inpainter)
+    for kind, name, model in seen:
+        spec = registry.get(kind, name)
+        setting = _MODEL_SETTINGS.get(kind)
+        problem = setting and model and spec.unknown_model({setting: model})
+        if problem:
+            raise SettingError(f"{name}: {problem}")
+
+
+# The setting that names each kind of backend's model.
+_MODEL_SETTINGS = {"upscale": "model", "inpaint": "inpaint_model"}
