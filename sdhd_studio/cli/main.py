@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import signal
 import sys
 import tempfile
@@ -71,8 +70,8 @@ def cmd_cut(args: argparse.Namespace) -> int:
         session.edit("Detect cuts", lambda _: project)
     else:
         on = args.action == "set"
-        session.edit(f"{'Cut' if on else 'No cut'} at frame {args.frame}", edits.set_cut,
-                     args.frame, on)
+        frame = _frame(session, args.frame)
+        session.edit(f"{'Cut' if on else 'No cut'} at frame {frame}", edits.set_cut, frame, on)
     cuts = sorted(session.project.cuts)
     _report(args, {"cuts": cuts}, f"cuts: {_format_list(cuts) or 'none'}")
     return 0
@@ -146,7 +145,7 @@ def cmd_keyframe_set(args: argparse.Namespace) -> int:
     from sdhd_studio.core import edits
 
     session = _open(args.project)
-    frame = session.project.check_frame(args.frame)
+    frame = _frame(session, args.frame)
     session.edit(f"Set keyframe {frame}", edits.set_keyframe, frame, _settings(args),
                  args.interpolate or ())
     _report(args, {"keyframe": frame}, f"keyframe {frame} set")
@@ -157,8 +156,9 @@ def cmd_keyframe_rm(args: argparse.Namespace) -> int:
     from sdhd_studio.core import edits
 
     session = _open(args.project)
-    session.edit(f"Remove keyframe {args.frame}", edits.remove_keyframe, args.frame)
-    _report(args, {"removed": args.frame}, f"keyframe {args.frame} removed")
+    frame = _frame(session, args.frame)
+    session.edit(f"Remove keyframe {frame}", edits.remove_keyframe, frame)
+    _report(args, {"removed": frame}, f"keyframe {frame} removed")
     return 0
 
 
@@ -168,7 +168,9 @@ def cmd_mask_set(args: argparse.Namespace) -> int:
 
     session = _open(args.project)
     project = session.project
-    frame = project.check_frame(args.frame)
+    frame = _frame(session, args.frame)
+    until = None if args.until is None else _frame(session, args.until)
+    start = None if args.start is None else _frame(session, args.start)
     info = project.source.info
     mask = read_mask(args.mask, (info.width, info.height))
     if args.hold is not None:
@@ -176,17 +178,17 @@ def cmd_mask_set(args: argparse.Namespace) -> int:
             raise SdhdError("--hold must be at least 1 frame")
         end = min(frame + args.hold - 1, project.frame_count - 1)
     else:
-        end = frame if args.until is None else args.until
+        end = frame if until is None else until
     digest = session.store_mask(encode_png(mask))
     if not args.track:
-        if args.start is not None:
+        if start is not None:
             raise SdhdError("--start needs --track: a held mask starts on the frame it is on")
         session.edit(f"Set mask on frame {frame}", edits.set_mask, frame, digest, end,
                      args.inpainter)
         _report(args, {"mask": frame, "start": frame, "end": end, "digest": digest},
                 f"mask on frames {frame}-{end}")
         return 0
-    report = session.track_mask(frame, digest, end, args.start, args.inpainter)
+    report = session.track_mask(frame, digest, end, start, args.inpainter)
     for warning in report.warnings:
         print(f"sdhd: warning: {warning}", file=sys.stderr)
     _report(args, {"mask": frame, "start": report.first, "end": report.last, "digest": digest,
@@ -199,8 +201,9 @@ def cmd_mask_rm(args: argparse.Namespace) -> int:
     from sdhd_studio.core import edits
 
     session = _open(args.project)
-    session.edit(f"Remove mask on frame {args.frame}", edits.remove_mask, args.frame)
-    _report(args, {"removed": args.frame}, f"mask on frame {args.frame} removed")
+    frame = _frame(session, args.frame)
+    session.edit(f"Remove mask on frame {frame}", edits.remove_mask, frame)
+    _report(args, {"removed": frame}, f"mask on frame {frame} removed")
     return 0
 
 
@@ -208,9 +211,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     from sdhd_studio.cli.progress import ProgressBar
 
     session = _open(args.project)
-    frames = _parse_frames(args.frames, session.project.frame_count) if args.frames else None
+    frames = _parse_frames(session, args.frames) if args.frames else None
     bar = ProgressBar("render", enabled=not args.json)
-    with _cancel_on_interrupt() as cancel:
+    with _exclusive(session, args), _cancel_on_interrupt() as cancel:
         try:
             summary = session.render(frames, workers=args.workers, on_event=bar.on_event,
                                      cancel=cancel, runtime=_runtime(args))
@@ -237,38 +240,34 @@ def cmd_render(args: argparse.Namespace) -> int:
         print(f"rendered {summary.rendered}, cached {summary.cached}, failed {summary.failed} "
               f"in {summary.seconds:.1f} s")
     if summary.cancelled:
+        print(f"sdhd: render cancelled; the {summary.rendered} frames rendered are kept: run "
+              f"`sdhd render {args.project}` again to render the rest", file=sys.stderr)
         return 130
     return 1 if summary.failed else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     session = _open(args.project)
-    result = _export(session, args, args.output)
+    with _exclusive(session, args):
+        result = _export(session, args, args.output)
     _report(args, result, f"wrote {result['path']}")
     return 0
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
-    from sdhd_studio.core import edits
-    from sdhd_studio.core.folder import ProjectFolder
-    from sdhd_studio.render.session import Session
+    from sdhd_studio.cli.upscale_project import UpscaleProject
 
-    out = Path(args.output)
-    project_path = Path(args.project) if args.project else out.with_suffix(".sdhd")
-    # A rerun after a crash or Ctrl+C picks up the same project and renders only what is left.
-    if ProjectFolder(project_path).project_file.exists():
-        session = Session.open(project_path)
-        if Path(session.project.source.path) != Path(args.source).absolute():
-            raise SdhdError(f"{project_path} belongs to another video; pass --project PATH")
-        session.edit("Output", edits.set_output, **_output_changes(args))
-        session.edit("Settings", edits.set_defaults, _settings(args))
-    else:
-        session = Session.create(args.source, project_path, output=_output_settings(args),
-                                 settings=_settings(args))
-    _place_keyframes(session, args)
-    result = _export(session, args, out)
+    work = UpscaleProject.take(args.source, args.project or Path(args.output).with_suffix(".sdhd"),
+                               _settings(args), _output_changes(args), args.keyframe_every)
+    session = work.session
+    if work.resumed:
+        print(f"sdhd: {work.resumed}", file=sys.stderr)
+    with _exclusive(session, args):
+        if work.created:
+            _place_keyframes(session, args)
+        result = _export(session, args, Path(args.output))
     if not args.keep_project:
-        shutil.rmtree(session.folder.path, ignore_errors=True)
+        work.remove()
     _report(args, result, f"wrote {result['path']}")
     return 0
 
@@ -283,6 +282,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="sdhd-demo-") as tmp:
         argv = ["upscale", str(sample), "-o", str(out), "--height", "720",
                 "--project", str(Path(tmp) / "demo.sdhd")]
+        if args.no_wait:
+            argv.append("--no-wait")
         if args.workers is not None:
             argv += ["--workers", str(args.workers)]
         argv += ["--device", args.device, "--tile", str(args.tile)]
@@ -361,7 +362,8 @@ def cmd_relocate(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     session = _open(args.project)
-    count, size = session.gc()
+    with _exclusive(session, args):
+        count, size = session.gc()
     _report(args, {"removed": count, "bytes": size},
             f"removed {count} unused frames, {size / 1e6:.1f} MB")
     return 0
@@ -454,6 +456,15 @@ def _info(session: Any) -> dict[str, Any]:
     }
 
 
+def _exclusive(session: Any, args: argparse.Namespace) -> Any:
+    """The project's render lock: wait for another render or export with a message, or with
+    --no-wait refuse at once."""
+    def say(text: str) -> None:
+        print(f"sdhd: {text}", file=sys.stderr)
+
+    return session.exclusive(wait=not args.no_wait, on_wait=say)
+
+
 def _report(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
     print(json.dumps(result) if getattr(args, "json", False) else text)
 
@@ -489,12 +500,7 @@ def _output_changes(args: argparse.Namespace) -> dict[str, Any]:
 def _output_settings(args: argparse.Namespace) -> Any:
     from sdhd_studio.core.project import OutputSettings
 
-    changes = _output_changes(args)
-    if "scale" in changes:
-        changes["height"] = None
-    if changes.get("target_fps") is not None:
-        changes["fps_multiplier"] = 1
-    return OutputSettings(**changes)
+    return OutputSettings().changed(**_output_changes(args))
 
 
 def _runtime(args: argparse.Namespace) -> Any:
@@ -510,15 +516,24 @@ def _device(preference: str) -> dict[str, str]:
     return {"name": device.name, "label": device.label, "reason": device.reason}
 
 
-def _parse_frames(text: str, count: int) -> range:
-    first, sep, last = text.partition("-")
+def _frame(session: Any, text: str) -> int:
+    """A frame argument as typed (a number, seconds or a time) on the project's frame grid."""
+    from sdhd_studio.core.timecode import parse_frame
+
+    project = session.project
     try:
-        a = int(first)
-        b = int(last) if sep else a
-    except ValueError:
-        raise SdhdError(f"--frames must look like 10-20 or 15, got {text!r}") from None
-    if not (0 <= a <= b < count):
-        raise SdhdError(f"--frames {text} is outside the video's frames 0-{count - 1}")
+        return parse_frame(text, project.source.info.fps, project.frame_count)
+    except ValueError as exc:
+        raise SdhdError(str(exc)) from None
+
+
+def _parse_frames(session: Any, text: str) -> range:
+    """`--frames A-B` or `--frames A`, each a frame number, seconds or a time."""
+    first, sep, last = text.partition("-")
+    a = _frame(session, first)
+    b = _frame(session, last) if sep else a
+    if b < a:
+        raise SdhdError(f"--frames {text} ends before it starts")
     return range(a, b + 1)
 
 
@@ -564,6 +579,8 @@ class _cancel_on_interrupt:
 
 # -- argument parsing ------------------------------------------------------------------------
 
+FRAME_HELP = "a frame number, seconds (62.5s) or a time (01:02.52, 0:01:02:13 with frames)"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -578,6 +595,10 @@ def _parser() -> argparse.ArgumentParser:
         if json_flag:
             p.add_argument("--json", action="store_true", help="print a JSON object last")
         return p
+
+    def wait_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--no-wait", action="store_true", help="if another render or export of "
+                       "the project is running, stop at once instead of waiting for it")
 
     def runtime_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"),
@@ -622,6 +643,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--no-audio", action="store_true", help="leave the audio out")
         p.add_argument("--workers", type=int, help="render threads (default: CPU cores, max 4)")
         runtime_args(p)
+        wait_arg(p)
 
     p = command("new", cmd_new, "start a project from a video")
     p.add_argument("source")
@@ -639,7 +661,7 @@ def _parser() -> argparse.ArgumentParser:
     p = ksub.add_parser("set", help="set a keyframe's settings")
     p.set_defaults(command=cmd_keyframe_set)
     p.add_argument("project")
-    p.add_argument("frame", type=int)
+    p.add_argument("frame", help=FRAME_HELP)
     p.add_argument("--upscaler")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a render setting")
     p.add_argument("--interpolate", action="append", metavar="KEY",
@@ -648,7 +670,7 @@ def _parser() -> argparse.ArgumentParser:
     p = ksub.add_parser("rm", help="remove a keyframe")
     p.set_defaults(command=cmd_keyframe_rm)
     p.add_argument("project")
-    p.add_argument("frame", type=int)
+    p.add_argument("frame", help=FRAME_HELP)
     p.add_argument("--json", action="store_true")
     p = ksub.add_parser("auto", help="add keyframes every N frames and where shots start")
     p.set_defaults(command=cmd_keyframe_auto)
@@ -665,7 +687,7 @@ def _parser() -> argparse.ArgumentParser:
         p = csub.add_parser(action, help=text)
         p.set_defaults(command=cmd_cut, action=action)
         p.add_argument("project")
-        p.add_argument("frame", type=int)
+        p.add_argument("frame", help=FRAME_HELP)
         p.add_argument("--json", action="store_true")
     p = csub.add_parser("detect", help="find the shot changes in the source and mark them")
     p.set_defaults(command=cmd_cut, action="detect")
@@ -677,29 +699,31 @@ def _parser() -> argparse.ArgumentParser:
     p = msub.add_parser("set", help="paint a mask (white = fill) on a frame")
     p.set_defaults(command=cmd_mask_set)
     p.add_argument("project")
-    p.add_argument("frame", type=int)
+    p.add_argument("frame", help=FRAME_HELP)
     p.add_argument("mask", help="PNG the size of the source frames")
     hold = p.add_mutually_exclusive_group()
     hold.add_argument("--hold", type=int, metavar="N", help="apply to N frames from FRAME")
-    hold.add_argument("--until", type=int, metavar="FRAME", help="apply up to FRAME")
+    hold.add_argument("--until", metavar="FRAME", help="apply up to FRAME")
     p.add_argument("--inpainter", help="inpainter for this mask (default: the frame's setting)")
     p.add_argument("--track", action="store_true",
                    help="carry the mask along with what moves (optical flow) instead of "
                    "holding it still; stops early, with a warning, where tracking is lost")
-    p.add_argument("--start", type=int, metavar="FRAME",
+    p.add_argument("--start", metavar="FRAME",
                    help="with --track: also carry it back to FRAME")
     p.add_argument("--json", action="store_true")
     p = msub.add_parser("rm", help="remove the mask painted on a frame")
     p.set_defaults(command=cmd_mask_rm)
     p.add_argument("project")
-    p.add_argument("frame", type=int)
+    p.add_argument("frame", help=FRAME_HELP)
     p.add_argument("--json", action="store_true")
 
     p = command("render", cmd_render, "render the frames whose inputs changed")
     p.add_argument("project")
-    p.add_argument("--frames", metavar="A-B", help="only frames A to B (inclusive)")
+    p.add_argument("--frames", metavar="A-B", help="only frames A to B (inclusive); each a "
+                   "frame number, seconds or a time")
     p.add_argument("--workers", type=int, help="render threads (default: CPU cores, max 4)")
     runtime_args(p)
+    wait_arg(p)
 
     p = command("export", cmd_export, "write the HD MP4 (renders what is missing first)")
     p.add_argument("project")
@@ -719,6 +743,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="sdhd-demo.mp4")
     p.add_argument("--workers", type=int)
     runtime_args(p)
+    wait_arg(p)
 
     p = command("backends", cmd_backends, "list backends, whether each can run here, and the "
                 "device learned backends would use")
@@ -739,6 +764,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("gc", cmd_gc, "delete cached frames the project no longer uses")
     p.add_argument("project")
+    wait_arg(p)
     return parser
 
 

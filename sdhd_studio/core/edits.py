@@ -129,21 +129,8 @@ def add_keyframes(project: Project, every: int, at_cuts: Iterable[int] = ()) -> 
 
 
 def set_output(project: Project, **changes: Any) -> Project:
-    """Change output settings; `height` and `scale` replace each other, and so do
-    `fps_multiplier` and `target_fps`."""
-    if changes.get("height") is not None:
-        changes["scale"] = None
-    elif changes.get("scale") is not None:
-        changes["height"] = None
-    if changes.get("target_fps") is not None:
-        changes["fps_multiplier"] = 1
-    elif changes.get("fps_multiplier") is not None:
-        changes["target_fps"] = None
-    try:
-        output = dataclasses.replace(project.output, **changes)
-    except TypeError as exc:
-        raise ProjectError(f"unknown output setting: {exc}") from None
-    return dataclasses.replace(project, output=output)
+    """Change output settings (see `OutputSettings.changed`)."""
+    return dataclasses.replace(project, output=project.output.changed(**changes))
 
 
 def new_project(

@@ -244,6 +244,17 @@ class ProjectFolder:
         return digest
 
 
+def project_folder_holding(path: str | os.PathLike[str]) -> Path | None:
+    """The project folder `path` is, or lies inside, if any (links resolved): where an output
+    file must never go, since it could replace the project's own files."""
+    resolved = Path(path).resolve()
+    for folder in (resolved, *resolved.parents):
+        if folder.suffix == SUFFIX or ((folder / "project.json").is_file() \
+                                       and (folder / "cache").is_dir()):
+            return folder
+    return None
+
+
 def _describe(exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"not valid JSON: {exc.msg} at line {exc.lineno}"

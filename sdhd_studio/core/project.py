@@ -7,6 +7,7 @@ snapshot while the user keeps editing, and undo is just going back to an earlier
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,22 @@ class OutputSettings:
             raise ProjectError(f"CRF must be 0-51, got {self.crf}")
         if self.preset not in PRESETS:
             raise ProjectError(f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}")
+
+    def changed(self, **changes: Any) -> OutputSettings:
+        """These settings with `changes`; `height` and `scale` replace each other, and so do
+        `fps_multiplier` and `target_fps`."""
+        if changes.get("height") is not None:
+            changes["scale"] = None
+        elif changes.get("scale") is not None:
+            changes["height"] = None
+        if changes.get("target_fps") is not None:
+            changes["fps_multiplier"] = 1
+        elif changes.get("fps_multiplier") is not None:
+            changes["target_fps"] = None
+        try:
+            return dataclasses.replace(self, **changes)
+        except TypeError as exc:
+            raise ProjectError(f"unknown output setting: {exc}") from None
 
     def fps(self, info: VideoInfo) -> Fraction:
         """The output frame rate."""

@@ -134,7 +134,7 @@ def _project(doc: _Reader) -> Project:
             track=m.get("track", bool, optional=True) or False,
             start=start,
         ))
-    cuts = frozenset(c.integer_value(1, count - 1) for c in doc.items("cuts", optional=True))
+    cuts = frozenset(c.integer_value(1, count - 1) for c in doc.items("cuts", int, optional=True))
     for what, frames in (("keyframes", [k.frame for k in keyframes]),
                          ("masks", [m.frame for m in masks])):
         if len(set(frames)) != len(frames):

@@ -40,7 +40,8 @@ def parse_frame(text: str, fps: Fraction, count: int) -> int:
             "(01:02.52, 0:01:02.52, or 0:01:02:13 with frames)"
         ) from None
     if not 0 <= index < count:
-        raise ValueError(f"{text} is frame {index}, outside the video's frames 0-{count - 1}")
+        what = f"frame {index}" if text.lstrip("-").isdigit() else f"{text} (frame {index})"
+        raise ValueError(f"{what} is out of range: the video has {count} frames (0-{count - 1})")
     return index
 
 

@@ -21,12 +21,14 @@ import numpy as np
 
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import Cancelled, ExportError, FrameDecodeError
+from sdhd_studio.core.folder import project_folder_holding
 from sdhd_studio.core.source import VideoInfo
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.media.writer import AudioSource, VideoWriter
 from sdhd_studio.ml import registry
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.events import Event, FrameDone, FrameFailed
+from sdhd_studio.render.frame_job import UNUSABLE
 from sdhd_studio.render.plan import InterpolationJob, Job, Plan
 from sdhd_studio.render.session import Session
 
@@ -72,6 +74,10 @@ def export_video(
     project = session.project
     if Path(out).resolve() == Path(project.source.path).resolve():
         raise ExportError(f"{out} is the source video; choose another output name")
+    inside = project_folder_holding(out)
+    if inside is not None:
+        raise ExportError(f"{out} is inside the project folder {inside}; write the video "
+                          "somewhere else")
     output = dataclasses.replace(project.output, **overrides)
     if output != project.output:  # the frame rate may change which in-between frames exist
         project = dataclasses.replace(project, output=output)
@@ -218,10 +224,9 @@ class _RenderFeed:
             image = self._images.pop(key, None)
         if error is not None:
             what = f"frame {index}" if job == key else f"the in-between frames after {index}"
-            raise ExportError(
-                f"{what} failed to render: {error} (export stopped; --allow-preview "
-                "fills frames that are not rendered with a quick upscale)"
-            )
+            hint = "" if UNUSABLE in error else (
+                "; --allow-preview fills frames that are not rendered with a quick upscale")
+            raise ExportError(f"{what} failed to render: {error} (export stopped{hint})")
         if image is None:
             image = _cached(self._session, key, index)
         return image

@@ -22,6 +22,10 @@ from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.cache import FrameCache
 from sdhd_studio.render.plan import FrameJob, GuideRef, InterpolationJob, Job, MaskSource
 
+# How a frame's failure reads when its backend cannot run at all (a missing model): every frame
+# that needs it fails the same way, and no quick preview stands in for the model.
+UNUSABLE = "cannot run here"
+
 
 class FrameRenderer:
     """Callable the scheduler runs on worker threads, one job at a time per thread.
@@ -191,7 +195,7 @@ class FrameRenderer:
         if asked not in self._reasons:
             self._reasons[asked] = spec.unusable_reason(settings)
         if self._reasons[asked]:
-            raise BackendError(f"{name} cannot run here: {self._reasons[asked]}")
+            raise BackendError(f"{name} {UNUSABLE}: {self._reasons[asked]}")
         return registry.instance(spec, self.runtime)
 
     def _load_mask(self, path: str) -> np.ndarray:

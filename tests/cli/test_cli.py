@@ -151,7 +151,7 @@ def test_frame_out_of_range_changes_nothing(project, capsys):
     before = (project / "project.json").read_bytes()
     fails(capsys, "keyframe", "set", project, 500, "--set", "seed=1",
           match=f"frame 500 is out of range: the video has {clips.TINY_FRAMES} frames")
-    fails(capsys, "render", project, "--frames", "20-99", match="outside the video's frames")
+    fails(capsys, "render", project, "--frames", "20-99", match="frame 99 is out of range")
     assert (project / "project.json").read_bytes() == before
 
 
