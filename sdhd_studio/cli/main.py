@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import signal
 import sys
 import tempfile
+import textwrap
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -311,10 +313,21 @@ def cmd_backends(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"device": device, "backends": rows}))
         return 0
-    print(f"device: {device['label']} ({device['reason']})")
+    print(f"device: {device['label']} ({device['reason']})\n")
+    width = shutil.get_terminal_size((100, 24)).columns
+    name_w = max(len(row["name"]) for row in rows)
+    header = f"{'KIND':12}  {'NAME':{name_w}}  {'HERE':4}  WHAT IT DOES"
+    indent = len(header) - len("WHAT IT DOES")
+    wrap = textwrap.TextWrapper(max(30, width - indent), break_on_hyphens=False)
+    print(header)
     for row in rows:
-        state = "ok" if row["usable"] else f"unusable: {row['reason']}"
-        print(f"{row['kind']:8} {row['name']:18} {state:10} {row['description']}")
+        lines = wrap.wrap(row["description"]) or [""]
+        if not row["usable"]:
+            lines += wrap.wrap(f"not usable: {row['reason']}")
+        print(f"{registry.NOUNS[row['kind']]:12}  {row['name']:{name_w}}  "
+              f"{'ok' if row['usable'] else 'no':4}  {lines[0]}")
+        for line in lines[1:]:
+            print(" " * indent + line)
     return 0
 
 
@@ -582,8 +595,27 @@ class _cancel_on_interrupt:
 FRAME_HELP = "a frame number, seconds (62.5s) or a time (01:02.52, 0:01:02:13 with frames)"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Lists the backends' names in a flag's help only when help is shown: finding them imports
+    the ml layer, which `sdhd --help` and every other command should not wait for."""
+
+    def format_help(self) -> str:
+        for action in self._actions:
+            kind = _BACKEND_FLAGS.get(action.dest)
+            if kind and action.help and "{names}" in action.help:
+                from sdhd_studio.ml import registry
+
+                names = ", ".join(spec.name for spec in registry.backends(kind))
+                action.help = action.help.replace("{names}", names)
+        return super().format_help()
+
+
+_BACKEND_FLAGS = {"upscaler": "upscale", "fast_upscaler": "upscale", "inpainter": "inpaint",
+                  "interpolator": "interpolate"}
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sdhd", description="SDHD Studio: turn SD video into HD, headless."
     )
     parser.add_argument("--version", action="version", version=f"sdhd {__version__}")
@@ -612,17 +644,17 @@ def _parser() -> argparse.ArgumentParser:
         group.add_argument("--scale", type=float, help="output size as a multiple of the source")
         group.add_argument("--height", type=int, help="output height in pixels (default 720)")
         p.add_argument("--upscaler", help="upscaler for all frames, or for the keyframes in "
-                       "guided mode (see `sdhd backends`)")
+                       "guided mode: {names} (see `sdhd backends`)")
         rate_args(p)
-        p.add_argument("--interpolator", help="in-between frames: dis (default, no weights) or "
-                       "rife (needs Practical-RIFE's flownet.pkl)")
+        p.add_argument("--interpolator", help="in-between frames: {names} (dis: default, no "
+                       "weights; rife needs Practical-RIFE's flownet.pkl)")
         p.add_argument("--mode", choices=("per-frame", "guided"),
                        help="guided: only keyframes go through --upscaler; the frames between "
                        "take the fast upscaler plus the keyframes' detail, carried by flow")
         p.add_argument("--keyframe-every", type=int, metavar="N",
                        help="keyframes every N frames and where shots start")
         p.add_argument("--fast-upscaler", help="guided mode: upscaler of the frames between "
-                       "keyframes (default lanczos)")
+                       "keyframes: {names} (default lanczos)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a render setting")
 
     def rate_args(p: argparse.ArgumentParser) -> None:
@@ -662,7 +694,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(command=cmd_keyframe_set)
     p.add_argument("project")
     p.add_argument("frame", help=FRAME_HELP)
-    p.add_argument("--upscaler")
+    p.add_argument("--upscaler", help="upscaler from this frame on: {names}")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a render setting")
     p.add_argument("--interpolate", action="append", metavar="KEY",
                    help="ramp this numeric setting linearly to the next keyframe")
@@ -704,7 +736,8 @@ def _parser() -> argparse.ArgumentParser:
     hold = p.add_mutually_exclusive_group()
     hold.add_argument("--hold", type=int, metavar="N", help="apply to N frames from FRAME")
     hold.add_argument("--until", metavar="FRAME", help="apply up to FRAME")
-    p.add_argument("--inpainter", help="inpainter for this mask (default: the frame's setting)")
+    p.add_argument("--inpainter", help="inpainter for this mask: {names} (default: the "
+                   "frame's setting)")
     p.add_argument("--track", action="store_true",
                    help="carry the mask along with what moves (optical flow) instead of "
                    "holding it still; stops early, with a warning, where tracking is lost")

@@ -90,14 +90,14 @@ class ProjectFolder:
         """Held by the one render or export the project may have at a time."""
         return FileLock(self.path / "render.lock", f"a render or export of {self.path.name}")
 
-    def stamp(self) -> tuple[int, int, int] | None:
-        """What identifies this version of project.json (a save replaces the file, so its
-        inode changes even within one clock tick); None when there is none."""
+    def stamp(self) -> str | None:
+        """What identifies this version of project.json: a digest of its bytes (file times
+        tick in milliseconds and inodes are reused, so two quick saves of the same length can
+        look alike by their metadata); None when there is none."""
         try:
-            st = self.project_file.stat()
+            return hashlib.sha256(self.project_file.read_bytes()).hexdigest()
         except OSError:
             return None
-        return st.st_ino, st.st_mtime_ns, st.st_size
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], project: Project) -> ProjectFolder:

@@ -18,6 +18,8 @@ from sdhd_studio.core.errors import ProjectError
 from sdhd_studio.core.settings import DEFAULTS, SETTINGS
 from sdhd_studio.core.source import Source, VideoInfo
 
+MAX_OUTPUT_SIDE = 16384  # beyond what any encoder here takes; a frame would need gigabytes
+
 PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast",
     "medium", "slow", "slower", "veryslow",
@@ -160,6 +162,12 @@ class Project:
     keyframes: tuple[Keyframe, ...] = ()  # sorted by frame, at most one per frame
     masks: tuple[MaskRef, ...] = ()  # sorted by frame, at most one per frame
     cuts: frozenset[int] = frozenset()  # frames that start a new shot (never 0)
+
+    def __post_init__(self) -> None:
+        width, height = self.frame_size
+        if max(width, height) > MAX_OUTPUT_SIDE:
+            raise ProjectError(f"the output would be {width}x{height}; at most "
+                               f"{MAX_OUTPUT_SIDE} pixels a side")
 
     @property
     def frame_count(self) -> int:

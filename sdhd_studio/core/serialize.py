@@ -96,6 +96,11 @@ def _project(doc: _Reader) -> Project:
             audio=tuple(_audio(a) for a in info.items("audio")),
         ),
     )
+    grid = source.info.frame_count / source.info.fps
+    if abs(source.info.duration - grid) > 0.01 * grid + 0.1:
+        raise InvalidDocument(f"project.source.info says {count} frames at "
+                              f"{float(source.info.fps):g} fps, which do not last "
+                              f"{source.info.duration:g} s")
     out = doc.get("output", dict)
     out.only(OutputSettings.__dataclass_fields__)
     target = out.get("target_fps", str, optional=True)

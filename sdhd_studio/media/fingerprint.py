@@ -6,6 +6,8 @@ import dataclasses
 import hashlib
 import os
 
+import av
+
 from sdhd_studio.core.errors import MediaError, SourceChangedError
 from sdhd_studio.core.source import Fingerprint, Source
 
@@ -53,6 +55,23 @@ def check_source(source: Source, path: str | None = None) -> Source:
     if current.digest != known.digest:
         raise SourceChangedError(f"the source at {target} was replaced by different content")
     return dataclasses.replace(source, path=target, fingerprint=current)
+
+
+def check_recorded_length(source: Source) -> None:
+    """Refuse a project whose record of the source's length cannot be true of the file (a
+    damaged or crafted project.json): every plan walks that many frames. Only the container
+    header is read; its duration is an estimate, hence the wide margin."""
+    try:
+        with av.open(source.path) as container:
+            actual = None if container.duration is None else container.duration / av.time_base
+    except (av.FFmpegError, OSError):
+        return  # the reader reports an unreadable file where it matters, per frame
+    recorded = source.info.duration
+    if actual is not None and recorded > 2 * actual + 60:
+        raise MediaError(
+            f"the project says {source.path} lasts {recorded:.0f} s, but the file holds "
+            f"{actual:.0f} s: the project file is damaged"
+        )
 
 
 def _chunk_offsets(size: int) -> list[int]:

@@ -34,7 +34,7 @@ from sdhd_studio.core.history import History
 from sdhd_studio.core.lock import FileLock
 from sdhd_studio.core.project import OutputSettings, Project
 from sdhd_studio.core.source import Source
-from sdhd_studio.media.fingerprint import check_source, fingerprint
+from sdhd_studio.media.fingerprint import check_recorded_length, check_source, fingerprint
 from sdhd_studio.media.images import read_mask
 from sdhd_studio.media.probe import probe
 from sdhd_studio.media.reader import FrameReader
@@ -63,13 +63,18 @@ class TrackReport:
 
 
 class Session:
-    def __init__(self, folder: ProjectFolder, project: Project, *, save_edits: bool = True) -> None:
+    def __init__(
+        self, folder: ProjectFolder, project: Project, *, save_edits: bool = True,
+        stamp: str | None = None,
+    ) -> None:
         self.folder = folder
         self.history = History(project)
         self.cache = FrameCache(folder.cache_dir)
         self.save_edits = save_edits
         self._saved = project  # what project.json holds
-        self._stamp = folder.stamp()  # the version of project.json `_saved` came from
+        # The version of project.json `_saved` came from, taken before it was read: a save by
+        # another process in between then shows as a change, never the other way round.
+        self._stamp = folder.stamp() if stamp is None else stamp
         self._plan: Plan | None = None
 
     @classmethod
@@ -105,6 +110,7 @@ class Session:
         with SourceChangedError before anything can mix old and new frames.
         """
         folder = ProjectFolder(path)
+        stamp = folder.stamp()
         project = folder.load()
         try:
             source = check_source(project.source, str(relocate) if relocate else None)
@@ -114,11 +120,15 @@ class Session:
                     f"{exc} (if it moved, run: sdhd relocate {folder.path} NEW_PATH)"
                 ) from None
             raise
-        if source != project.source:
-            project = dataclasses.replace(project, source=source)
+        check_recorded_length(source)
+        if source != project.source:  # moved or touched: record where and what it is now
             with folder.edit_lock().acquire(timeout=EDIT_LOCK_TIMEOUT_S):
+                if folder.stamp() != stamp:
+                    project = folder.load()
+                project = dataclasses.replace(project, source=source)
                 folder.save(project)
-        return cls(folder, project, save_edits=save_edits)
+                stamp = folder.stamp()
+        return cls(folder, project, save_edits=save_edits, stamp=stamp)
 
     @property
     def project(self) -> Project:
