@@ -10,6 +10,7 @@ import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from sdhd_studio.gui import headless
 from sdhd_studio.gui.qt_env import clear_opencv_qt_paths
 
 # The first full paint: the preview got its frame; a little more lets docks settle.
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     app = make_application(sys.argv[:1])
     from sdhd_studio.gui.main_window import MainWindow  # after the env clean-up above
 
+    if args.screenshot or headless.no_display():
+        answerer = headless.answer_dialogs(app)  # noqa: F841 - installed while the app runs
     window = MainWindow()
     if args.screenshot:
         window.resize(1400, 900)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
 from sdhd_studio.core.errors import SdhdError
 from sdhd_studio.core.project import Project
@@ -29,6 +29,7 @@ class Document(QObject):
     statesChanged = Signal()  # render events changed some frame states
     modifiedChanged = Signal(bool)
     editFailed = Signal(str)  # a one-line reason; the project is unchanged
+    changedOnDisk = Signal()  # another program saved project.json (not asked about before)
 
     def __init__(
         self, session: Session, *, autosave_seconds: float = 5.0, parent: QObject | None = None
@@ -41,6 +42,12 @@ class Document(QObject):
         self._autosave.setSingleShot(True)
         self._autosave.setInterval(round(autosave_seconds * 1000))
         self._autosave.timeout.connect(self.autosave)
+        # A save replaces project.json by a rename, which a watch on the file itself would
+        # lose: watch its folder, and compare contents (our own saves and autosaves touch the
+        # folder too).
+        self._watcher = QFileSystemWatcher([str(session.folder.path)], self)
+        self._watcher.directoryChanged.connect(self._folder_changed)
+        self._ignored_version: str | None = None
 
     @property
     def project(self) -> Project:
@@ -96,11 +103,30 @@ class Document(QObject):
             self.editFailed.emit(str(exc))
             return None
 
-    def save(self) -> None:
-        """Save to the project folder; raises SdhdError (nothing lost) when that fails."""
-        self.session.save()
+    def save(self, overwrite: bool = False) -> None:
+        """Save to the project folder; raises SdhdError (nothing lost) when that fails, and
+        ProjectChangedError when another program saved it meanwhile (unless `overwrite`)."""
+        self.session.save(overwrite)
         self._autosave.stop()
         self.modifiedChanged.emit(False)
+
+    def reload_from_disk(self) -> None:
+        """Take up project.json as another program saved it (one undoable step)."""
+        try:
+            self.session.reload()
+        except SdhdError as exc:
+            self.editFailed.emit(str(exc))
+            return
+        self._changed()
+
+    def ignore_disk_version(self) -> None:
+        """The user keeps their version: ask again only when project.json changes anew."""
+        self._ignored_version = self.session.folder.stamp()
+
+    def _folder_changed(self, _path: str) -> None:
+        if self.session.changed_on_disk() and \
+                self.session.folder.stamp() not in (None, self._ignored_version):
+            self.changedOnDisk.emit()
 
     def save_as(self, path: str) -> None:
         self.session.save_as(path)
@@ -136,6 +162,7 @@ class Document(QObject):
 
     def close(self) -> None:
         self._autosave.stop()
+        self._watcher.directoryChanged.disconnect(self._folder_changed)
 
     def _changed(self) -> None:
         old, self.status = self.status, self.cache_view.status(self.session.plan().keys)

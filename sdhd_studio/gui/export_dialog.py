@@ -555,20 +555,21 @@ class ExportJob(BackgroundTask):
         """`runtime`: where frames still to render run their learned backends."""
 
         def work(cancel: CancelToken) -> ExportResult:
-            return export_video(
-                session,
-                options.path,
-                allow_preview=options.allow_preview,
-                on_progress=self.report,
-                cancel=cancel,
-                codec=options.codec,
-                crf=options.crf,
-                preset=options.preset,
-                fps_multiplier=options.fps_multiplier,
-                target_fps=options.target_fps,
-                audio=options.audio,
-                runtime=runtime,
-            )
+            with session.exclusive(wait=False):  # not while another process renders it
+                return export_video(
+                    session,
+                    options.path,
+                    allow_preview=options.allow_preview,
+                    on_progress=self.report,
+                    cancel=cancel,
+                    codec=options.codec,
+                    crf=options.crf,
+                    preset=options.preset,
+                    fps_multiplier=options.fps_multiplier,
+                    target_fps=options.target_fps,
+                    audio=options.audio,
+                    runtime=runtime,
+                )
 
         super().__init__(work, parent=parent)
 

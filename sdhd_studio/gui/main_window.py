@@ -69,7 +69,7 @@ from sdhd_studio.media.images import encode_png
 from sdhd_studio.ml import registry
 from sdhd_studio.render.events import Progress
 from sdhd_studio.render.plan import mask_source
-from sdhd_studio.render.session import Session, TrackReport
+from sdhd_studio.render.session import ProjectChangedError, Session, TrackReport
 from sdhd_studio.render.status import FrameState, ranges
 
 log = logging.getLogger(__name__)
@@ -376,6 +376,7 @@ class MainWindow(QMainWindow):
         document.statesChanged.connect(self._states_changed)
         document.modifiedChanged.connect(self._update_title)
         document.editFailed.connect(self._edit_failed)
+        document.changedOnDisk.connect(self._changed_on_disk)
         self.render_pool = RenderPool(document, self.prefs.workers, self, self.prefs.runtime)
         self.render_pool.stepsChanged.connect(self._render_steps)
         self.render_pool.runningChanged.connect(self._render_running)
@@ -458,12 +459,41 @@ class MainWindow(QMainWindow):
         if self.document is None:
             return False
         try:
-            self.document.save()
+            try:
+                self.document.save()
+            except ProjectChangedError as exc:
+                answer = QMessageBox.warning(
+                    self, "Project changed on disk",
+                    f"{exc}.\n\nOverwrite the changes made by the other program?",
+                    QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
+                    QMessageBox.StandardButton.Cancel,
+                )
+                if answer != QMessageBox.StandardButton.Save:
+                    return False
+                self.document.save(overwrite=True)
         except SdhdError as exc:
             QMessageBox.critical(self, "Cannot save", f"{exc}\n\nYour changes are still open.")
             return False
         self.statusBar().showMessage(f"Saved {self.document.path}", 4000)
         return True
+
+    def _changed_on_disk(self) -> None:
+        """Another program (`sdhd` at a terminal, another editor) saved the project."""
+        assert self.document is not None
+        unsaved = self.document.modified
+        text = (f"{self.document.title} was changed and saved by another program.\n\n"
+                + ("Reload it? Your unsaved changes are replaced (Undo brings them back)."
+                   if unsaved else "Reload it?"))
+        answer = QMessageBox.question(
+            self, "Project changed on disk", text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No if unsaved else QMessageBox.StandardButton.Yes,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.document.reload_from_disk()
+            self.log_panel.add(logging.INFO, "reloaded the project as saved by another program")
+        else:
+            self.document.ignore_disk_version()
 
     def save_as_dialog(self) -> None:
         if self.document is None:

@@ -138,15 +138,16 @@ class RenderPool(QObject):
 
         def run() -> None:
             try:
-                summary = session.render(
-                    frames,
-                    workers=workers,
-                    executor=PoolExecutor(self._pool),
-                    focus=lambda: self._focus,
-                    on_event=self._events.append,
-                    cancel=token,
-                    runtime=runtime,
-                )
+                with session.exclusive(wait=False):  # a render or export in another process
+                    summary = session.render(
+                        frames,
+                        workers=workers,
+                        executor=PoolExecutor(self._pool),
+                        focus=lambda: self._focus,
+                        on_event=self._events.append,
+                        cancel=token,
+                        runtime=runtime,
+                    )
             except Exception as exc:  # noqa: BLE001 - reported to the user, never lost
                 log.exception("render failed")
                 self._events.append(_RunEnded(None, str(exc)))

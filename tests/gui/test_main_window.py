@@ -265,16 +265,88 @@ def test_a_moved_source_is_located_by_the_user(
 
 
 def test_screenshot_mode_saves_the_window_and_exits(project_path, tmp_path):
-    out = tmp_path / "shot.png"
-    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
-    result = subprocess.run(
-        [sys.executable, "-m", "sdhd_studio.gui.app", "--screenshot", str(out),
-         str(project_path)],
-        capture_output=True, text=True, timeout=120, env=env,
-    )
+    result, out = screenshot_of(project_path, tmp_path)
     assert result.returncode == 0, result.stderr
     image = QImage(str(out))
     assert (image.width(), image.height()) == (1400, 900)
+
+
+def screenshot_of(path, tmp_path):
+    out = tmp_path / "shot.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        [sys.executable, "-m", "sdhd_studio.gui.app", "--screenshot", str(out), str(path)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    return result, out
+
+
+def test_headless_a_question_gets_its_default_answer_and_is_logged(project_path, tiny_clip,
+                                                                    tmp_path):
+    video = tmp_path / "tape.mp4"
+    shutil.copy(tiny_clip, video)
+    Session.create(video, tmp_path / "tape.sdhd")  # "Project exists... Open it?"
+    result, out = screenshot_of(video, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "'Project exists'" in result.stderr and "answered 'Open'" in result.stderr
+    assert QImage(str(out)).width() == 1400
+
+
+def test_headless_a_file_that_is_not_a_video_ends_with_an_error(not_a_video, tmp_path):
+    result, out = screenshot_of(not_a_video, tmp_path)
+    assert result.returncode == 1
+    assert "'Cannot start a project'" in result.stderr and not out.exists()
+
+
+def run_cli(*argv):
+    from sdhd_studio.cli.main import main
+
+    assert main([str(a) for a in argv]) == 0
+
+
+def test_a_project_saved_by_another_program_is_offered_for_reload(window, qtbot, answers):
+    replies, asked = answers
+    replies["question"] = Button.Yes
+    with qtbot.waitSignal(window.document.changedOnDisk, timeout=20000):
+        run_cli("keyframe", "set", window.document.path, 7, "--set", "seed=3")
+    assert ("question", "Project changed on disk") in asked
+    assert window.document.project.keyframe_at(7).settings == {"seed": 3}
+    assert not window.document.modified
+
+
+def test_save_does_not_overwrite_changes_saved_elsewhere_unless_told(window, qtbot, answers):
+    replies, asked = answers
+    replies["question"] = Button.No  # keep my version when told about theirs
+    window.add_keyframe(3)
+    with qtbot.waitSignal(window.document.changedOnDisk, timeout=20000):
+        run_cli("keyframe", "set", window.document.path, 7, "--set", "seed=3")
+    assert not window.save()  # the warning's scripted answer is Cancel
+    assert asked[-1] == ("warning", "Project changed on disk")
+    theirs = Session.open(window.document.path).project
+    assert theirs.keyframe_at(7) is not None and theirs.keyframe_at(3) is None
+    replies["warning"] = Button.Save
+    assert window.save()
+    mine = Session.open(window.document.path).project
+    assert mine.keyframe_at(3) is not None and mine.keyframe_at(7) is None
+
+
+def test_the_editor_does_not_render_while_another_process_does(window, qtbot):
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from sdhd_studio.render.session import Session\n"
+         "with Session.open(sys.argv[1]).exclusive():\n"
+         "    print('held', flush=True)\n"
+         "    time.sleep(60)\n", window.document.path],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with qtbot.waitSignal(window.render_pool.crashed, timeout=20000) as crashed:
+            window.act_render.trigger()
+        assert "busy in another process" in crashed.args[0]
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_the_status_bar_and_about_box_name_the_compute_device(window, qtbot):
