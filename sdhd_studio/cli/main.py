@@ -577,17 +577,22 @@ def _format_ranges(found: list[tuple[int, int]]) -> str:
 
 
 class _cancel_on_interrupt:
-    """Ctrl+C asks the render to stop after the frames in flight (which are kept)."""
+    """Ctrl+C asks the render to stop after the frames in flight (which are kept). SIGTERM (a
+    service manager, `kill`) does the same, so an export it stops leaves no partial file."""
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __enter__(self) -> Any:
         from sdhd_studio.core.cancel import CancelToken
 
         self.token = CancelToken()
-        self._previous = signal.signal(signal.SIGINT, lambda *_: self.token.cancel())
+        self._previous = [signal.signal(sig, lambda *_: self.token.cancel())
+                          for sig in self._SIGNALS]
         return self.token
 
     def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in zip(self._SIGNALS, self._previous, strict=True):
+            signal.signal(sig, previous)
 
 
 # -- argument parsing ------------------------------------------------------------------------
@@ -668,8 +673,8 @@ def _parser() -> argparse.ArgumentParser:
     def export_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--crf", type=int, help="quality, 0 (lossless) to 51 (worst); default 18")
         p.add_argument("--preset", help="encoder speed preset (default medium)")
-        p.add_argument("--codec", help="h264 or h265, or a hardware encoder where one works "
-                       "(h264-nvenc, h265-qsv, ...: see the export dialog)")
+        p.add_argument("--codec", help="h264, h265, vp9 or av1, or a hardware encoder where one "
+                       "works (h264-nvenc, h265-qsv, ...: see the export dialog)")
         p.add_argument("--allow-preview", action="store_true",
                        help="fill frames not rendered yet with a quick upscale")
         p.add_argument("--no-audio", action="store_true", help="leave the audio out")
@@ -758,13 +763,14 @@ def _parser() -> argparse.ArgumentParser:
     runtime_args(p)
     wait_arg(p)
 
-    p = command("export", cmd_export, "write the HD MP4 (renders what is missing first)")
+    p = command("export", cmd_export,
+                "write the HD video: .mp4, .mov, .mkv or .webm (renders what is missing first)")
     p.add_argument("project")
     p.add_argument("-o", "--output", required=True)
     rate_args(p)
     export_args(p)
 
-    p = command("upscale", cmd_upscale, "one step: video in, HD MP4 out (resumable)")
+    p = command("upscale", cmd_upscale, "one step: video in, HD video out (resumable)")
     p.add_argument("source")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--project", help="where to keep the work (default OUT.sdhd)")

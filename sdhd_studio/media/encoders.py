@@ -19,11 +19,23 @@ from sdhd_studio.core.errors import ExportError
 from sdhd_studio.core.project import PRESETS
 from sdhd_studio.media.ffmpeg import ffmpeg_exe, log_message, video_encoders
 
-_SOFTWARE = ("x264", "x265")
+_SOFTWARE = ("x264", "x265", "vpx", "svtav1")
 # Families whose encoders have no speed setting the x264 preset names could map to.
 _NO_PRESETS = ("videotoolbox", "vaapi")
 _PROBE_TIMEOUT = 15.0  # seconds; a first CUDA initialisation alone can take a few
 _PROBE_SOURCE = "color=c=gray:s=256x256:r=25,format=rgb24"  # what the writer pipes: RGB
+# The ffmpeg codec each catalogue name prefix makes ("h265-nvenc" makes hevc).
+_CODECS = {"h264": "h264", "h265": "hevc", "vp9": "vp9", "av1": "av1"}
+# The HD output's colour: the writer pipes full-range RGB, which is converted with the BT.709
+# matrix to limited-range Y'CbCr (ffmpeg's default would be BT.601) and tagged as such. ffmpeg 7
+# and later tag the stream with what the frames say (setparams); older ones with the options.
+_BT709_TAGS = {
+    "color_primaries": "bt709", "color_trc": "bt709", "colorspace": "bt709", "color_range": "tv",
+}
+_TO_BT709 = (
+    "scale=out_color_matrix=bt709:out_range=tv,"
+    "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
+)
 
 
 @dataclass(frozen=True)
@@ -38,8 +50,13 @@ class Encoder:
         return self.family not in _SOFTWARE
 
     @property
+    def codec(self) -> str:
+        """The ffmpeg name of the format it makes: h264, hevc, vp9 or av1."""
+        return _CODECS[self.name.split("-")[0]]
+
+    @property
     def hevc(self) -> bool:
-        return self.name.startswith("h265")
+        return self.codec == "hevc"
 
     @property
     def has_presets(self) -> bool:
@@ -57,6 +74,8 @@ _VENDORS = (
 ENCODERS: tuple[Encoder, ...] = (
     Encoder("h264", "H.264 (x264, software)", "libx264", "x264"),
     Encoder("h265", "H.265 (x265, software)", "libx265", "x265"),
+    Encoder("vp9", "VP9 (libvpx, software)", "libvpx-vp9", "vpx"),
+    Encoder("av1", "AV1 (SVT-AV1, software)", "libsvtav1", "svtav1"),
     *(
         Encoder(f"{name}-{family}", f"{title} ({vendor})", f"{prefix}_{family}", family)
         for family, vendor in _VENDORS
@@ -70,19 +89,32 @@ _NVENC_PRESETS = dict(zip(PRESETS, ("p1", "p1", "p2", "p3", "p3", "p4", "p5", "p
 _QSV_PRESETS = {"ultrafast": "veryfast", "superfast": "veryfast"}
 _AMF_QUALITY = dict(zip(PRESETS, ("speed",) * 4 + ("balanced",) * 2 + ("quality",) * 3,
                         strict=True))
+# libvpx's --cpu-used (0 slowest to 5 with the "good" deadline) and SVT-AV1's preset (0 slowest
+# to 13); "medium" sits where each is commonly used for HD.
+_VPX_SPEEDS = dict(zip(PRESETS, ("5", "5", "5", "4", "4", "3", "2", "1", "0"), strict=True))
+_SVTAV1_PRESETS = dict(zip(PRESETS, ("12", "11", "10", "9", "9", "8", "6", "5", "4"),
+                           strict=True))
 
 
 def output_options(encoder: Encoder, crf: int, preset: str) -> dict[str, str]:
     """ffmpeg output options (as ffmpeg-python keywords) for CRF 0-51 and an x264 preset name.
 
-    A preset name the mapping does not know is passed on as it is, so ffmpeg names the mistake.
+    Every encoder gets RGB converted to BT.709 limited-range Y'CbCr, tagged. A preset name the
+    mapping does not know is passed on as it is, so ffmpeg names the mistake.
     """
-    options = {"c:v": encoder.ffmpeg_name, "pix_fmt": "yuv420p"}
+    options = {"c:v": encoder.ffmpeg_name, "pix_fmt": "yuv420p", "vf": _TO_BT709,
+               **_BT709_TAGS}
     family = encoder.family
-    if family in _SOFTWARE:
+    if family in ("x264", "x265"):
         options.update(crf=str(crf), preset=preset)
         if family == "x265":
             options["x265-params"] = "log-level=error"  # x265 logs every encode otherwise
+    elif family == "vpx":
+        # VP9 and AV1 count quality 0-63; without -b:v 0 libvpx would cap it at a bitrate.
+        options.update({"crf": str(_crf63(crf)), "b:v": "0", "deadline": "good",
+                        "cpu-used": _VPX_SPEEDS.get(preset, preset), "row-mt": "1"})
+    elif family == "svtav1":
+        options.update(crf=str(_crf63(crf)), preset=_SVTAV1_PRESETS.get(preset, preset))
     elif family == "nvenc":
         # CQ 0 means "automatic" to NVENC, not lossless; without -b:v 0 its default 2 Mbit/s
         # would cap the quality asked for.
@@ -101,10 +133,16 @@ def output_options(encoder: Encoder, crf: int, preset: str) -> dict[str, str]:
             options["qp_b"] = qp  # H.264 AMF may use B-frames; HEVC AMF has no such option
     elif family == "vaapi":
         del options["pix_fmt"]  # frames go to the GPU as NV12 surfaces instead
-        options.update(vf="format=nv12,hwupload", rc_mode="CQP", qp=str(max(crf, 1)))
+        options.update(vf=f"{_TO_BT709},format=nv12,hwupload", rc_mode="CQP",
+                       qp=str(max(crf, 1)))
     else:
         raise ValueError(f"unknown encoder family {family!r}")
     return options
+
+
+def _crf63(crf: int) -> int:
+    """x264's CRF scale (0-51) spread over the 0-63 of VP9 and AV1."""
+    return round(crf * 63 / 51)
 
 
 def videotoolbox_quality(crf: int) -> int:

@@ -1,8 +1,13 @@
-"""Writing RGB frames to an MP4 with ffmpeg, optionally with the source's audio kept in sync.
+"""Writing RGB frames to a video file with ffmpeg, optionally with the source's audio in sync.
 
-Frames are piped to ffmpeg as raw RGB into a video-only temp file. `close()` then knows the exact
-duration and muxes that video (copied) with the audio shifted and trimmed to it, into a second
-temp file that is renamed to the final name only when everything succeeded.
+The container follows the output's extension (`media.container.output_format`). Frames are piped
+to ffmpeg as raw RGB, converted to BT.709 Y'CbCr and tagged (`media.encoders`), into a video-only
+temp file. `close()` then knows the exact duration and muxes that video (copied) with the audio
+shifted and trimmed to it, into a second temp file that is renamed to the final name only when
+everything succeeded; every failure removes both temps.
+
+One writer at a time per output path: a lock file beside it (`.NAME.lock`) is held from the start
+to the rename, so a second export to the same path is refused at once instead of racing it.
 """
 
 from __future__ import annotations
@@ -22,14 +27,16 @@ import ffmpeg
 import numpy as np
 
 from sdhd_studio.core.errors import ExportError
+from sdhd_studio.core.lock import FileLock, LockedError
+from sdhd_studio.media.container import OutputFormat, output_format
 from sdhd_studio.media.encoders import device_args, encoder_for, output_options
 from sdhd_studio.media.ffmpeg import ffmpeg_exe, log_message
 
-# Audio codecs an MP4 can carry as they are.
-_MP4_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "opus", "flac"}
 # Audio may start this much before the video and still be copied without trimming.
 _START_SLACK = 0.001
 _STDERR_LINES = 30
+# Times to take the output lock again when its previous holder removed the file meanwhile.
+_LOCK_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,9 @@ class AudioSource:
 class VideoWriter:
     """Encodes frames (HxWx3 uint8 RGB) to `path`; use as a context manager or call close().
 
-    `codec` is an encoder name from `media.encoders` ("h264", "h265-nvenc", ...).
+    `codec` is an encoder name from `media.encoders` ("h264", "h265-nvenc", ...); the container
+    is the one `path`'s extension names. Everything that can be refused (size, codec, container,
+    folder, another export writing `path`) is refused here, before any frame is made.
     """
 
     def __init__(
@@ -65,13 +74,27 @@ class VideoWriter:
         self.width, self.height, self.fps = width, height, Fraction(fps)
         self.frames_written = 0
         self._encoder = encoder_for(codec)
+        self._format = output_format(self.path, self._encoder.codec)
         self._audio = audio
         folder, name = os.path.split(self.path)
-        stem = os.path.splitext(name)[0]
-        self._video_tmp = os.path.join(folder, f".{stem}.partial.video.mp4")
-        self._final_tmp = os.path.join(folder, f".{stem}.partial.mp4")
-        _check_writable(folder, self._video_tmp)
+        self._video_tmp = os.path.join(folder, f".{name}.partial-video")
+        self._final_tmp = os.path.join(folder, f".{name}.partial")
+        self._lock = _lock_output(self.path, os.path.join(folder, f".{name}.lock"))
+        self._open = False
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._drain: threading.Thread | None = None
+        self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+        try:
+            # Under the lock no other export can be writing these: they are left by a killed one.
+            _remove(self._video_tmp)
+            _remove(self._final_tmp)
+            self._start(width, height, crf, preset)
+        except BaseException:
+            self._discard()
+            raise
+        self._open = True
 
+    def _start(self, width: int, height: int, crf: int, preset: str) -> None:
         args = (
             ffmpeg.input(
                 "pipe:",
@@ -80,7 +103,8 @@ class VideoWriter:
                 s=f"{width}x{height}",
                 framerate=str(self.fps),
             )
-            .output(self._video_tmp, **output_options(self._encoder, crf, preset))
+            .output(self._video_tmp, f=self._format.muxer,
+                    **output_options(self._encoder, crf, preset))
             .global_args(
                 "-hide_banner", "-loglevel", "error", "-nostats", *device_args(self._encoder)
             )
@@ -88,19 +112,18 @@ class VideoWriter:
             .compile(cmd=ffmpeg_exe())
         )
         try:
+            # A session of its own: Ctrl+C at a terminal reaches only us, and we stop ffmpeg.
             self._proc = subprocess.Popen(
-                args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                start_new_session=True,
             )
         except OSError as exc:
-            _remove(self._video_tmp)
             raise ExportError(f"could not start ffmpeg: {exc}") from exc
-        self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
         assert self._proc.stderr is not None
         # ffmpeg blocks once the stderr pipe is full, so it is read continuously.
         self._drain = threading.Thread(target=_drain, args=(self._proc.stderr, self._stderr))
         self._drain.daemon = True
         self._drain.start()
-        self._open = True
 
     def write(self, frame_rgb: np.ndarray) -> None:
         """Append one frame; its shape must be (height, width, 3) and dtype uint8."""
@@ -111,7 +134,7 @@ class VideoWriter:
                 f"frame must be {self.height}x{self.width}x3 uint8, "
                 f"got {'x'.join(map(str, frame_rgb.shape))} {frame_rgb.dtype}"
             )
-        assert self._proc.stdin is not None
+        assert self._proc is not None and self._proc.stdin is not None
         try:
             self._proc.stdin.write(np.ascontiguousarray(frame_rgb).data)
         except OSError as exc:  # BrokenPipe when ffmpeg died, ENOSPC, ...
@@ -122,40 +145,49 @@ class VideoWriter:
         """Finish the file; raises ExportError (and leaves no output) when anything failed."""
         if not self._open:
             return
-        assert self._proc.stdin is not None
+        assert self._proc is not None and self._proc.stdin is not None
         try:
-            self._proc.stdin.close()
-        except OSError as exc:
-            self._fail(f"ffmpeg stopped while writing {self.path}", exc)
-        if self._proc.wait() != 0:
-            self._fail(f"ffmpeg could not encode {self.path}")
-        self._drain.join()
-        if self.frames_written == 0:
-            self._fail(f"no frames were written to {self.path}")
-        try:
+            try:
+                self._proc.stdin.close()
+            except OSError as exc:
+                self._fail(f"ffmpeg stopped while writing {self.path}", exc)
+            if self._proc.wait() != 0:
+                self._fail(f"ffmpeg could not encode {self.path}")
+            if self._drain is not None:
+                self._drain.join()
+            if self.frames_written == 0:
+                self._fail(f"no frames were written to {self.path}")
             self._mux()
             os.replace(self._final_tmp, self.path)
         except OSError as exc:
             self._fail(f"could not write {self.path}", exc)
-        except BaseException:
+        except BaseException:  # Ctrl+C while waiting for ffmpeg included
             self.abort()
             raise
-        _remove(self._video_tmp)
         self._open = False
+        _remove(self._video_tmp)
+        _unlock_output(self._lock)
 
     def abort(self) -> None:
         """Stop ffmpeg and remove every temp file; the final file is never created."""
         self._open = False
-        if self._proc.poll() is None:
-            self._proc.kill()
-        if self._proc.stdin is not None:
-            # A broken pipe has nothing left to flush.
-            with contextlib.suppress(OSError):
-                self._proc.stdin.close()
-        self._proc.wait()
-        self._drain.join()
+        self._discard()
+
+    def _discard(self) -> None:
+        """Stop ffmpeg if it runs, remove the temps, let go of the output; safe to repeat."""
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            if self._proc.stdin is not None:
+                # A broken pipe has nothing left to flush.
+                with contextlib.suppress(OSError):
+                    self._proc.stdin.close()
+            self._proc.wait()
+        if self._drain is not None:
+            self._drain.join()
         _remove(self._video_tmp)
         _remove(self._final_tmp)
+        _unlock_output(self._lock)
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -180,13 +212,15 @@ class VideoWriter:
         """Copy the encoded video into the final temp, adding the shifted, trimmed audio."""
         duration = float(self.frames_written / self.fps)
         video = ffmpeg.input(self._video_tmp)["v"]
-        options: dict[str, object] = {"c:v": "copy", "movflags": "+faststart", "f": "mp4"}
-        if self._encoder.hevc:
-            options["tag:v"] = "hvc1"  # Apple players only accept this tag for HEVC
+        options: dict[str, object] = {"c:v": "copy", "f": self._format.muxer}
+        if self._format.quicktime:
+            options["movflags"] = "+faststart"
+            if self._encoder.hevc:
+                options["tag:v"] = "hvc1"  # Apple players only accept this tag for HEVC
         if self._audio is None:
             streams = [video]
         else:
-            audio, audio_options = _audio_stream(self._audio, duration)
+            audio, audio_options = _audio_stream(self._audio, duration, self._format)
             streams = [video, audio]
             options.update(audio_options)
         args = (
@@ -195,24 +229,29 @@ class VideoWriter:
             .overwrite_output()
             .compile(cmd=ffmpeg_exe())
         )
-        done = subprocess.run(args, capture_output=True, text=True, errors="replace")
+        done = subprocess.run(
+            args, capture_output=True, text=True, errors="replace", start_new_session=True
+        )
         if done.returncode != 0:
             _remove(self._final_tmp)
             self._stderr.extend(done.stderr.splitlines())
             self._fail(f"ffmpeg could not add the audio to {self.path}")
 
 
-def _audio_stream(audio: AudioSource, duration: float) -> tuple[object, dict[str, object]]:
+def _audio_stream(
+    audio: AudioSource, duration: float, container: OutputFormat
+) -> tuple[object, dict[str, object]]:
     """The ffmpeg-python audio stream for `audio` and the output options it needs.
 
     `itsoffset` moves the source's clock so that `video_start` becomes output time 0 (ffmpeg
-    already subtracts the file's start time). Copying keeps the audio as it is when it starts
-    at or after that point; otherwise it is cut sample-exactly and re-encoded to AAC.
+    already subtracts the file's start time). Copying keeps the audio as it is when the
+    container carries its codec and it starts at or after that point; otherwise it is cut
+    sample-exactly and re-encoded with the container's audio encoder (AAC, or Opus for WebM).
     """
     try:
-        with av.open(audio.path) as container:
-            file_start = (container.start_time or 0) / av.time_base
-            stream = container.streams[audio.stream_index]
+        with av.open(audio.path) as source:
+            file_start = (source.start_time or 0) / av.time_base
+            stream = source.streams[audio.stream_index]
             if stream.type != "audio":
                 raise ExportError(f"stream {audio.stream_index} of {audio.path} is not audio")
             codec = stream.codec_context.name
@@ -224,26 +263,65 @@ def _audio_stream(audio: AudioSource, duration: float) -> tuple[object, dict[str
     source = ffmpeg.input(audio.path, itsoffset=f"{file_start - audio.video_start:.6f}")
     selected = source[str(audio.stream_index)]
     delay = audio_start - audio.video_start
-    if codec in _MP4_AUDIO and delay >= -_START_SLACK:
+    carried = container.audio is None or codec in container.audio
+    if carried and delay >= -_START_SLACK:
         return selected, {"c:a": "copy"}
     shifted = selected.filter("atrim", start=0).filter("asetpts", "PTS-STARTPTS")
     if delay > 0:
         shifted = shifted.filter("adelay", delays=f"{round(delay * sample_rate)}S", all=1)
     trimmed = shifted.filter("atrim", end=f"{duration:.6f}")
-    return trimmed, {"c:a": "aac", "b:a": "192k"}
+    encoder, bitrate = container.audio_encoder
+    return trimmed, {"c:a": encoder, "b:a": bitrate}
 
 
-def _check_writable(folder: str, probe_file: str) -> None:
-    """Fail early, before ffmpeg starts, when the output folder cannot take files."""
+def _lock_output(path: str, lock_path: str) -> FileLock:
+    """Hold `lock_path` for the export writing `path`; refuses at once when another holds it.
+
+    Creating the lock file is also the check, before ffmpeg starts, that the folder takes
+    files. The last holder removes the lock file while still holding it (POSIX), so a lock taken
+    on a file that was removed meanwhile is noticed (the path names another file, or none) and
+    taken again on the file there now.
+    """
+    folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise ExportError(f"cannot write the video: the folder {folder} does not exist")
-    try:
-        with open(probe_file, "wb"):
-            pass
-    except OSError as exc:
-        raise ExportError(
-            f"cannot write the video: the folder {folder} is not writable ({exc.strerror})"
-        ) from exc
+    busy = f"{path} is being written by another export; try again when it has finished"
+    for _ in range(_LOCK_TRIES):
+        try:
+            with open(lock_path, "ab"):
+                pass
+            before = os.stat(lock_path)
+        except FileNotFoundError:
+            continue  # its last holder removed it just now
+        except OSError as exc:
+            raise ExportError(
+                f"cannot write the video: the folder {folder} is not writable ({exc.strerror})"
+            ) from exc
+        lock = FileLock(lock_path, path)
+        try:
+            lock.acquire(wait=False)
+        except LockedError:
+            raise ExportError(busy) from None
+        with contextlib.suppress(FileNotFoundError):
+            if os.path.samestat(before, os.stat(lock_path)):
+                return lock
+        lock.release()
+    raise ExportError(busy)
+
+
+def _unlock_output(lock: FileLock) -> None:
+    if not lock.held:
+        return
+    if os.name == "nt":
+        # Windows cannot remove an open file: let go first; the removal then fails, harmlessly,
+        # while another export has the file open.
+        lock.release()
+        with contextlib.suppress(OSError):
+            os.remove(lock.path)
+    else:
+        with contextlib.suppress(OSError):
+            os.remove(lock.path)
+        lock.release()
 
 
 def _drain(pipe: IO[bytes], lines: collections.deque[str]) -> None:

@@ -1,7 +1,7 @@
 """Export: finished frames, in order, streamed into ffmpeg with the source audio.
 
 Frames missing from the cache are rendered first, in a background thread, while frames that
-are ready already stream into the encoder; nothing but the final MP4 touches the disk. With
+are ready already stream into the encoder; nothing but the final video touches the disk. With
 `allow_preview`, missing frames are filled by a quick Lanczos upscale instead (a frame the
 source cannot decode repeats the one before it).
 """
@@ -64,7 +64,7 @@ def export_video(
     runtime: Runtime | None = None,
     **overrides: Any,
 ) -> ExportResult:
-    """Write the project as an MP4 at `out`.
+    """Write the project as a video at `out`, in the container its extension names.
 
     `overrides` replace output settings for this export only (codec, crf, preset,
     fps_multiplier, audio); the project keeps its own. `runtime` is where missing frames render.

@@ -36,9 +36,11 @@ def by_name(name):
 
 def test_catalogue_names_labels_and_kinds():
     names = [e.name for e in ENCODERS]
-    assert len(set(names)) == len(names) == 12
+    assert len(set(names)) == len(names) == 14
     assert names[:2] == ["h264", "h265"]
-    assert [e.name for e in ENCODERS if not e.hardware] == ["h264", "h265"]
+    assert [e.name for e in ENCODERS if not e.hardware] == ["h264", "h265", "vp9", "av1"]
+    assert [e.codec for e in ENCODERS[:4]] == ["h264", "hevc", "vp9", "av1"]
+    assert by_name("h265-qsv").codec == "hevc" and by_name("av1").label == "AV1 (SVT-AV1, software)"
     nvenc = by_name("h265-nvenc")
     assert (nvenc.label, nvenc.ffmpeg_name, nvenc.hardware, nvenc.hevc) == (
         "H.265 (NVIDIA NVENC)", "hevc_nvenc", True, True,
@@ -52,19 +54,49 @@ def test_catalogue_names_labels_and_kinds():
     ]
 
 
+# What every encoder is given: RGB turned into BT.709 limited-range Y'CbCr, tagged as such.
+_BT709 = {
+    "vf": "scale=out_color_matrix=bt709:out_range=tv,setparams=color_primaries=bt709"
+          ":color_trc=bt709:colorspace=bt709:range=tv", "color_primaries": "bt709",
+    "color_trc": "bt709", "colorspace": "bt709", "color_range": "tv",
+}
+
+
+@pytest.mark.parametrize("encoder", ENCODERS, ids=lambda e: e.name)
+def test_every_encoder_gets_bt709_limited_range_and_its_tags(encoder):
+    options = output_options(encoder, 18, "medium")
+    assert options["vf"].startswith(_BT709["vf"])
+    assert {k: options[k] for k in _BT709 if k != "vf"} == {k: v for k, v in _BT709.items()
+                                                             if k != "vf"}
+
+
 def test_software_options_pass_crf_and_preset():
     assert output_options(by_name("h264"), 18, "slow") == {
-        "c:v": "libx264", "pix_fmt": "yuv420p", "crf": "18", "preset": "slow",
+        "c:v": "libx264", "pix_fmt": "yuv420p", "crf": "18", "preset": "slow", **_BT709,
     }
     x265 = output_options(by_name("h265"), 0, "ultrafast")
     assert (x265["c:v"], x265["crf"], x265["x265-params"]) == ("libx265", "0", "log-level=error")
+
+
+def test_vp9_and_av1_spread_crf_over_0_63_and_presets_over_their_speeds():
+    vp9 = output_options(by_name("vp9"), 18, "medium")
+    assert {k: vp9[k] for k in ("c:v", "crf", "b:v", "deadline", "cpu-used", "row-mt")} == {
+        "c:v": "libvpx-vp9", "crf": "22", "b:v": "0", "deadline": "good", "cpu-used": "3",
+        "row-mt": "1",
+    }
+    av1 = output_options(by_name("av1"), 51, "medium")
+    assert (av1["c:v"], av1["crf"], av1["preset"]) == ("libsvtav1", "63", "8")
+    for name in ("vp9", "av1"):
+        key = "cpu-used" if name == "vp9" else "preset"
+        speeds = [int(output_options(by_name(name), 18, p)[key]) for p in PRESETS]
+        assert speeds == sorted(speeds, reverse=True) and speeds[0] > speeds[-1]  # slower
 
 
 def test_nvenc_maps_crf_to_cq_and_presets_to_p1_p7():
     options = output_options(by_name("h264-nvenc"), 20, "medium")
     assert options == {
         "c:v": "h264_nvenc", "pix_fmt": "yuv420p", "rc": "vbr", "cq": "20", "b:v": "0",
-        "preset": "p4",
+        "preset": "p4", **_BT709,
     }
     steps = [int(output_options(by_name("h265-nvenc"), 18, p)["preset"][1]) for p in PRESETS]
     assert steps[0] == 1 and steps[-1] == 7 and steps == sorted(steps)
@@ -89,12 +121,13 @@ def test_qsv_videotoolbox_amf_and_vaapi_options():
 
     vaapi = output_options(by_name("h265-vaapi"), 24, "slow")
     assert vaapi == {
-        "c:v": "hevc_vaapi", "vf": "format=nv12,hwupload", "rc_mode": "CQP", "qp": "24",
+        "c:v": "hevc_vaapi", "rc_mode": "CQP", "qp": "24", **_BT709,
+        "vf": f"{_BT709['vf']},format=nv12,hwupload",  # converted before the upload
     }
 
 
 # Options every encoder takes from ffmpeg itself rather than from its own option list.
-_GENERIC = {"c:v", "pix_fmt", "b:v", "q:v", "global_quality", "vf", "crf"}
+_GENERIC = {"c:v", "pix_fmt", "b:v", "q:v", "global_quality", "vf", "crf", *_BT709}
 
 
 @pytest.mark.parametrize("encoder", ENCODERS, ids=lambda e: e.name)

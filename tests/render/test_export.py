@@ -2,6 +2,7 @@
 
 from fractions import Fraction
 
+import av
 import clips
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from sdhd_studio.core.errors import Cancelled, ExportError
 from sdhd_studio.core.project import OutputSettings
 from sdhd_studio.media.probe import probe
 from sdhd_studio.media.reader import FrameReader
+from sdhd_studio.media.writer import VideoWriter
 from sdhd_studio.render.export import export_video
 from sdhd_studio.render.session import Session
 
@@ -97,4 +99,56 @@ def test_cancelled_export_leaves_no_output(tiny_clip, tmp_path):
 
     with pytest.raises(Cancelled):
         export_video(session, tmp_path / "out.mp4", on_progress=progress, cancel=cancel)
-    assert list(tmp_path.glob("*.mp4")) == [] and list(tmp_path.glob(".*.mp4")) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["p.sdhd"]  # no video, temp or lock file
+
+
+@pytest.mark.parametrize(("name", "codec", "message"), [
+    ("out.avi", None, "cannot write .avi files"),
+    ("out.webm", None, "WebM cannot carry H.264 video; choose the codec vp9 or av1"),
+])
+def test_a_container_that_cannot_be_is_refused_before_any_work(
+    tiny_clip, tmp_path, name, codec, message
+):
+    session = make_session(tiny_clip, tmp_path, height=180)
+    with pytest.raises(ExportError, match=message):
+        export_video(session, tmp_path / name)
+    assert session.status().counts()["done"] == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["p.sdhd"]
+
+
+def test_an_output_another_export_is_writing_is_refused_before_any_work(tiny_clip, tmp_path):
+    session = make_session(tiny_clip, tmp_path, height=180)
+    out = tmp_path / "out.mp4"
+    with VideoWriter(str(out), 64, 48, Fraction(25)) as other:
+        with pytest.raises(ExportError, match=f"{out} is being written by another export"):
+            export_video(session, out)
+        other.write(np.zeros((48, 64, 3), np.uint8))
+    assert session.status().counts()["done"] == 0
+    assert probe(str(out)).frame_count == 1  # the other export's file, untouched
+
+
+def test_webm_export_with_vp9_and_opus(tiny_clip, tmp_path):
+    session = make_session(tiny_clip, tmp_path, height=180, codec="vp9")
+    out = tmp_path / "out.webm"
+    result = export_video(session, out, preset="ultrafast", allow_preview=True)
+    with av.open(str(out)) as container:
+        assert container.format.name == "matroska,webm"
+        assert container.streams.video[0].codec_context.name == "vp9"
+        assert container.streams.audio[0].codec_context.name == "opus"
+        assert sum(1 for _ in container.decode(video=0)) == result.frames == clips.TINY_FRAMES
+    assert clips.audio_duration(out) == pytest.approx(clips.TINY_FRAMES / 24, abs=0.05)
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".mov"])
+def test_export_writes_the_projects_exact_rate(tmp_path, ext):
+    source = tmp_path / "ntsc.mp4"
+    clips.run_ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30000/1001:d=0.5",
+                     "-c:v", "libx264", "-pix_fmt", "yuv420p", str(source))
+    session = make_session(str(source), tmp_path, height=120)
+    for overrides, fps in (({}, Fraction(30000, 1001)),
+                           ({"target_fps": Fraction(24000, 1001)}, Fraction(24000, 1001))):
+        out = tmp_path / f"out{ext}"
+        result = export_video(session, out, preset="ultrafast", allow_preview=True, **overrides)
+        with av.open(str(out)) as container:
+            stream = container.streams.video[0]
+            assert (stream.average_rate, stream.guessed_rate, result.fps) == (fps, fps, fps)
