@@ -258,7 +258,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_upscale(args: argparse.Namespace) -> int:
     from sdhd_studio.cli.upscale_project import UpscaleProject
+    from sdhd_studio.render.export import check_output
 
+    check_output(args.output, args.source, args.codec or "h264")  # before making a project
     work = UpscaleProject.take(args.source, args.project or Path(args.output).with_suffix(".sdhd"),
                                _settings(args), _output_changes(args), args.keyframe_every)
     session = work.session

@@ -23,6 +23,8 @@ from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import Cancelled, ExportError, FrameDecodeError
 from sdhd_studio.core.folder import project_folder_holding
 from sdhd_studio.core.source import VideoInfo
+from sdhd_studio.media.container import output_format
+from sdhd_studio.media.encoders import encoder_for
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.media.writer import AudioSource, VideoWriter
 from sdhd_studio.ml import registry
@@ -52,6 +54,18 @@ class ExportResult:
     seconds: float
 
 
+def check_output(out: str | Path, source: str, codec: str) -> None:
+    """Refuse, before any work, an output that is the source, lies in a project folder (it
+    could replace the project's own files), or whose container cannot carry `codec`."""
+    if Path(out).resolve() == Path(source).resolve():
+        raise ExportError(f"{out} is the source video; choose another output name")
+    inside = project_folder_holding(out)
+    if inside is not None:
+        raise ExportError(f"{out} is inside the project folder {inside}; write the video "
+                          "somewhere else")
+    output_format(str(out), encoder_for(codec).codec)
+
+
 def export_video(
     session: Session,
     out: str | Path,
@@ -72,13 +86,8 @@ def export_video(
     started = time.monotonic()
     cancel = cancel or CancelToken()
     project = session.project
-    if Path(out).resolve() == Path(project.source.path).resolve():
-        raise ExportError(f"{out} is the source video; choose another output name")
-    inside = project_folder_holding(out)
-    if inside is not None:
-        raise ExportError(f"{out} is inside the project folder {inside}; write the video "
-                          "somewhere else")
     output = dataclasses.replace(project.output, **overrides)
+    check_output(out, project.source.path, output.codec)
     if output != project.output:  # the frame rate may change which in-between frames exist
         project = dataclasses.replace(project, output=output)
     info = project.source.info

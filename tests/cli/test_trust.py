@@ -65,10 +65,13 @@ def test_a_project_left_by_a_failed_upscale_is_resumed_only_with_its_options(
 ):
     out = tmp_path / "o.mp4"
     work = tmp_path / "o.sdhd"
-    # The first upscale fails (here: at the encoder), leaving its working project behind.
-    fails(capsys, "upscale", tiny_clip, "-o", out, "--height", 90, "--upscaler", "bicubic",
-          "--codec", "no-such-codec", match="no-such-codec")
-    assert (work / "upscale.json").exists()
+    # The first upscale fails at the end (a folder stands where the video should go),
+    # leaving its working project behind.
+    out.mkdir()
+    code, _, _ = sdhd(capsys, "upscale", tiny_clip, "-o", out, "--height", 90,
+                      "--upscaler", "bicubic")
+    assert code == 1 and (work / "upscale.json").exists()
+    out.rmdir()
     fails(capsys, "upscale", tiny_clip, "-o", out, "--height", 90,
           match="was left by an earlier `sdhd upscale` with other options (--set upscaler: "
                 "bicubic then, not given now)")
@@ -88,6 +91,12 @@ def test_upscale_into_an_empty_folder_of_the_users_keeps_the_folder(tiny_clip, t
                         "--project", folder)
     assert code == 0, err
     assert folder.is_dir() and os.listdir(folder) == []
+
+
+def test_upscale_refuses_an_output_it_cannot_write_before_making_a_project(tiny_clip,
+                                                                            tmp_path, capsys):
+    fails(capsys, "upscale", tiny_clip, "-o", tmp_path / "o.avi", match="cannot write .avi")
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize("inside", ["project.json", "cache/x.mp4", ""])
