@@ -17,7 +17,7 @@ import tempfile
 import textwrap
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sdhd_studio import __version__
 from sdhd_studio.core.errors import Cancelled, SdhdError
@@ -615,6 +615,10 @@ class _Parser(argparse.ArgumentParser):
                 names = ", ".join(spec.name for spec in registry.backends(kind))
                 action.help = action.help.replace("{names}", names)
         return super().format_help()
+
+    def error(self, message: str) -> NoReturn:
+        """A mistyped command line is one line, like every other error, then exit 2."""
+        self.exit(2, f"sdhd: error: {message} (see `{self.prog} --help`)\n")
 
 
 _BACKEND_FLAGS = {"upscaler": "upscale", "fast_upscaler": "upscale", "inpainter": "inpaint",
