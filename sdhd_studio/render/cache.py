@@ -130,11 +130,13 @@ class FrameCache:
 
     def rendered_frames(self) -> set[int]:
         try:
-            lines = self._log_path.read_text().split("\n")
-        except FileNotFoundError:
+            lines = self._log_path.read_bytes().split(b"\n")
+        except (FileNotFoundError, IsADirectoryError):
             return set()
-        # A process killed mid-append can leave a partial last line: ignore it.
-        return {int(line) for line in lines[:-1] if line.isdigit()}
+        # A process killed mid-append can leave a partial last line: ignore it, and anything
+        # else that is not a frame number (bookkeeping only: a lost line makes a frame "empty"
+        # rather than "dirty").
+        return {int(line) for line in lines[:-1] if line.isdigit() and len(line) < 12}
 
     # -- failures, by recipe key, so a changed setting clears them by itself -------------------
 
@@ -144,9 +146,12 @@ class FrameCache:
 
     def failures(self) -> dict[str, str]:
         try:
-            return json.loads(self._failures_path.read_text())
-        except (FileNotFoundError, ValueError):
+            found = json.loads(self._failures_path.read_bytes())
+        except (OSError, ValueError):
             return {}
+        if not isinstance(found, dict):
+            return {}
+        return {k: v for k, v in found.items() if isinstance(v, str)}
 
     def set_failures(self, failures: Mapping[str, str]) -> None:
         with contextlib.suppress(OSError):

@@ -79,3 +79,13 @@ def test_a_copy_links_the_frames_and_copies_the_log(tmp_path):
     # The append-only log is copied, so the copy's renders do not show up in the original.
     copy.mark_rendered(7)
     assert cache.rendered_frames() == {0} and copy.rendered_frames() == {0, 7}
+
+
+def test_damaged_bookkeeping_is_ignored_not_fatal(tmp_path):
+    cache = FrameCache(tmp_path)
+    (tmp_path / "rendered.log").write_bytes(b"1\n2\n\xff\xfe\n\xd9\xa3\n99999999999999999\n3")
+    (tmp_path / "failures.json").write_text('[1, 2]')
+    assert cache.rendered_frames() == {1, 2}
+    assert cache.failures() == {}
+    (tmp_path / "failures.json").write_text('{"k": "bad", "j": 3}')
+    assert cache.failures() == {"k": "bad"}
