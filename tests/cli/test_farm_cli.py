@@ -1,0 +1,48 @@
+"""`--ray` and `--cache` on render, export and upscale, as a user types them."""
+
+import json
+
+import clips
+
+from sdhd_studio.cli.main import main
+from sdhd_studio.media.probe import probe
+from sdhd_studio.render.cache import FrameCache
+
+
+def sdhd(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_upscale_on_a_local_farm_with_the_cache_elsewhere(tiny_clip, tmp_path, capsys):
+    out, cache = tmp_path / "hd.mp4", tmp_path / "shared" / "cache"
+    code, stdout, err = sdhd(capsys, "upscale", tiny_clip, "-o", out, "--height", 180,
+                             "--ray", "local:2", "--cache", cache, "--keep-project", "--json")
+    assert code == 0, err
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert (result["frames"], result["rendered"]) == (clips.TINY_FRAMES, clips.TINY_FRAMES)
+    assert probe(out).frame_count == clips.TINY_FRAMES
+    assert len(FrameCache(cache).keys()) == clips.TINY_FRAMES
+    assert not FrameCache(tmp_path / "hd.sdhd" / "cache").keys()
+
+
+def test_the_cache_flag_is_where_later_commands_find_the_frames(tiny_clip, tmp_path, capsys):
+    project, cache = tmp_path / "t.sdhd", tmp_path / "elsewhere"
+    assert sdhd(capsys, "new", tiny_clip, "-o", project, "--height", 180)[0] == 0
+    code, stdout, _ = sdhd(capsys, "render", project, "--cache", cache, "--json")
+    assert code == 0 and json.loads(stdout)["rendered"] == clips.TINY_FRAMES
+    code, stdout, _ = sdhd(capsys, "render", project, "--cache", cache, "--json")
+    assert json.loads(stdout)["rendered"] == 0
+    code, stdout, _ = sdhd(capsys, "export", project, "-o", tmp_path / "a.mp4", "--cache", cache,
+                           "--json")
+    assert code == 0 and json.loads(stdout.strip().splitlines()[-1])["rendered"] == 0
+
+
+def test_a_bad_local_farm_size_is_one_line_and_renders_nothing(tiny_clip, tmp_path, capsys):
+    project = tmp_path / "t.sdhd"
+    assert sdhd(capsys, "new", tiny_clip, "-o", project, "--height", 180)[0] == 0
+    code, stdout, err = sdhd(capsys, "render", project, "--ray", "local:none")
+    assert code == 1 and stdout == ""
+    assert err == "sdhd: error: --ray local:N needs a number of workers of at least 1, got 'none'\n"
+    assert not FrameCache(project / "cache").keys()
