@@ -15,8 +15,8 @@ import shutil
 import signal
 import sys
 import tempfile
-from fractions import Fraction
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
