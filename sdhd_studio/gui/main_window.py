@@ -376,7 +376,8 @@ class MainWindow(QMainWindow):
         document.statesChanged.connect(self._states_changed)
         document.modifiedChanged.connect(self._update_title)
         document.editFailed.connect(self._edit_failed)
-        self.render_pool = RenderPool(document, self.prefs.workers, self, self.prefs.runtime)
+        self.render_pool = RenderPool(document, self.prefs.workers, self, self.prefs.runtime,
+                                      self.prefs.farm)
         self.render_pool.stepsChanged.connect(self._render_steps)
         self.render_pool.runningChanged.connect(self._render_running)
         self.render_pool.progress.connect(self._render_progress)
@@ -509,6 +510,7 @@ class MainWindow(QMainWindow):
             # Unloads the models (now, or when the running render ends): the next render
             # loads them on the new device, with the new tile size.
             self.render_pool.set_runtime(prefs.runtime)
+            self.render_pool.set_farm(prefs.farm)
         elif prefs.runtime != old.runtime:
             registry.release_instances()
         if self.document is not None:

@@ -80,7 +80,8 @@ def _recipes() -> tuple[tuple[str, str], ...]:
 
 @dataclass(frozen=True)
 class _Work:
-    """What every job of one render shares; sent to the workers once, by reference."""
+    """What every job of one render shares. Small: it goes with each call, which costs less
+    than a worker fetching it from this process by reference."""
 
     cache_root: str
     marker: str  # a file in cache_root that a worker sees only if it shares the cache
@@ -246,7 +247,7 @@ class RayExecutor(FarmExecutor):
         cache.root.mkdir(parents=True, exist_ok=True)
         (cache.root / marker).write_bytes(b"")
         work = _Work(str(cache.root), marker, source, runtime)
-        return _RemoteRenderer(self, ray.put(work), cache.root / marker, pictures)
+        return _RemoteRenderer(self, work, cache.root / marker, pictures)
 
     def _stop_ray(self) -> None:
         if self._owns_ray:
@@ -310,7 +311,7 @@ class RayExecutor(FarmExecutor):
 class _RemoteRenderer:
     """Sends each job to a worker and waits for it on the job's thread here."""
 
-    def __init__(self, farm: RayExecutor, work: Any, marker: Path, pictures: bool) -> None:
+    def __init__(self, farm: RayExecutor, work: _Work, marker: Path, pictures: bool) -> None:
         self._farm = farm
         self._work = work
         self._marker = marker
