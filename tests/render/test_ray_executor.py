@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from pathlib import Path
 
 import clips
@@ -14,6 +15,7 @@ import pytest
 import ray
 
 from sdhd_studio.core import edits
+from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.project import OutputSettings
 from sdhd_studio.render.events import FrameDone
 from sdhd_studio.render.ray_executor import RayExecutor
@@ -84,6 +86,27 @@ def test_a_frame_no_worker_can_make_fails_with_the_reason(farm, tiny_clip, tmp_p
     assert "rife cannot run here" in message and "flownet.pkl" in message
 
 
+def test_cancel_stops_the_workers_and_the_next_render_makes_the_rest(farm, sample_clip,
+                                                                     tmp_path):
+    session = Session.create(sample_clip, tmp_path / "c.sdhd", output=OutputSettings(height=720))
+    cancel = CancelToken()
+    done: list[str] = []
+
+    def on_event(event):
+        if isinstance(event, FrameDone):
+            done.append(event.key)
+            if len(done) == 3:
+                cancel.cancel()
+
+    frames = range(40)
+    summary = session.render(frames, executor=farm, on_event=on_event, cancel=cancel)
+    assert summary.cancelled and summary.failed == 0
+    assert 3 <= summary.rendered < 40 and len(done) == summary.rendered
+    assert session.cache.keys() == set(done)  # every frame reported done is stored, no other
+    rest = session.render(frames, executor=farm)
+    assert (rest.rendered, rest.cached) == (40 - summary.rendered, summary.rendered)
+
+
 def test_a_worker_killed_mid_render_loses_nothing_and_makes_nothing_twice(
     farm, sample_clip, tmp_path, caplog
 ):
@@ -111,3 +134,10 @@ def test_a_worker_killed_mid_render_loses_nothing_and_makes_nothing_twice(
     assert all(session.cache.get(k).shape == (1080, 1920, 3) for k in keys)
     assert sorted(map(int, (session.cache.root / "rendered.log").read_text().split())) == [
         *frames]
+    # Ray restarts the killed worker, and it takes frames again once it answers.
+    for _ in range(120):
+        workers = farm.worker_info()
+        if len(workers) == 2:
+            break
+        time.sleep(0.25)
+    assert len(workers) == 2 and victim not in {w.pid for w in workers}
