@@ -518,9 +518,8 @@ def _farm(session: Any, args: argparse.Namespace) -> Iterator[Any]:
     executor = RayExecutor(args.ray, device=args.device)
     try:
         workers = executor.worker_info()
-        if not getattr(args, "json", False):
-            print(f"farm: {len(workers)} workers on {len({w.node for w in workers})} machines",
-                  file=sys.stderr)
+        print(f"farm: {len(workers)} workers on {len({w.node for w in workers})} machines",
+              file=sys.stderr)
         yield executor
     finally:
         executor.shutdown()

@@ -59,6 +59,7 @@ DEPTH = 2  # calls queued per worker, so its next frame is there when one finish
 PATIENCE = 60.0  # seconds without any worker up before waiting frames fail
 _POLL = 0.25  # seconds between looks at cancel and step progress while a frame renders
 _STEPS_AFTER = 0.5  # ask a worker for step progress once a frame has taken this long
+_GRACE = 10.0  # seconds a render's start waits for more workers once one is up
 
 
 @dataclass(frozen=True)
@@ -420,7 +421,11 @@ def _start_workers(device: str, limit: int | None) -> list[_Slot]:
     worker = FrameWorker.options(num_cpus=1, num_gpus=1 if gpus else 0)
     slots = [_Slot(worker.remote()) for _ in range(count)]
     pings = {slot.handle.describe.remote(): slot for slot in slots}
-    answered, _ = ray.wait(list(pings), num_returns=len(pings), timeout=PATIENCE)
+    # The first worker may wait for a machine to start; the others are not waited for long
+    # (the cluster may be busy with other work): they take frames once they answer.
+    answered, pending = ray.wait(list(pings), num_returns=1, timeout=PATIENCE)
+    if answered and pending:
+        answered += ray.wait(pending, num_returns=len(pending), timeout=_GRACE)[0]
     ours, others = _recipes(), []
     for ref in answered:
         slot = pings[ref]

@@ -1,6 +1,8 @@
 """`--ray` and `--cache` on render, export and upscale, as a user types them."""
 
 import json
+import subprocess
+import sys
 
 import clips
 
@@ -15,12 +17,16 @@ def sdhd(capsys, *argv):
     return code, out, err
 
 
-def test_upscale_on_a_local_farm_with_the_cache_elsewhere(tiny_clip, tmp_path, capsys):
+def test_upscale_on_a_farm_with_the_cache_elsewhere(ray_cluster, tiny_clip, tmp_path):
     out, cache = tmp_path / "hd.mp4", tmp_path / "shared" / "cache"
-    code, stdout, err = sdhd(capsys, "upscale", tiny_clip, "-o", out, "--height", 180,
-                             "--ray", "local:2", "--cache", cache, "--keep-project", "--json")
-    assert code == 0, err
-    result = json.loads(stdout.strip().splitlines()[-1])
+    run = subprocess.run(
+        [sys.executable, "-m", "sdhd_studio", "upscale", tiny_clip, "-o", out, "--height", "180",
+         "--ray", ray_cluster, "--cache", cache, "--keep-project", "--json"],
+        capture_output=True, text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "farm: 4 workers on 1 machines" in run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
     assert (result["frames"], result["rendered"]) == (clips.TINY_FRAMES, clips.TINY_FRAMES)
     assert probe(out).frame_count == clips.TINY_FRAMES
     assert len(FrameCache(cache).keys()) == clips.TINY_FRAMES

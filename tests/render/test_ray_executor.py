@@ -12,7 +12,6 @@ from pathlib import Path
 
 import clips
 import pytest
-import ray
 
 from sdhd_studio.core import edits
 from sdhd_studio.core.cancel import CancelToken
@@ -23,15 +22,12 @@ from sdhd_studio.render.session import Session
 
 
 @pytest.fixture(scope="module")
-def farm():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING)
-    executor = RayExecutor()
+def farm(ray_cluster):
+    executor = RayExecutor(workers=2)
     try:
         yield executor
     finally:
         executor.shutdown()
-        ray.shutdown()
 
 
 def _guided(clip: str, path: Path) -> Session:
