@@ -48,11 +48,15 @@ from sdhd_studio.render.plan import FrameJob, Job
 
 try:
     import ray
-    from ray.exceptions import RayActorError
+    from ray.exceptions import ActorUnschedulableError, ObjectLostError, RayActorError, RayError
 except ImportError:
     raise FarmError('rendering on a farm needs Ray: pip install "sdhd-studio[farm]"') from None
 
 log = logging.getLogger(__name__)
+
+# How a call ends when its worker is gone: dead, its machine gone (with the result it had made),
+# or no longer placeable. The frame goes to another worker.
+_LOST = (RayActorError, ObjectLostError, ActorUnschedulableError)
 
 TRIES = 3  # a frame whose worker dies this many times fails
 DEPTH = 2  # calls queued per worker, so its next frame is there when one finishes
@@ -211,8 +215,9 @@ class RayExecutor(FarmExecutor):
     ) -> None:
         local = _local_workers(address) if address is not None else None
         self._owns_ray = _connect(address, local)
+        self._recipes = _recipes()
         try:
-            self._slots = _start_workers(device, workers or local)
+            self._slots = _start_workers(device, workers or local, self._recipes)
         except BaseException:
             self._stop_ray()
             raise
@@ -301,11 +306,11 @@ class RayExecutor(FarmExecutor):
                 continue
             try:
                 info = ray.get(slot.ping)
-            except RayActorError:
+            except RayError:
                 slot.ping = None
                 continue
             slot.ping = None
-            if info.recipes == _recipes():
+            if info.recipes == self._recipes:
                 slot.info, slot.up = info, True
 
 
@@ -329,7 +334,7 @@ class _RemoteRenderer:
             call = f"{job.key}:{next(self._farm._calls)}"
             try:
                 outcome, value = self._wait(slot, job, call, cancel)
-            except RayActorError as exc:
+            except _LOST as exc:
                 self._farm._down(slot)
                 deaths += 1
                 name = slot.info.name if slot.info else "a worker"
@@ -363,7 +368,7 @@ class _RemoteRenderer:
             if cancelling:
                 continue
             if asked_steps is not None and ray.wait([asked_steps], timeout=0)[0]:
-                with contextlib.suppress(RayActorError, Cancelled):
+                with contextlib.suppress(RayError, Cancelled):
                     step = ray.get(asked_steps)
                     if step is not None:
                         cancel.step(*step)
@@ -407,7 +412,9 @@ def _connect(address: str | None, local: int | None) -> bool:
     return True
 
 
-def _start_workers(device: str, limit: int | None) -> list[_Slot]:
+def _start_workers(
+    device: str, limit: int | None, ours: tuple[tuple[str, str], ...]
+) -> list[_Slot]:
     """One worker per device of the cluster (at most `limit`); waits until they answer."""
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0)) if device != "cpu" else 0
@@ -426,10 +433,10 @@ def _start_workers(device: str, limit: int | None) -> list[_Slot]:
     answered, pending = ray.wait(list(pings), num_returns=1, timeout=PATIENCE)
     if answered and pending:
         answered += ray.wait(pending, num_returns=len(pending), timeout=_GRACE)[0]
-    ours, others = _recipes(), []
+    others = []
     for ref in answered:
         slot = pings[ref]
-        with contextlib.suppress(RayActorError):
+        with contextlib.suppress(RayError):
             info = ray.get(ref)
             if info.recipes == ours:
                 slot.info, slot.up = info, True
