@@ -12,7 +12,7 @@ threads of this process (the local executor) as the baseline.
 - orchestration overhead per frame = wall time x workers / frames - cost: what a worker spends
   on a frame beyond the model (decode, store, the trip to and from the scheduler).
 
-    python benchmarks/farm.py [--cost 0.2] [--runs 3]
+    python benchmarks/farm.py [--cost 1.0] [--runs 3]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def render(workdir: Path, workers: int, executor: RayExecutor | None) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cost", type=float, default=0.2, help="seconds a frame holds a worker")
+    parser.add_argument("--cost", type=float, default=1.0, help="seconds a frame holds a worker")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     cost = args.cost

@@ -205,9 +205,9 @@ class RayExecutor(FarmExecutor):
 
     `address`: a cluster's address (`ray://HOST:10001`, `HOST:6379`), `local` or `local:N` to
     start a cluster on this machine with N worker processes (default: one per core), or None for
-    the cluster this process is already connected to. `device`: `cpu` makes one worker per CPU
-    of the cluster; `cuda` one per GPU; `auto` one per GPU if the cluster has any, else one per
-    CPU. `workers`: use at most this many.
+    the cluster this process is already on (as is an address that names that cluster).
+    `device`: `cpu` makes one worker per CPU of the cluster; `cuda` one per GPU; `auto` one per
+    GPU if the cluster has any, else one per CPU. `workers`: use at most this many.
     """
 
     def __init__(
@@ -394,12 +394,13 @@ def _local_workers(address: str) -> int | None:
 
 def _connect(address: str | None, local: int | None) -> bool:
     """Connect this process to Ray; True when it started a cluster (and must stop it)."""
-    if address is None:
-        if not ray.is_initialized():
-            raise FarmError("not connected to a Ray cluster")
-        return False
     if ray.is_initialized():
-        raise FarmError("this process is already connected to a Ray cluster")
+        joined = ray.get_runtime_context().gcs_address
+        if address in (None, joined):  # the editor joining the cluster it is on again
+            return False
+        raise FarmError(f"this process is already on the Ray cluster at {joined}")
+    if address is None:
+        raise FarmError("not connected to a Ray cluster")
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                "logging_level": logging.WARNING}
     try:
