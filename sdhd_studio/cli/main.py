@@ -113,6 +113,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from sdhd_studio.render.status import FrameState, ranges
 
     session = _open(args.project)
+    if args.cache:
+        session.use_cache(args.cache)
     cached = session.cache.keys()
     status = session.status(cached)
     counts = status.counts()
@@ -663,6 +665,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("status", cmd_status, "count frames per state and list what needs rendering")
     p.add_argument("project")
+    p.add_argument("--cache", metavar="DIR", help="the frames are kept in DIR (see render)")
 
     keyframe = sub.add_parser("keyframe", help="set or remove keyframes")
     ksub = keyframe.add_subparsers(required=True, metavar="ACTION")

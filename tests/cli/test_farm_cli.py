@@ -40,6 +40,10 @@ def test_the_cache_flag_is_where_later_commands_find_the_frames(tiny_clip, tmp_p
     assert code == 0 and json.loads(stdout)["rendered"] == clips.TINY_FRAMES
     code, stdout, _ = sdhd(capsys, "render", project, "--cache", cache, "--json")
     assert json.loads(stdout)["rendered"] == 0
+    code, stdout, _ = sdhd(capsys, "status", project, "--cache", cache, "--json")
+    assert json.loads(stdout)["counts"]["done"] == clips.TINY_FRAMES
+    code, stdout, _ = sdhd(capsys, "status", project, "--json")
+    assert json.loads(stdout)["counts"]["empty"] == clips.TINY_FRAMES
     code, stdout, _ = sdhd(capsys, "export", project, "-o", tmp_path / "a.mp4", "--cache", cache,
                            "--json")
     assert code == 0 and json.loads(stdout.strip().splitlines()[-1])["rendered"] == 0
