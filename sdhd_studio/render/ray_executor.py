@@ -315,16 +315,23 @@ class RayExecutor(FarmExecutor):
 
 
 class _RemoteRenderer:
-    """Sends each job to a worker and waits for it on the job's thread here."""
+    """Sends each job to a worker and waits for it on the job's thread here.
+
+    A worker's refusal is remembered for the rest of the render for every job with the same
+    needs, so frames no worker can make fail at once instead of asking each worker again."""
 
     def __init__(self, farm: RayExecutor, work: _Work, marker: Path, pictures: bool) -> None:
         self._farm = farm
         self._work = work
         self._marker = marker
         self._pictures = pictures
+        self._refusals: dict[str, dict[int, str]] = {}  # needs -> worker -> why it refused
+        self._lock = threading.Lock()
 
     def __call__(self, job: Job, cancel: CancelToken) -> Any:
-        refused: dict[int, str] = {}  # worker -> why it will not make this frame
+        needs = _needs(job)
+        with self._lock:
+            refused = dict(self._refusals.get(needs, {}))  # worker -> why it will not make it
         deaths = 0
         while True:
             cancel.check()
@@ -353,6 +360,8 @@ class _RemoteRenderer:
             if outcome == "failed":
                 raise value
             refused[self._farm._index(slot)] = value
+            with self._lock:
+                self._refusals.setdefault(needs, {})[self._farm._index(slot)] = value
 
     def _wait(self, slot: _Slot, job: Job, call: str, cancel: CancelToken) -> tuple[str, Any]:
         ref = slot.handle.render.remote(self._work, job, call, self._pictures)
@@ -378,6 +387,18 @@ class _RemoteRenderer:
 
     def close(self) -> None:
         self._marker.unlink(missing_ok=True)
+
+
+def _needs(job: Job) -> str:
+    """What a worker needs to make `job` beyond the render's own files: backends with their
+    settings, and mask files."""
+    if isinstance(job, FrameJob):
+        masks = [job.mask, *(g.mask for g in job.guides), *(m for _, m in job.neighbours)]
+        return repr((job.upscaler, sorted(job.upscale_settings.items()), job.inpainter,
+                     sorted((job.inpaint_settings or {}).items()),
+                     sorted({repr((g.inpainter, g.inpaint_settings)) for g in job.guides}),
+                     sorted({m.path for m in masks if m is not None})))
+    return repr((job.interpolator, sorted(job.settings.items())))
 
 
 def _local_workers(address: str) -> int | None:
