@@ -56,3 +56,17 @@ def test_a_bad_local_farm_size_is_one_line_and_renders_nothing(tiny_clip, tmp_pa
     assert code == 1 and stdout == ""
     assert err == "sdhd: error: --ray local:N needs a number of workers of at least 1, got 'none'\n"
     assert not FrameCache(project / "cache").keys()
+
+
+def test_without_ray_the_flag_says_how_to_get_it(tiny_clip, tmp_path, capsys):
+    project = tmp_path / "t.sdhd"
+    assert sdhd(capsys, "new", tiny_clip, "-o", project, "--height", 180)[0] == 0
+    code = ("import sys; sys.modules['ray'] = None  # as if Ray were not installed\n"
+            "from sdhd_studio.cli.main import main\n"
+            "raise SystemExit(main(sys.argv[1:]))\n")
+    run = subprocess.run([sys.executable, "-c", code, "render", str(project), "--ray", "local:2"],
+                         capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr == ('sdhd: error: rendering on a farm needs Ray: '
+                          'pip install "sdhd-studio[farm]"\n')
+    assert not FrameCache(project / "cache").keys()
