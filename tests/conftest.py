@@ -66,3 +66,18 @@ def not_a_video(clip_dir: Path) -> str:
     path = clip_dir / "notes.mp4"
     path.write_text("this is a text file, not a video\n")
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> str:
+    """A real local Ray cluster with 4 CPU slots for the farm tests; its address."""
+    import logging
+
+    import ray
+
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()

@@ -8,6 +8,7 @@ happen inside the commands so `sdhd --help` stays instant.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import shutil
@@ -15,6 +16,7 @@ import signal
 import sys
 import tempfile
 import textwrap
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, NoReturn
@@ -112,6 +114,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from sdhd_studio.render.status import FrameState, ranges
 
     session = _open(args.project)
+    if args.cache:
+        session.use_cache(args.cache)
     cached = session.cache.keys()
     status = session.status(cached)
     counts = status.counts()
@@ -215,10 +219,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     session = _open(args.project)
     frames = _parse_frames(session, args.frames) if args.frames else None
     bar = ProgressBar("render", enabled=not args.json)
-    with _exclusive(session, args), _cancel_on_interrupt() as cancel:
+    with _exclusive(session, args), _farm(session, args) as executor, \
+            _cancel_on_interrupt() as cancel:
         try:
             summary = session.render(frames, workers=args.workers, on_event=bar.on_event,
-                                     cancel=cancel, runtime=_runtime(args))
+                                     cancel=cancel, runtime=_runtime(args), executor=executor)
         finally:
             bar.close()
     result = {
@@ -411,12 +416,12 @@ def _export(session: Any, args: argparse.Namespace, out: str | Path) -> dict[str
     if args.no_audio:
         overrides["audio"] = False
     bar = ProgressBar("export", enabled=not args.json)
-    with _cancel_on_interrupt() as cancel:
+    with _farm(session, args) as executor, _cancel_on_interrupt() as cancel:
         try:
             result = export_video(
                 session, out, allow_preview=args.allow_preview, workers=args.workers,
                 on_event=bar.on_step, on_progress=bar.update, cancel=cancel,
-                runtime=_runtime(args), **overrides,
+                runtime=_runtime(args), executor=executor, **overrides,
             )
         finally:
             bar.close()
@@ -522,6 +527,26 @@ def _runtime(args: argparse.Namespace) -> Any:
     from sdhd_studio.ml.runtime import Runtime
 
     return Runtime(device=args.device, tile=args.tile)
+
+
+@contextlib.contextmanager
+def _farm(session: Any, args: argparse.Namespace) -> Iterator[Any]:
+    """The executor `--ray` asks for (None: this machine), with the cache `--cache` names."""
+    if args.cache:
+        session.use_cache(args.cache)
+    if not args.ray:
+        yield None
+        return
+    from sdhd_studio.render.ray_executor import RayExecutor
+
+    executor = RayExecutor(args.ray, device=args.device)
+    try:
+        workers = executor.worker_info()
+        print(f"farm: {len(workers)} workers on {len({w.node for w in workers})} machines",
+              file=sys.stderr)
+        yield executor
+    finally:
+        executor.shutdown()
 
 
 def _device(preference: str) -> dict[str, str]:
@@ -650,6 +675,14 @@ def _parser() -> argparse.ArgumentParser:
                        help="largest tile side for learned backends; lower it if a GPU runs "
                        "out of memory (default 0: each backend's own)")
 
+    def farm_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--ray", metavar="ADDRESS", help="render on a Ray cluster: its address "
+                       "(HOST:6379, ray://HOST:10001), or local[:N] to start one here with N "
+                       "worker processes; needs sdhd-studio[farm] (see docs/FARM.md)")
+        p.add_argument("--cache", metavar="DIR", help="keep rendered frames in DIR instead of "
+                       "the project folder, e.g. on storage every farm worker shares; give it "
+                       "again to later commands")
+
     def size_args(p: argparse.ArgumentParser) -> None:
         group = p.add_mutually_exclusive_group()
         group.add_argument("--scale", type=float, help="output size as a multiple of the source")
@@ -698,6 +731,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("status", cmd_status, "count frames per state and list what needs rendering")
     p.add_argument("project")
+    p.add_argument("--cache", metavar="DIR", help="the frames are kept in DIR (see render)")
 
     keyframe = sub.add_parser("keyframe", help="set or remove keyframes")
     ksub = keyframe.add_subparsers(required=True, metavar="ACTION")
@@ -768,6 +802,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="render threads (default: CPU cores, max 4)")
     runtime_args(p)
     wait_arg(p)
+    farm_args(p)
 
     p = command("export", cmd_export,
                 "write the HD video: .mp4, .mov, .mkv or .webm (renders what is missing first)")
@@ -775,6 +810,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True)
     rate_args(p)
     export_args(p)
+    farm_args(p)
 
     p = command("upscale", cmd_upscale, "one step: video in, HD video out (resumable)")
     p.add_argument("source")
@@ -783,6 +819,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-project", action="store_true", help="keep the project afterwards")
     size_args(p)
     export_args(p)
+    farm_args(p)
 
     p = command("demo", cmd_demo, "upscale the bundled SD sample to HD (no GPU, no downloads)")
     p.add_argument("-o", "--output", default="sdhd-demo.mp4")

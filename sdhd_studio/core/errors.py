@@ -43,3 +43,7 @@ class ExportError(SdhdError):
 
 class Cancelled(SdhdError):
     """The user cancelled the operation."""
+
+
+class FarmError(SdhdError):
+    """The render farm cannot be reached or used."""

@@ -377,7 +377,8 @@ class MainWindow(QMainWindow):
         document.modifiedChanged.connect(self._update_title)
         document.editFailed.connect(self._edit_failed)
         document.changedOnDisk.connect(self._changed_on_disk)
-        self.render_pool = RenderPool(document, self.prefs.workers, self, self.prefs.runtime)
+        self.render_pool = RenderPool(document, self.prefs.workers, self, self.prefs.runtime,
+                                      self.prefs.farm)
         self.render_pool.stepsChanged.connect(self._render_steps)
         self.render_pool.runningChanged.connect(self._render_running)
         self.render_pool.progress.connect(self._render_progress)
@@ -539,6 +540,7 @@ class MainWindow(QMainWindow):
             # Unloads the models (now, or when the running render ends): the next render
             # loads them on the new device, with the new tile size.
             self.render_pool.set_runtime(prefs.runtime)
+            self.render_pool.set_farm(prefs.farm)
         elif prefs.runtime != old.runtime:
             registry.release_instances()
         if self.document is not None:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QLineEdit,
     QSpinBox,
     QWidget,
 )
@@ -38,6 +39,7 @@ class Preferences:
     new_project_height: int = 720
     device: str = "auto"  # one of devices.PREFERENCES
     tile: int = 0  # 0: each backend picks; else TILE_MIN-TILE_MAX input pixels
+    farm: str = ""  # a Ray cluster's address (or local[:N]) to render on; "": this computer
 
     @property
     def runtime(self) -> Runtime:
@@ -55,6 +57,7 @@ class Preferences:
             new_project_height=_int(settings, "new/height", default.new_project_height, 16, 8640),
             device=device if device in PREFERENCES else default.device,
             tile=tile if tile == 0 or tile >= TILE_MIN else default.tile,
+            farm=str(settings.value("render/farm", default.farm)).strip(),
         )
 
     def store(self, settings: QSettings) -> None:
@@ -63,6 +66,7 @@ class Preferences:
         settings.setValue("new/height", self.new_project_height)
         settings.setValue("compute/device", self.device)
         settings.setValue("compute/tile", self.tile)
+        settings.setValue("render/farm", self.farm)
 
 
 def _int(settings: QSettings, key: str, default: int, low: int, high: int) -> int:
@@ -120,6 +124,14 @@ class PreferencesDialog(QDialog):
             "if the GPU runs out of memory; Automatic lets each backend choose."
         )
         self._tile.editingFinished.connect(lambda: self._tile.setValue(self._tile_value()))
+        self._farm = QLineEdit(prefs.farm)
+        self._farm.setPlaceholderText("This computer")
+        self._farm.setToolTip(
+            "Render on a Ray cluster: its address (HOST:6379 or ray://HOST:10001), or local:N "
+            "for N worker processes here. The video, the project folder and its cache must be "
+            "on storage every machine of the cluster mounts at the same path; needs "
+            "sdhd-studio[farm] (docs/FARM.md). Empty: render on this computer."
+        )
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -131,6 +143,7 @@ class PreferencesDialog(QDialog):
         form.addRow("New projects render to", self._height)
         form.addRow("Compute device", self._device)
         form.addRow("Tile size", self._tile)
+        form.addRow("Render farm (Ray)", self._farm)
         form.addRow(buttons)
 
     def preferences(self) -> Preferences:
@@ -140,6 +153,7 @@ class PreferencesDialog(QDialog):
             new_project_height=int(self._height.currentData()),
             device=str(self._device.currentData()),
             tile=self._tile_value(),
+            farm=self._farm.text().strip(),
         )
 
     def _tile_value(self) -> int:

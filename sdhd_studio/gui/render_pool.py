@@ -9,12 +9,17 @@ queues exactly the frames the edit made dirty.
 
 Backends that work in steps (diffusion) report each one; the pool keeps the latest step of
 every frame in flight and tells the window once per batch, not once per step.
+
+With a farm address set, frame jobs go to a Ray cluster's workers instead of the pool's threads.
+The farm is joined on the render thread on first use (that takes seconds) and kept, with the
+models its workers loaded, until the address or the device changes or the pool shuts down.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -25,6 +30,7 @@ from sdhd_studio.gui.workers import PoolExecutor, WorkerPool
 from sdhd_studio.ml import registry
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.events import Event, FrameDone, FrameFailed, FrameStep, Progress
+from sdhd_studio.render.farm import FarmExecutor
 from sdhd_studio.render.scheduler import RenderSummary, default_workers
 
 log = logging.getLogger(__name__)
@@ -55,11 +61,14 @@ class RenderPool(QObject):
         workers: int | None = None,
         parent: QObject | None = None,
         runtime: Runtime | None = None,
+        farm: str = "",
     ) -> None:
         super().__init__(parent)
         self._document = document
         self._workers = workers or default_workers()
         self._runtime = runtime or Runtime()
+        self._farm_address = farm
+        self._farm: tuple[tuple[str, str], FarmExecutor] | None = None  # (address, device)
         self._release_models = False  # the runtime changed during a render: unload after it
         self._steps: dict[int, tuple[int, int]] = {}
         # One thread runs the scheduler loop, the others the frame jobs it hands out.
@@ -98,6 +107,10 @@ class RenderPool(QObject):
         else:
             registry.release_instances()
 
+    def set_farm(self, address: str) -> None:
+        """Render on the Ray cluster at `address` ("": this computer) from the next render."""
+        self._farm_address = address
+
     def is_running(self) -> bool:
         return self._token is not None
 
@@ -124,6 +137,7 @@ class RenderPool(QObject):
         self.cancel()
         self._pool.waitForDone()
         self._apply_events()
+        self._leave_farm()
 
     def _start(self) -> None:
         session = self._document.session
@@ -134,15 +148,17 @@ class RenderPool(QObject):
         frames = self._frames
         workers = self._workers
         runtime = self._runtime
+        farm = (self._farm_address, runtime.device) if self._farm_address else None
         self._pool.setMaxThreadCount(workers + 1)
 
         def run() -> None:
             try:
+                executor = PoolExecutor(self._pool) if farm is None else self._join_farm(farm)
                 with session.exclusive(wait=False):  # a render or export in another process
                     summary = session.render(
                         frames,
-                        workers=workers,
-                        executor=PoolExecutor(self._pool),
+                        workers=workers if farm is None else None,  # a farm keeps all busy
+                        executor=executor,
                         focus=lambda: self._focus,
                         on_event=self._events.append,
                         cancel=token,
@@ -157,6 +173,22 @@ class RenderPool(QObject):
         self._pool.run(run)
         self._drain.start()
         self.runningChanged.emit(True)
+
+    def _join_farm(self, farm: tuple[str, str]) -> Executor:
+        """The farm at this address for this device; runs on the render thread."""
+        if self._farm is not None and self._farm[0] != farm:
+            self._leave_farm()
+        if self._farm is None:
+            from sdhd_studio.render.ray_executor import RayExecutor
+
+            address, device = farm
+            self._farm = (farm, RayExecutor(address, device=device))
+        return self._farm[1]
+
+    def _leave_farm(self) -> None:
+        if self._farm is not None:
+            self._farm[1].shutdown()
+            self._farm = None
 
     def _stop(self, restart: bool) -> None:
         assert self._token is not None

@@ -12,6 +12,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -76,12 +77,14 @@ def export_video(
     on_progress: Callable[[int, int], None] | None = None,
     cancel: CancelToken | None = None,
     runtime: Runtime | None = None,
+    executor: Executor | None = None,
     **overrides: Any,
 ) -> ExportResult:
     """Write the project as a video at `out`, in the container its extension names.
 
     `overrides` replace output settings for this export only (codec, crf, preset,
-    fps_multiplier, audio); the project keeps its own. `runtime` is where missing frames render.
+    fps_multiplier, audio); the project keeps its own. `runtime` is where missing frames render;
+    `executor` what renders them (default: threads here; a farm executor: its workers).
     """
     started = time.monotonic()
     cancel = cancel or CancelToken()
@@ -96,7 +99,7 @@ def export_video(
     positions = plan.positions
     cached = session.cache.keys()
     missing = [key for key in dict.fromkeys(plan.outputs) if key not in cached]
-    feed = _RenderFeed(session, plan, missing, workers, on_event, cancel, runtime)
+    feed = _RenderFeed(session, plan, missing, workers, on_event, cancel, runtime, executor)
     audio = None
     if output.audio and info.audio:
         audio = AudioSource(project.source.path, info.audio[0].index, info.start_time)
@@ -186,10 +189,12 @@ class _RenderFeed:
         on_event: Callable[[Event], None] | None,
         cancel: CancelToken,
         runtime: Runtime | None,
+        executor: Executor | None,
     ) -> None:
         self._session = session
         self._plan = plan
         self._runtime = runtime
+        self._executor = executor
         self._workers = workers
         self._on_event = on_event
         self._cancel = cancel
@@ -245,6 +250,7 @@ class _RenderFeed:
             summary = self._session.render(
                 plan=self._plan,
                 workers=self._workers,
+                executor=self._executor,
                 on_event=self._event,
                 cancel=self._cancel,
                 on_frame=self._keep,

@@ -63,7 +63,6 @@ class FrameRenderer:
             guides = [self._guide(job, ref, cancel) for ref in job.guides]
             out = guide.transfer_detail(frame, out, guides, job.flow_scale, cancel)
         self.cache.put(job.key, out)
-        self.cache.mark_rendered(job.index)
         return out
 
     def _between(self, job: InterpolationJob, cancel: CancelToken) -> list[np.ndarray]:
@@ -184,19 +183,39 @@ class FrameRenderer:
             self._readers[path] = FrameReader(path, self.info)
         return self._readers[path]
 
+    def unusable(self, job: Job) -> str | None:
+        """Why a backend `job` needs cannot run here (a missing model), or None."""
+        if isinstance(job, InterpolationJob):
+            needs = [("interpolate", job.interpolator, job.settings)]
+        else:
+            needs = [("upscale", job.upscaler, job.upscale_settings)]
+            needs += [("inpaint", inpainter, settings or {})
+                      for inpainter, settings, mask in (
+                          (job.inpainter, job.inpaint_settings, job.mask),
+                          *((g.inpainter, g.inpaint_settings, g.mask) for g in job.guides))
+                      if inpainter is not None and mask is not None]
+        for kind, name, settings in needs:
+            reason = self._reason(kind, name, settings)
+            if reason:
+                return f"{name} {UNUSABLE}: {reason}"
+        return None
+
     def _backend(
         self, kind: registry.Kind, name: str, settings: Mapping[str, Any]
     ) -> tuple[Any, AbstractContextManager]:
-        """The backend's instance and lock; BackendError, fast, if it cannot run here (its
-        answer is kept per setting values, so a render missing a model fails every frame
-        without looking for the model each time)."""
-        spec = registry.get(kind, name)
+        """The backend's instance and lock; BackendError, fast, if it cannot run here."""
+        reason = self._reason(kind, name, settings)
+        if reason:
+            raise BackendError(f"{name} {UNUSABLE}: {reason}")
+        return registry.instance(registry.get(kind, name), self.runtime)
+
+    def _reason(self, kind: registry.Kind, name: str, settings: Mapping[str, Any]) -> str | None:
+        """Kept per setting values, so a render missing a model fails every frame without
+        looking for the model each time."""
         asked = (kind, name, tuple(sorted(settings.items())))
         if asked not in self._reasons:
-            self._reasons[asked] = spec.unusable_reason(settings)
-        if self._reasons[asked]:
-            raise BackendError(f"{name} {UNUSABLE}: {self._reasons[asked]}")
-        return registry.instance(spec, self.runtime)
+            self._reasons[asked] = registry.get(kind, name).unusable_reason(settings)
+        return self._reasons[asked]
 
     def _load_mask(self, path: str) -> np.ndarray:
         return read_mask(path, (self.info.width, self.info.height))

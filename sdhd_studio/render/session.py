@@ -42,6 +42,7 @@ from sdhd_studio.ml import registry
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.cache import FrameCache
 from sdhd_studio.render.events import Event
+from sdhd_studio.render.farm import FarmExecutor, Renderer
 from sdhd_studio.render.frame_job import FrameRenderer
 from sdhd_studio.render.plan import FrameJob, InterpolationJob, Job, Plan, mask_source
 from sdhd_studio.render.scheduler import RenderSummary, Scheduler
@@ -216,6 +217,11 @@ class Session:
         self._plan = None
         old.discard_autosave()
 
+    def use_cache(self, path: str | os.PathLike[str]) -> None:
+        """Keep rendered frames in `path` instead of the project folder's cache (a folder on
+        storage every farm worker shares); later commands find them there when given it too."""
+        self.cache = FrameCache(Path(path).absolute())
+
     def autosave(self) -> None:
         """Write unsaved changes to the folder's autosave, leaving the saved project alone."""
         if self.modified:
@@ -370,7 +376,8 @@ class Session:
         `on_frame(job, result)` is called on the worker thread with each finished job's picture
         (a list of pictures for in-between frames). `runtime` says where learned backends run
         (device, tile size); default: automatic. `plan`: render for this plan instead of the
-        project's own (an export at another frame rate).
+        project's own (an export at another frame rate). `executor`: where jobs run (default:
+        threads here); a `FarmExecutor` (a Ray cluster) makes the frames on its own workers.
         """
         plan = plan or self.plan()
         wanted = range(len(plan)) if frames is None else sorted(set(frames))
@@ -379,10 +386,18 @@ class Session:
             self.project.check_frame(wanted[-1])
         cached = self.cache.keys()
         jobs = self._jobs(plan, wanted, cached, between)
-        renderer = FrameRenderer(self.cache, self.project.source.info, runtime)
+        renderer: Renderer
+        if isinstance(executor, FarmExecutor):
+            renderer = executor.renderer(self.cache, self.project.source, runtime or Runtime(),
+                                         pictures=on_frame is not None)
+            workers = workers or executor.workers
+        else:
+            renderer = FrameRenderer(self.cache, self.project.source.info, runtime)
 
         def run_job(job: Job, token: CancelToken) -> None:
             result = renderer(job, token)
+            if isinstance(job, FrameJob):  # kept here, so farm workers never write the log
+                self.cache.mark_rendered(job.index)
             if on_frame is not None:
                 on_frame(job, result)
 

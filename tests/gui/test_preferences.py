@@ -75,3 +75,15 @@ def test_a_typed_tile_below_the_minimum_becomes_the_minimum(dialog, qtbot):
     qtbot.keyClick(box._tile, Qt.Key.Key_Return)
     assert box.preferences().tile == 64
     assert box._tile.text() == "64 px"
+
+
+def test_the_render_farm_address_is_kept_and_empty_means_this_computer(settings, dialog):
+    assert Preferences.load(settings).farm == ""
+    box = dialog(Preferences())
+    assert box._farm.placeholderText() == "This computer"
+    box._farm.setText("  10.0.0.5:6379 ")
+    prefs = box.preferences()
+    assert prefs.farm == "10.0.0.5:6379"
+    prefs.store(settings)
+    settings.sync()
+    assert Preferences.load(QSettings(settings.fileName(), QSettings.Format.IniFormat)) == prefs

@@ -226,3 +226,18 @@ def test_cancelling_clears_the_steps_of_unfinished_frames(
     with qtbot.waitSignal(pool.finished, timeout=30000):
         pool.cancel()
     assert reports[-1] == {}
+
+
+def test_with_a_farm_address_the_frames_render_on_its_workers(document, ray_cluster, qtbot):
+    pool = RenderPool(document, workers=1, farm=ray_cluster)
+    try:
+        with qtbot.waitSignal(pool.finished, timeout=60000) as finished:
+            pool.render()
+        assert finished.args[0].rendered == clips.TINY_FRAMES
+        assert document.status.counts()["done"] == clips.TINY_FRAMES
+        document.edit("sharpen", edits.set_keyframe, 8, {"sharpen": 0.5})
+        with qtbot.waitSignal(pool.finished, timeout=60000) as finished:
+            pool.render()
+        assert finished.args[0].rendered == clips.TINY_FRAMES - 8
+    finally:
+        pool.shutdown()
