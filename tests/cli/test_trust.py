@@ -13,6 +13,7 @@ import time
 
 import clips
 import pytest
+from render_lock import hold_render_lock
 
 from tests.cli.test_cli import fails, last_json, sdhd
 
@@ -119,15 +120,7 @@ def test_parallel_edits_from_eight_processes_all_land(tiny):
 
 
 def test_a_second_render_waits_for_the_first_then_finds_nothing_to_do(tiny, capsys):
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time\n"
-         "from sdhd_studio.render.session import Session\n"
-         "with Session.open(sys.argv[1]).exclusive():\n"
-         "    print('held', flush=True)\n"
-         "    time.sleep(2)\n", str(tiny)],
-        stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
+    holder = hold_render_lock(tiny, 2)
     fails(capsys, "render", tiny, "--no-wait", match="a render or export of tiny.sdhd is busy")
     second = cli("render", tiny, "--json")
     out, err = second.communicate(timeout=120)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QToolButton,
 )
+from render_lock import hold_render_lock
 
 from sdhd_studio.core import edits
 from sdhd_studio.core.project import OutputSettings
@@ -331,16 +332,8 @@ def test_save_does_not_overwrite_changes_saved_elsewhere_unless_told(window, qtb
 
 
 def test_the_editor_does_not_render_while_another_process_does(window, qtbot):
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time\n"
-         "from sdhd_studio.render.session import Session\n"
-         "with Session.open(sys.argv[1]).exclusive():\n"
-         "    print('held', flush=True)\n"
-         "    time.sleep(60)\n", window.document.path],
-        stdout=subprocess.PIPE, text=True)
+    holder = hold_render_lock(window.document.path, 60)
     try:
-        assert holder.stdout.readline().strip() == "held"
         with qtbot.waitSignal(window.render_pool.crashed, timeout=20000) as crashed:
             window.act_render.trigger()
         assert "busy in another process" in crashed.args[0]
