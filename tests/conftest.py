@@ -6,6 +6,7 @@ from pathlib import Path
 
 import clips
 import pytest
+import source_clips
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +67,11 @@ def not_a_video(clip_dir: Path) -> str:
     path = clip_dir / "notes.mp4"
     path.write_text("this is a text file, not a video\n")
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def tapes(clip_dir: Path) -> source_clips.Tapes:
+    """Tape, disc and broadcast style sources by name (source_clips.Tapes.MADE), made on use."""
+    folder = clip_dir / "tapes"
+    folder.mkdir()
+    return source_clips.Tapes(folder)

@@ -26,6 +26,9 @@ class FrameIndex:
     pts: np.ndarray  # int64, presentation timestamps of every picture, ascending
     keyframes: np.ndarray  # int64, ascending positions in `pts` of pictures a decoder can start at
     end_pts: int  # when the last picture stops being shown
+    # int64, per keyframe: the decode timestamp of its packet (its pts when the container
+    # gives none), which is what a seek is aimed at and what tells a seek that landed late.
+    key_dts: np.ndarray
 
     @property
     def count(self) -> int:
@@ -35,6 +38,10 @@ class FrameIndex:
         """The last keyframe at or before `picture`, or the first keyframe if there is none."""
         pos = int(np.searchsorted(self.keyframes, picture, side="right")) - 1
         return int(self.keyframes[max(pos, 0)])
+
+    def decode_time(self, keyframe: int) -> int:
+        """The decode timestamp of keyframe `keyframe`'s packet (a position in `pts`)."""
+        return int(self.key_dts[int(np.searchsorted(self.keyframes, keyframe))])
 
     def picture_at(self, pts: int) -> int | None:
         """Position of the picture with exactly this timestamp, None when there is none."""
@@ -79,7 +86,7 @@ def _build(path: str) -> FrameIndex:
             if other.index != stream.index:
                 other.discard = Discard.all  # demux only the video packets
         pts: list[int] = []
-        keys: list[int] = []
+        keys: dict[int, int] = {}  # keyframe pts -> its decode timestamp
         last_pts, last_duration = None, 0
         try:
             for packet in container.demux(stream):
@@ -91,7 +98,7 @@ def _build(path: str) -> FrameIndex:
                     continue
                 pts.append(ts)
                 if packet.is_keyframe:
-                    keys.append(ts)
+                    keys.setdefault(ts, packet.dts if packet.dts is not None else ts)
                 if last_pts is None or ts > last_pts:
                     last_pts, last_duration = ts, packet.duration or 0
         except av.FFmpegError as exc:
@@ -101,10 +108,13 @@ def _build(path: str) -> FrameIndex:
         if not pts:
             raise MediaError(f"{path} has no frames: its video stream is empty")
         order = np.unique(np.asarray(pts, dtype=np.int64))
-        keyframes = np.searchsorted(order, np.unique(np.asarray(keys, dtype=np.int64)))
+        key_pts = np.unique(np.asarray(list(keys), dtype=np.int64))
+        keyframes = np.searchsorted(order, key_pts)
+        key_dts = np.asarray([keys[int(t)] for t in key_pts], dtype=np.int64)
         if not len(keyframes):
             # Some containers flag nothing; then every seek starts decoding at the beginning.
             keyframes = np.zeros(1, dtype=np.int64)
+            key_dts = order[:1].copy()
         time_base = stream.time_base or Fraction(1, 90000)
         step = _frame_step(order, last_duration, stream, time_base)
         return FrameIndex(
@@ -112,6 +122,7 @@ def _build(path: str) -> FrameIndex:
             pts=order,
             keyframes=keyframes.astype(np.int64),
             end_pts=int(order[-1]) + step,
+            key_dts=key_dts,
         )
     finally:
         container.close()

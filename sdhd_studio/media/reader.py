@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Iterator
+from fractions import Fraction
 from types import TracebackType
 
 import av
@@ -20,6 +21,9 @@ from sdhd_studio.media.probe import grid_pictures, probe
 # Decoding on from where the decoder stands is preferred over a seek when it costs at most this
 # many pictures more than decoding from the keyframe (a seek also drops decoder state).
 _FORWARD_SLACK = 8
+# A seek that lands after the keyframe it aimed at (MPEG program and transport streams seek by
+# byte position and often do) is retried this much earlier, doubling each time.
+_SEEK_BACKOFF = Fraction(1, 2)
 _DROPPED = "the decoder produced no picture for it (damaged or missing data)"
 
 
@@ -45,6 +49,7 @@ class FrameReader:
         self._last_error = ""  # decode error seen since the last picture
         self._gap_reason = _DROPPED  # why the last wanted picture did not come
         self._landed_late = False
+        self._seek_margin = 0  # how far before a keyframe seeks aim; grows when they land late
         self._closed = False
 
     @property
@@ -118,8 +123,25 @@ class FrameReader:
         return image
 
     def _seek(self, keyframe: int) -> None:
-        self._container.seek(int(self._index.pts[keyframe]), stream=self._stream, backward=True)
-        self._decoded = self._decode_all()
+        """Make the decoder start at exactly `keyframe`'s packet, whatever the container does.
+
+        Packets before it are skipped unread by the decoder, so every seek to a keyframe leaves
+        the decoder in the same state, which is what makes frame N the same pixels however it
+        is reached.
+        """
+        key_pts = int(self._index.pts[keyframe])
+        key_dts = self._index.decode_time(keyframe)
+        start = int(self._index.key_dts[0])
+        backoff = max(1, round(_SEEK_BACKOFF / self._index.time_base))
+        while True:
+            target = key_dts - self._seek_margin
+            self._container.seek(target, stream=self._stream, backward=True)
+            packets = self._container.demux(self._stream)
+            found = _skip_to_key(packets, key_pts, key_dts)
+            if found is not None or target < start:
+                break
+            self._seek_margin = max(2 * self._seek_margin, backoff)
+        self._decoded = self._decode_all(packets, found)
         self._position = -1
         self._last_error = ""
 
@@ -157,16 +179,23 @@ class FrameReader:
         self._gap_reason = self._last_error or _DROPPED
         return None
 
-    def _decode_all(self) -> Iterator[VideoFrame | str]:
+    def _decode_all(
+        self, packets: Iterator[av.Packet], first: av.Packet | None
+    ) -> Iterator[VideoFrame | str]:
         """Decoded pictures in display order, with the text of any decode error in between."""
         try:
-            for packet in self._container.demux(self._stream):
-                try:
-                    yield from packet.decode()
-                except av.FFmpegError as exc:
-                    yield f"its data is damaged ({exc.strerror})"
+            if first is not None:
+                yield from self._decode_packet(first)
+            for packet in packets:
+                yield from self._decode_packet(packet)
         except av.FFmpegError as exc:
             yield f"the file could not be read further ({exc.strerror})"
+
+    def _decode_packet(self, packet: av.Packet) -> Iterator[VideoFrame | str]:
+        try:
+            yield from packet.decode()
+        except av.FFmpegError as exc:
+            yield f"its data is damaged ({exc.strerror})"
 
     def _to_rgb(self, frame: VideoFrame) -> np.ndarray:
         image = frame.to_ndarray(format="rgb24")
@@ -179,3 +208,23 @@ class FrameReader:
         self._cache.move_to_end(picture)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+
+def _skip_to_key(packets: Iterator[av.Packet], key_pts: int, key_dts: int) -> av.Packet | None:
+    """Demux on to the keyframe's packet; None when the packets are already past it.
+
+    Packets are in decode order, so one decoded after the keyframe means the seek landed late.
+    """
+    try:
+        for packet in packets:
+            if packet.size == 0:
+                continue
+            ts = packet.pts if packet.pts is not None else packet.dts
+            if ts == key_pts and packet.is_keyframe:
+                return packet
+            order = packet.dts if packet.dts is not None else ts
+            if order is not None and order > key_dts:
+                return None
+    except av.FFmpegError:
+        pass  # a damaged stretch before the keyframe: the caller seeks further back
+    return None

@@ -1,0 +1,129 @@
+"""Tape, disc and broadcast style test sources made from a progressive ground truth.
+
+The ground truth is the bundled Big Buck Bunny sample taken as field-rate video (each of its
+pictures is one field time), so the right answer for every field and film frame is known.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+from clips import SAMPLE, run_ffmpeg
+
+PAL = (720, 576)
+NTSC = (720, 480)
+PAL_FIELDS = 50  # fields of the PAL clips: 1 s at 25i
+NTSC_FIELDS = 60  # fields of the NTSC clips: about 1 s at 29.97i
+FILM_FRAMES = 24  # film frames of the telecined clip: 1 s at 23.976p, 30 pictures after 3:2
+
+
+def make_truth(path: Path, size: tuple[int, int], fields: int, rate: str) -> Path:
+    """`fields` progressive pictures at `rate`, one per field time, stored losslessly."""
+    w, h = size
+    run_ffmpeg(
+        "-i", str(SAMPLE), "-frames:v", str(fields),
+        "-vf", f"setpts=N/({rate})/TB,scale={w}:{h}:flags=lanczos,setsar=1", "-r", rate,
+        "-an", "-c:v", "ffv1", "-pix_fmt", "yuv420p", str(path),
+    )  # fmt: skip
+    return path
+
+
+def interlace(
+    truth: Path, path: Path, order: str, *codec: str, dar: str = "16/9", audio: bool = False
+) -> Path:
+    """Weave each pair of truth pictures into one frame, `order` ('tff'/'bff') first; with
+    `audio`, a one-second 440 Hz tone in MP2 beside it."""
+    tone = ("-f", "lavfi", "-i", "sine=f=440:sample_rate=48000:d=1", "-c:a", "mp2")
+    run_ffmpeg(
+        "-i", str(truth), *(tone if audio else ()),
+        "-vf", f"interlace=scan={order}:lowpass=off,setfield={order},setdar={dar}",
+        *codec, str(path),
+    )  # fmt: skip
+    return path
+
+
+def telecine(truth: Path, path: Path, *codec: str) -> Path:
+    """3:2 pulldown of 23.976p truth to 29.97i, top field first (as broadcast film is)."""
+    run_ffmpeg(
+        "-i", str(truth), "-vf", "telecine=first_field=top:pattern=23,setdar=4/3", *codec, str(path)
+    )  # fmt: skip
+    return path
+
+
+MPEG2 = ("-c:v", "mpeg2video", "-flags", "+ilme+ildct", "-b:v", "8M", "-g", "12", "-bf", "2")
+DV = ("-c:v", "dvvideo", "-pix_fmt", "yuv411p")
+H264_INTERLACED = ("-c:v", "libx264", "-flags", "+ilme+ildct", "-crf", "12", "-bf", "2")
+
+
+def remux(source: Path, path: Path, *args: str) -> Path:
+    """`source`'s streams copied into another container."""
+    run_ffmpeg("-i", str(source), "-c", "copy", *args, str(path))
+    return path
+
+
+def decoded(path: str | Path) -> list[np.ndarray]:
+    """Every picture of `path` in display order, decoded straight with PyAV, as RGB."""
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+class Tapes:
+    """Makes each named source once, on first use, in `folder`; `truth(name)` is its truth."""
+
+    # name: (file, truth, how it is made)
+    MADE = {
+        "pal_mkv": ("pal.mkv", "pal", "mpeg2"),
+        "pal_mpg": ("pal.mpg", "pal", ("remux", "pal_mkv", "-f", "dvd")),
+        "pal_vob": ("pal.vob", "pal", ("remux", "pal_mkv", "-f", "dvd")),
+        "pal_ts": ("pal.ts", "pal", ("remux", "pal_mkv")),
+        "pal_m2ts": ("pal.m2ts", "pal", ("remux", "pal_mkv", "-mpegts_m2ts_mode", "1")),
+        "dv_avi": ("dv.avi", "ntsc", "dv"),
+        "dv_mov": ("dv.mov", "ntsc", "dv"),
+        "dv_raw": ("raw.dv", "ntsc", "dv"),
+        "mpeg4_avi": ("mpeg4.avi", "pal", "mpeg4"),
+        "mjpeg_avi": ("mjpeg.avi", "pal", "mjpeg"),
+        "h264_ts": ("h264.ts", "pal", "h264"),
+        "film_mpg": ("film.mpg", "film", "telecine"),
+    }
+    TRUTHS = {
+        "pal": (PAL, PAL_FIELDS, "50"),
+        "ntsc": (NTSC, NTSC_FIELDS, "60000/1001"),
+        "film": (NTSC, FILM_FRAMES, "24000/1001"),
+    }
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._made: dict[str, Path] = {}
+
+    def truth(self, name: str) -> Path:
+        key = self.MADE[name][1] if name in self.MADE else name
+        if key not in self._made:
+            size, fields, rate = self.TRUTHS[key]
+            self._made[key] = make_truth(self.folder / f"{key}_truth.mkv", size, fields, rate)
+        return self._made[key]
+
+    def __call__(self, name: str) -> str:
+        if name not in self._made:
+            self._made[name] = self._make(name)
+        return str(self._made[name])
+
+    def _make(self, name: str) -> Path:
+        file, _, how = self.MADE[name]
+        path, truth = self.folder / file, self.truth(name)
+        if isinstance(how, tuple):
+            return remux(Path(self(how[1])), path, *how[2:])
+        if how == "mpeg2":
+            return interlace(truth, path, "tff", *MPEG2, audio=True)
+        if how == "dv":
+            fmt = ("-f", "dv") if path.suffix == ".dv" else ()
+            return interlace(truth, path, "bff", *DV, *fmt, dar="4/3", audio=path.suffix != ".dv")
+        if how == "mpeg4":
+            mpeg4 = ("-c:v", "mpeg4", "-vtag", "xvid", "-bf", "2", "-g", "12", "-q:v", "3")
+            return interlace(truth, path, "tff", *mpeg4)
+        if how == "mjpeg":
+            return interlace(truth, path, "tff", "-c:v", "mjpeg", "-q:v", "3")
+        if how == "h264":
+            return interlace(truth, path, "tff", *H264_INTERLACED)
+        return telecine(truth, path, *MPEG2, "-f", "dvd")
