@@ -47,7 +47,8 @@ def interlace(
 def telecine(truth: Path, path: Path, *codec: str) -> Path:
     """3:2 pulldown of 23.976p truth to 29.97i, top field first (as broadcast film is)."""
     run_ffmpeg(
-        "-i", str(truth), "-vf", "telecine=first_field=top:pattern=23,setdar=4/3", *codec, str(path)
+        "-i", str(truth), "-vf", "telecine=first_field=top:pattern=23,setfield=tff,setdar=4/3",
+        *codec, str(path),
     )  # fmt: skip
     return path
 

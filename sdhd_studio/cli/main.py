@@ -20,6 +20,7 @@ from typing import Any
 
 from sdhd_studio import __version__
 from sdhd_studio.core.errors import Cancelled, SdhdError
+from sdhd_studio.core.source import COLOUR_MATRICES, DEINTERLACE_MODES, FIELD_ORDERS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +44,8 @@ def cmd_new(args: argparse.Namespace) -> int:
     from sdhd_studio.render.session import Session
 
     session = Session.create(
-        args.source, args.output, output=_output_settings(args), settings=_settings(args)
+        args.source, args.output, output=_output_settings(args), settings=_settings(args),
+        conditioning=_conditioning(args),
     )
     _place_keyframes(session, args)
     _report(args, _info(session), f"created {session.folder.path}")
@@ -92,6 +94,18 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"{src['fps']} fps ({src['fps_float']:.3f}){' VFR' if src['vfr'] else ''}, "
           f"{src['frames']} frames, {src['duration']:.2f} s, "
           f"{len(src['audio'])} audio stream(s)")
+    if src["analysis"] is not None:
+        a, c = src["analysis"], src["conditioning"]
+        scan = a["scan"] + (f" {a['field_order']}" if a["scan"] != "progressive" else "")
+        print(f"scan      {scan}{' ' + a['cadence'] if a['cadence'] else ''} (comb "
+              f"{a['comb']:+.2f} over {a['sampled']} frames; flagged {a['flagged_order']}); "
+              f"colour {a['matrix']} {'full' if a['full_range'] else 'limited'} range, "
+              f"{a['primaries']}/{a['transfer']}{'' if a['colour_tagged'] else ' (untagged)'}")
+        mode = {"progressive": "as it is", "double": "deinterlaced, one frame per field",
+                "single": "deinterlaced, one frame per picture"}[c["mode"]]
+        print(f"frames    {mode} ({c['order'] if c['mode'] != 'progressive' else 'no fields'}; "
+              f"--field-order {c['field_order']} --deinterlace {c['deinterlace']} "
+              f"--colour-matrix {c['colour_matrix']})")
     print(f"output    {out['width']}x{out['height']}, {out['fps']} fps, "
           f"{out['codec']} crf {out['crf']} {out['preset']}")
     print(f"defaults  {_format_settings(info['defaults'])}")
@@ -260,11 +274,12 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         session = Session.open(project_path)
         if Path(session.project.source.path) != Path(args.source).absolute():
             raise SdhdError(f"{project_path} belongs to another video; pass --project PATH")
+        _check_same_conditioning(session, project_path, args)
         session.edit("Output", edits.set_output, **_output_changes(args))
         session.edit("Settings", edits.set_defaults, _settings(args))
     else:
         session = Session.create(args.source, project_path, output=_output_settings(args),
-                                 settings=_settings(args))
+                                 settings=_settings(args), conditioning=_conditioning(args))
     _place_keyframes(session, args)
     result = _export(session, args, out)
     if not args.keep_project:
@@ -415,6 +430,33 @@ def _export(session: Any, args: argparse.Namespace, out: str | Path) -> dict[str
     }
 
 
+def _conditioning(args: argparse.Namespace) -> dict[str, str]:
+    return {"field_order": args.field_order, "deinterlace": args.deinterlace,
+            "colour_matrix": args.colour_matrix}
+
+
+def _check_same_conditioning(session: Any, project_path: Path, args: argparse.Namespace) -> None:
+    made = session.project.source.info.conditioning
+    for name, value in _conditioning(args).items():
+        if getattr(made, name) != value:
+            raise SdhdError(
+                f"{project_path} was made with --{name.replace('_', '-')} "
+                f"{getattr(made, name)}; pass another --project to use {value}"
+            )
+
+
+def _source_facts(info: Any) -> dict[str, Any]:
+    """The analysis and the conditioning chosen from it, for `sdhd info`."""
+    cond = info.conditioning
+    return {
+        "analysis": None if info.analysis is None else vars(info.analysis),
+        "conditioning": {
+            **vars(cond),
+            "stream_fps": None if cond.stream_fps is None else str(cond.stream_fps),
+        },
+    }
+
+
 def _info(session: Any) -> dict[str, Any]:
     project = session.project
     info = project.source.info
@@ -435,6 +477,7 @@ def _info(session: Any) -> dict[str, Any]:
             "frames": info.frame_count,
             "duration": info.duration,
             "audio": [vars(a) for a in info.audio],
+            **_source_facts(info),
         },
         "output": {
             **vars(project.output),
@@ -604,6 +647,17 @@ def _parser() -> argparse.ArgumentParser:
                        "keyframes (default lanczos)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a render setting")
 
+    def source_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--field-order", default="auto", choices=FIELD_ORDERS,
+                       help="interlaced fields: top or bottom first, or progressive (default: "
+                       "as the pictures show)")
+        p.add_argument("--deinterlace", default="auto", choices=DEINTERLACE_MODES,
+                       help="double: one frame per field (25i -> 50p, the default for "
+                       "interlaced video); single: one per picture; off: fields woven")
+        p.add_argument("--colour-matrix", default="auto", choices=COLOUR_MATRICES,
+                       help="how the source's colours are decoded (default: its tags, else "
+                       "BT.601 for SD and BT.709 for HD)")
+
     def rate_args(p: argparse.ArgumentParser) -> None:
         group = p.add_mutually_exclusive_group()
         group.add_argument("--fps-multiplier", type=int, choices=(1, 2, 3, 4),
@@ -627,6 +681,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("source")
     p.add_argument("-o", "--output", help="project folder (default ./NAME.sdhd)")
     size_args(p)
+    source_args(p)
 
     p = command("info", cmd_info, "show a project's source, output and keyframes")
     p.add_argument("project")
@@ -713,6 +768,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--project", help="where to keep the work (default OUT.sdhd)")
     p.add_argument("--keep-project", action="store_true", help="keep the project afterwards")
     size_args(p)
+    source_args(p)
     export_args(p)
 
     p = command("demo", cmd_demo, "upscale the bundled SD sample to HD (no GPU, no downloads)")

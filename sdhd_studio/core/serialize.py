@@ -7,7 +7,14 @@ from typing import Any
 
 from sdhd_studio.core.project import Keyframe, MaskRef, OutputSettings, Project
 from sdhd_studio.core.settings import validate
-from sdhd_studio.core.source import AudioInfo, Fingerprint, Source, VideoInfo
+from sdhd_studio.core.source import (
+    Analysis,
+    AudioInfo,
+    Conditioning,
+    Fingerprint,
+    Source,
+    VideoInfo,
+)
 
 SCHEMA_VERSION = 1
 
@@ -19,6 +26,11 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     info_dict = {name: getattr(info, name) for name in VideoInfo.__dataclass_fields__}
     info_dict.update({name: str(getattr(info, name)) for name in _FRACTIONS})
     info_dict["audio"] = [vars(a) for a in info.audio]
+    info_dict["analysis"] = None if info.analysis is None else vars(info.analysis)
+    info_dict["conditioning"] = {
+        **vars(info.conditioning),
+        "stream_fps": _optional_str(info.conditioning.stream_fps),
+    }
     return {
         "schema": SCHEMA_VERSION,
         "source": {
@@ -51,6 +63,13 @@ def project_from_dict(data: dict[str, Any]) -> Project:
     info = dict(src["info"])
     info.update({name: Fraction(info[name]) for name in _FRACTIONS})
     info["audio"] = tuple(AudioInfo(**a) for a in info["audio"])
+    if info.get("analysis") is not None:
+        info["analysis"] = Analysis(**info["analysis"])
+    if "conditioning" in info:
+        conditioning = dict(info["conditioning"])
+        if conditioning["stream_fps"] is not None:
+            conditioning["stream_fps"] = Fraction(conditioning["stream_fps"])
+        info["conditioning"] = Conditioning(**conditioning)
     source = Source(src["path"], Fingerprint(**src["fingerprint"]), VideoInfo(**info))
     return Project(
         source=source,
@@ -68,3 +87,7 @@ def project_from_dict(data: dict[str, Any]) -> Project:
 def _output(data: dict[str, Any]) -> OutputSettings:
     target = data.get("target_fps")
     return OutputSettings(**{**data, "target_fps": None if target is None else Fraction(target)})
+
+
+def _optional_str(value: Fraction | None) -> str | None:
+    return None if value is None else str(value)

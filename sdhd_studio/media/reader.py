@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -9,11 +10,13 @@ from fractions import Fraction
 from types import TracebackType
 
 import av
+import av.filter
 import numpy as np
 from av.video.frame import VideoFrame
+from av.video.reformatter import ColorRange, Colorspace
 
 from sdhd_studio.core.errors import FrameDecodeError, MediaError
-from sdhd_studio.core.source import VideoInfo
+from sdhd_studio.core.source import Conditioning, VideoInfo
 from sdhd_studio.media.container import open_video
 from sdhd_studio.media.frame_index import frame_index
 from sdhd_studio.media.probe import grid_pictures, probe
@@ -24,6 +27,7 @@ _FORWARD_SLACK = 8
 # A seek that lands after the keyframe it aimed at (MPEG program and transport streams seek by
 # byte position and often do) is retried this much earlier, doubling each time.
 _SEEK_BACKOFF = Fraction(1, 2)
+_COLORSPACES = {"bt601": Colorspace.ITU601, "bt709": Colorspace.ITU709}
 _DROPPED = "the decoder produced no picture for it (damaged or missing data)"
 
 
@@ -38,12 +42,20 @@ class FrameReader:
         self.path = os.path.abspath(path)
         self.info = info if info is not None else probe(self.path)
         self._index = frame_index(self.path)
-        self._grid = grid_pictures(self._index, self.info)
+        self._conditioning = cond = self.info.conditioning
+        stream = self.info
+        if cond.stream_fps is not None and cond.stream_frames is not None:
+            stream = dataclasses.replace(stream, fps=cond.stream_fps,
+                                         frame_count=cond.stream_frames)  # fmt: skip
+        self._grid = grid_pictures(self._index, stream)
         self._container, self._stream = open_video(self.path)
         self._stream.thread_type = "AUTO"
         self._rot90 = (-self.info.rotation // 90) % 4  # np.rot90 turns counter-clockwise
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._cache_size = max(1, cache_size)
+        self._deinterlace = _Deinterlacer(cond) if cond.mode != "progressive" else None
+        # Decoded pictures by position; a deinterlaced picture needs its two neighbours.
+        self._cache: OrderedDict[int, VideoFrame] = OrderedDict()
+        self._cache_size = max(4 if self._deinterlace else 1, cache_size)
+        self._made: OrderedDict[int, np.ndarray] = OrderedDict()  # conditioned frames
         self._decoded: Iterator[VideoFrame | str] | None = None
         self._position = -1  # last picture the decoder produced since its seek
         self._last_error = ""  # decode error seen since the last picture
@@ -59,7 +71,28 @@ class FrameReader:
     def read(self, index: int) -> np.ndarray:
         """Project frame `index` as a new HxWx3 uint8 RGB array, upright."""
         self._check_range(index)
-        return self._picture(int(self._grid[index]), index).copy()
+        if self._deinterlace is None:
+            return self._to_rgb(self._picture(int(self._grid[index]), index))
+        made = self._made.get(index)
+        if made is None:
+            made = self._conditioned(index)
+        return made.copy()
+
+    def _conditioned(self, index: int) -> np.ndarray:
+        """Deinterlace the picture of frame `index` from exactly it and its neighbours on the
+        grid (whichever way it is reached), keeping every frame it makes."""
+        assert self._deinterlace is not None
+        per = self._conditioning.fields_per_frame
+        frame = index // per
+        around = [f for f in (frame - 1, frame, frame + 1) if 0 <= f < len(self._grid)]
+        pictures = [self._picture(int(self._grid[f]), f * per) for f in around]
+        made = self._deinterlace(pictures, around.index(frame))
+        for n, picture in enumerate(made):
+            self._made[frame * per + n] = self._to_rgb(picture)
+            self._made.move_to_end(frame * per + n)
+        while len(self._made) > 2 * self._cache_size:
+            self._made.popitem(last=False)
+        return self._made[index]
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Project frames start..stop-1 in order; each array is new and owned by the caller.
@@ -97,7 +130,7 @@ class FrameReader:
                 f"frame {index} is out of range: the video has {count} frames (0-{count - 1})"
             )
 
-    def _picture(self, picture: int, index: int) -> np.ndarray:
+    def _picture(self, picture: int, index: int) -> VideoFrame:
         if self._closed:
             # PyAV frees the streams on close; touching them afterwards would crash.
             raise ValueError(f"the reader of {self.path} is closed")
@@ -145,7 +178,7 @@ class FrameReader:
         self._position = -1
         self._last_error = ""
 
-    def _decode_to(self, picture: int, index: int) -> np.ndarray | None:
+    def _decode_to(self, picture: int, index: int) -> VideoFrame | None:
         """Decode on until `picture`; None when it never came (see `_gap_reason`).
 
         `_landed_late` tells whether the first picture after a seek was already past it.
@@ -168,11 +201,10 @@ class FrameReader:
             if found == picture:
                 if item.is_corrupt:
                     raise FrameDecodeError(index, "the decoder reported damaged data")
-                image = self._to_rgb(item)
-                self._remember(found, image)
-                return image
+                self._remember(found, item)
+                return item
             if not item.is_corrupt:
-                self._remember(found, self._to_rgb(item))  # it would be lost otherwise
+                self._remember(found, item)  # it would be lost otherwise
             self._landed_late = first
             return None
         self._decoded = None
@@ -198,12 +230,21 @@ class FrameReader:
             yield f"its data is damaged ({exc.strerror})"
 
     def _to_rgb(self, frame: VideoFrame) -> np.ndarray:
+        """RGB by the source's matrix and range (projects made before the analysis: FFmpeg's
+        default, as then)."""
+        cond = self._conditioning
+        if cond.matrix:
+            frame = frame.reformat(
+                format="rgb24",
+                src_colorspace=_COLORSPACES[cond.matrix],
+                src_color_range=ColorRange.JPEG if cond.full_range else ColorRange.MPEG,
+            )
         image = frame.to_ndarray(format="rgb24")
         if self._rot90:
             image = np.ascontiguousarray(np.rot90(image, self._rot90))
         return image
 
-    def _remember(self, picture: int, image: np.ndarray) -> None:
+    def _remember(self, picture: int, image: VideoFrame) -> None:
         self._cache[picture] = image
         self._cache.move_to_end(picture)
         while len(self._cache) > self._cache_size:
@@ -228,3 +269,40 @@ def _skip_to_key(packets: Iterator[av.Packet], key_pts: int, key_dts: int) -> av
     except av.FFmpegError:
         pass  # a damaged stretch before the keyframe: the caller seeks further back
     return None
+
+
+class _Deinterlacer:
+    """FFmpeg's bwdif through PyAV's filter graph, run afresh over a picture and its neighbours
+    so that its output depends on nothing else (a graph kept running would remember what it
+    was fed before a seek)."""
+
+    def __init__(self, conditioning: Conditioning) -> None:
+        send = "send_field" if conditioning.mode == "double" else "send_frame"
+        parity = "tff" if conditioning.order == "tff" else "bff"
+        self._args = f"mode={send}:parity={parity}:deint=all"
+        self._per = conditioning.fields_per_frame
+
+    def __call__(self, pictures: list[VideoFrame], middle: int) -> list[VideoFrame]:
+        """The frames made from `pictures[middle]`: one per field, or one."""
+        first = pictures[0]
+        graph = av.filter.Graph()
+        source = graph.add_buffer(
+            width=first.width, height=first.height, format=first.format.name,
+            time_base=Fraction(1, 50),
+        )  # fmt: skip
+        bwdif = graph.add("bwdif", self._args)
+        sink = graph.add("buffersink")
+        source.link_to(bwdif)
+        bwdif.link_to(sink)
+        graph.configure()
+        out: list[VideoFrame] = []
+        for n, picture in enumerate(pictures):
+            picture.pts = n  # the filter wants rising timestamps; the file's may not be
+            source.push(picture)
+        source.push(None)
+        while True:
+            try:
+                out.append(sink.pull())
+            except (av.BlockingIOError, av.EOFError):
+                break
+        return out[middle * self._per : (middle + 1) * self._per]

@@ -21,11 +21,13 @@ import numpy as np
 
 from sdhd_studio.core import edits
 from sdhd_studio.core.cancel import CancelToken
+from sdhd_studio.core.conditioning import condition
 from sdhd_studio.core.errors import MediaError, SdhdError
 from sdhd_studio.core.folder import SUFFIX, ProjectFolder
 from sdhd_studio.core.history import History
 from sdhd_studio.core.project import OutputSettings, Project
 from sdhd_studio.core.source import Source
+from sdhd_studio.media.analysis import analyse
 from sdhd_studio.media.fingerprint import check_source, fingerprint
 from sdhd_studio.media.images import read_mask
 from sdhd_studio.media.probe import probe
@@ -64,11 +66,18 @@ class Session:
         *,
         output: OutputSettings | None = None,
         settings: Mapping[str, Any] = {},  # noqa: B006 - read only
+        conditioning: Mapping[str, str] = {},  # noqa: B006 - read only
         save_edits: bool = True,
     ) -> Session:
-        """Probe `source_path` and start a project for it (default: ./NAME.sdhd)."""
+        """Probe and analyse `source_path` and start a project for it (default: ./NAME.sdhd).
+
+        `conditioning` holds the choices of `core.conditioning.condition` (field_order,
+        deinterlace, colour_matrix); those left out are "auto".
+        """
         source_path = Path(source_path).absolute()
         info = probe(source_path)
+        info = dataclasses.replace(info, analysis=analyse(str(source_path), info))
+        info = condition(info, **conditioning)
         source = Source(str(source_path), fingerprint(source_path), info)
         project = edits.new_project(source, output, settings)
         _check_backends(project)
