@@ -10,6 +10,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import Interpolation
 from clips import SAMPLE, run_ffmpeg
 
 PAL = (720, 576)
@@ -68,6 +69,18 @@ def decoded(path: str | Path) -> list[np.ndarray]:
     """Every picture of `path` in display order, decoded straight with PyAV, as RGB."""
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def bt601_frames(path: str | Path) -> list[np.ndarray]:
+    """Every picture of a BT.601 limited-range file as RGB, converted as the project converts
+    an analysed SD source (chroma interpolated at every pixel, exact rounding)."""
+    flags = Interpolation.BILINEAR | Interpolation.FULL_CHR_H_INT | Interpolation.ACCURATE_RND
+    with av.open(str(path)) as container:
+        return [
+            f.reformat(format="rgb24", src_colorspace="itu601", src_color_range="MPEG",
+                       interpolation=flags).to_ndarray()
+            for f in container.decode(video=0)
+        ]  # fmt: skip
 
 
 class Tapes:

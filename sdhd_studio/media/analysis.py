@@ -14,6 +14,7 @@ from av.container import InputContainer
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
+from sdhd_studio.core.errors import FrameDecodeError
 from sdhd_studio.core.source import Analysis, VideoInfo
 from sdhd_studio.media.container import open_video
 from sdhd_studio.media.reader import FrameReader
@@ -46,10 +47,13 @@ def analyse(path: str, info: VideoInfo) -> Analysis:
     tff_err = bff_err = 0.0
     with FrameReader(path, info, cache_size=2) as reader:
         for start in _run_starts(info.frame_count):
-            grays = [_gray(reader.read(i)) for i in range(start, start + RUN_LENGTH)
+            grays = [_gray_or_none(reader, i) for i in range(start, start + RUN_LENGTH)
                      if i < info.frame_count]  # fmt: skip
-            run: list[bool | None] = []  # combed?, None where nothing moved
+            run: list[bool | None] = []  # combed?, None where nothing moved (or unreadable)
             for prev, cur in zip(grays, grays[1:], strict=False):
+                if prev is None or cur is None:
+                    run.append(None)
+                    continue
                 moving = np.abs(cur - prev) > _MOTION
                 if moving.mean() < _MIN_MOVING:
                     run.append(None)
@@ -90,7 +94,12 @@ def comb_score(gray: np.ndarray, where: np.ndarray | None = None) -> float:
     return float(np.log2((inter.mean() + 0.5) / (intra.mean() + 0.5)))
 
 
-def _gray(rgb: np.ndarray) -> np.ndarray:
+def _gray_or_none(reader: FrameReader, index: int) -> np.ndarray | None:
+    """A picture's luma; None when it is damaged (reported when that frame is read)."""
+    try:
+        rgb = reader.read(index)
+    except FrameDecodeError:
+        return None
     return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 

@@ -1,0 +1,65 @@
+"""Tapes and discs through `sdhd`: the analysis shown, fields become frames, overrides."""
+
+import json
+
+import clips
+import numpy as np
+from source_clips import PAL_FIELDS
+
+from sdhd_studio.cli.main import main
+from sdhd_studio.media.analysis import comb_score
+from sdhd_studio.media.probe import probe
+from sdhd_studio.media.reader import FrameReader
+
+
+def sdhd(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_dvd_stream_becomes_field_rate_hd_with_its_audio(tapes, tmp_path, capsys):
+    out = tmp_path / "hd.mp4"
+    code, _, err = sdhd(capsys, "upscale", tapes("pal_mpg"), "-o", out, "--height", 288,
+                        "--crf", 10, "--preset", "ultrafast")  # fmt: skip
+    assert code == 0, err
+    info = probe(str(out))
+    assert (info.fps, info.frame_count) == (50, PAL_FIELDS)
+    assert abs(clips.audio_duration(out) - 1.0) < 0.05
+    with FrameReader(str(out)) as reader:
+        frames = [f.astype(np.float32).mean(axis=2) for _, f in reader.frames()]
+    combs = [comb_score(f, np.abs(f - p) > 8) for p, f in zip(frames, frames[1:], strict=False)]
+    assert max(combs) < 0
+
+
+def test_info_shows_the_analysis_and_overrides_apply(tapes, tmp_path, capsys):
+    project = tmp_path / "dv.sdhd"
+    code, _, err = sdhd(capsys, "new", tapes("dv_avi"), "-o", project, "--height", 240)
+    assert code == 0, err
+    code, out, _ = sdhd(capsys, "info", project, "--json")
+    source = json.loads(out.strip().splitlines()[-1])["source"]
+    assert source["analysis"]["scan"] == "interlaced"
+    assert source["analysis"]["field_order"] == "bff"
+    assert source["conditioning"]["mode"] == "double"
+    assert (source["frames"], source["fps"]) == (60, "60000/1001")
+    code, out, _ = sdhd(capsys, "info", project)
+    assert "interlaced bff" in out and "one frame per field" in out
+
+    woven = tmp_path / "woven.sdhd"
+    code, _, err = sdhd(capsys, "new", tapes("dv_avi"), "-o", woven, "--deinterlace", "off",
+                        "--colour-matrix", "bt709")  # fmt: skip
+    assert code == 0, err
+    code, out, _ = sdhd(capsys, "info", woven, "--json")
+    source = json.loads(out.strip().splitlines()[-1])["source"]
+    assert (source["frames"], source["conditioning"]["matrix"]) == (30, "bt709")
+
+
+def test_rerun_with_other_conditioning_is_refused(tapes, tmp_path, capsys):
+    out = tmp_path / "hd.mp4"
+    project = tmp_path / "work.sdhd"
+    code, _, err = sdhd(capsys, "new", tapes("pal_mpg"), "-o", project)
+    assert code == 0, err
+    code, _, err = sdhd(capsys, "upscale", tapes("pal_mpg"), "-o", out, "--project", project,
+                        "--deinterlace", "single")  # fmt: skip
+    assert code == 1
+    assert "was made with --deinterlace auto" in err and not out.exists()
