@@ -141,3 +141,24 @@ class Tapes:
         if how == "h264":
             return interlace(truth, path, "tff", *H264_INTERLACED)
         return telecine(truth, path, *MPEG2, "-f", "dvd")
+
+
+def make_dvd(truth: Path, folder: Path, pieces: int = 3) -> Path:
+    """A DVD folder: VIDEO_TS with a menu VOB (VTS_01_0), the title split into `pieces` VOBs at
+    pack (2048-byte) boundaries as DVD authoring does, and a shorter second title. Returns the
+    whole title as one file beside it (`title.vob`), the reference."""
+    whole = interlace(truth, folder / "title.vob", "tff", *MPEG2, "-f", "dvd", audio=True)
+    video_ts = folder / "DVD" / "VIDEO_TS"
+    video_ts.mkdir(parents=True)
+    (video_ts / "VIDEO_TS.IFO").write_bytes(bytes(2048))
+    run_ffmpeg("-f", "lavfi", "-i", "color=c=blue:s=720x576:r=25:d=0.2", *MPEG2, "-f", "dvd",
+               str(video_ts / "VTS_01_0.VOB"))  # fmt: skip
+    data = whole.read_bytes()
+    packs = len(data) // 2048
+    cuts = [round(packs * i / pieces) * 2048 for i in range(pieces + 1)]
+    cuts[-1] = len(data)
+    for n in range(pieces):
+        (video_ts / f"VTS_01_{n + 1}.VOB").write_bytes(data[cuts[n] : cuts[n + 1]])
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc2=s=720x576:r=25:d=0.4", *MPEG2, "-f", "dvd",
+               str(video_ts / "VTS_02_1.VOB"))  # fmt: skip
+    return whole

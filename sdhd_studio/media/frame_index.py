@@ -17,6 +17,7 @@ from av.stream import Discard
 from av.video.stream import VideoStream
 
 from sdhd_studio.core.errors import MediaError
+from sdhd_studio.media import disc
 from sdhd_studio.media.container import open_video
 
 
@@ -58,10 +59,9 @@ def frame_index(path: str) -> FrameIndex:
     """The index of `path`'s first video stream, demuxed once per file version."""
     path = os.path.abspath(path)
     try:
-        st = os.stat(path)
+        key = (path, *disc.size_and_mtime(path))
     except OSError as exc:
         raise MediaError(f"{path} does not exist") from exc
-    key = (path, st.st_size, st.st_mtime_ns)
     with _lock:
         if key in _cache:
             return _cache[key]

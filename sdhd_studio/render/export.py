@@ -22,6 +22,7 @@ import numpy as np
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import Cancelled, ExportError, FrameDecodeError
 from sdhd_studio.core.source import VideoInfo
+from sdhd_studio.media import disc
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.media.writer import AudioSource, VideoWriter
 from sdhd_studio.ml import registry
@@ -84,7 +85,7 @@ def export_video(
     feed = _RenderFeed(session, plan, missing, workers, on_event, cancel, runtime)
     audio = None
     if output.audio and info.audio:
-        audio = AudioSource(project.source.path, info.audio[0].index, info.start_time)
+        audio = AudioSource(disc.url(project.source.path), info.audio[0].index, info.start_time)
     fps = output.fps(info)
     previews = _Previews(project.source.path, info, (width, height))
     image: np.ndarray | None = None  # the frame written last
