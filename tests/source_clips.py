@@ -59,6 +59,25 @@ DV = ("-c:v", "dvvideo", "-pix_fmt", "yuv411p")
 H264_INTERLACED = ("-c:v", "libx264", "-flags", "+ilme+ildct", "-crf", "12", "-bf", "2")
 
 
+BREAK_PICTURES = (13, 15, 10)  # film cut mid-cadence, film restarting its cadence, video
+
+
+def telecine_with_breaks(film: Path, video: Path, path: Path) -> Path:
+    """Telecined film cut after 13 pictures (mid-cadence), the film from frame 12 telecined
+    afresh (a new cadence), then 10 pictures of field-rate video: an edited broadcast."""
+    a, b, c = BREAK_PICTURES
+    graph = (
+        f"[0]telecine=first_field=top:pattern=23,trim=end_frame={a},setpts=PTS-STARTPTS[a];"
+        f"[1]trim=start_frame=12,setpts=PTS-STARTPTS,telecine=first_field=top:pattern=23,"
+        f"trim=end_frame={b}[b];"
+        f"[2]trim=end_frame={2 * c},setpts=PTS-STARTPTS,interlace=scan=tff:lowpass=off,"
+        "fps=30000/1001[c];[a][b][c]concat=n=3,setfield=tff,setdar=4/3[v]"
+    )
+    run_ffmpeg("-i", str(film), "-i", str(film), "-i", str(video), "-filter_complex", graph,
+               "-map", "[v]", *MPEG2, "-f", "dvd", str(path))  # fmt: skip
+    return path
+
+
 def remux(source: Path, path: Path, *args: str) -> Path:
     """`source`'s streams copied into another container."""
     run_ffmpeg("-i", str(source), "-c", "copy", *args, str(path))
@@ -100,6 +119,7 @@ class Tapes:
         "mjpeg_avi": ("mjpeg.avi", "pal", "mjpeg"),
         "h264_ts": ("h264.ts", "pal", "h264"),
         "film_mpg": ("film.mpg", "film", "telecine"),
+        "breaks_mpg": ("breaks.mpg", "film", "breaks"),
     }
     TRUTHS = {
         "pal": (PAL, PAL_FIELDS, "50"),
@@ -140,6 +160,8 @@ class Tapes:
             return interlace(truth, path, "tff", "-c:v", "mjpeg", "-q:v", "3")
         if how == "h264":
             return interlace(truth, path, "tff", *H264_INTERLACED)
+        if how == "breaks":
+            return telecine_with_breaks(truth, self.truth("ntsc"), path)
         return telecine(truth, path, *MPEG2, "-f", "dvd")
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from sdhd_studio import __version__
 from sdhd_studio.core.errors import Cancelled, SdhdError
-from sdhd_studio.core.source import COLOUR_MATRICES, DEINTERLACE_MODES, FIELD_ORDERS
+from sdhd_studio.core.source import COLOUR_MATRICES, DEINTERLACE_MODES, FIELD_ORDERS, IVTC_MODES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,10 +102,11 @@ def cmd_info(args: argparse.Namespace) -> int:
               f"colour {a['matrix']} {'full' if a['full_range'] else 'limited'} range, "
               f"{a['primaries']}/{a['transfer']}{'' if a['colour_tagged'] else ' (untagged)'}")
         mode = {"progressive": "as it is", "double": "deinterlaced, one frame per field",
-                "single": "deinterlaced, one frame per picture"}[c["mode"]]
+                "single": "deinterlaced, one frame per picture",
+                "ivtc": "film frames (inverse telecine)"}[c["mode"]]
         print(f"frames    {mode} ({c['order'] if c['mode'] != 'progressive' else 'no fields'}; "
               f"--field-order {c['field_order']} --deinterlace {c['deinterlace']} "
-              f"--colour-matrix {c['colour_matrix']})")
+              f"--ivtc {c['ivtc']} --colour-matrix {c['colour_matrix']})")
     print(f"output    {out['width']}x{out['height']}, {out['fps']} fps, "
           f"{out['codec']} crf {out['crf']} {out['preset']}")
     print(f"defaults  {_format_settings(info['defaults'])}")
@@ -432,7 +433,7 @@ def _export(session: Any, args: argparse.Namespace, out: str | Path) -> dict[str
 
 def _conditioning(args: argparse.Namespace) -> dict[str, str]:
     return {"field_order": args.field_order, "deinterlace": args.deinterlace,
-            "colour_matrix": args.colour_matrix}
+            "ivtc": args.ivtc, "colour_matrix": args.colour_matrix}
 
 
 def _check_same_conditioning(session: Any, project_path: Path, args: argparse.Namespace) -> None:
@@ -451,7 +452,7 @@ def _source_facts(info: Any) -> dict[str, Any]:
     return {
         "analysis": None if info.analysis is None else vars(info.analysis),
         "conditioning": {
-            **vars(cond),
+            **{k: v for k, v in vars(cond).items() if k != "telecine"},  # a long encoded map
             "stream_fps": None if cond.stream_fps is None else str(cond.stream_fps),
         },
     }
@@ -654,6 +655,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--deinterlace", default="auto", choices=DEINTERLACE_MODES,
                        help="double: one frame per field (25i -> 50p, the default for "
                        "interlaced video); single: one per picture; off: fields woven")
+        p.add_argument("--ivtc", default="auto", choices=IVTC_MODES,
+                       help="inverse telecine: telecined film (29.97i with 3:2 pulldown) back "
+                       "to its 23.976 film frames (default: when the analysis finds it)")
         p.add_argument("--colour-matrix", default="auto", choices=COLOUR_MATRICES,
                        help="how the source's colours are decoded (default: its tags, else "
                        "BT.601 for SD and BT.709 for HD)")

@@ -5,6 +5,7 @@ These are plain data so the project document can hold them; `media.probe` fills 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -45,6 +46,7 @@ class Analysis:
 
 DEINTERLACE_MODES = ("auto", "double", "single", "off")
 FIELD_ORDERS = ("auto", "tff", "bff", "progressive")
+IVTC_MODES = ("auto", "on", "off")
 COLOUR_MATRICES = ("auto", "bt601", "bt709")
 
 
@@ -52,14 +54,16 @@ COLOUR_MATRICES = ("auto", "bt601", "bt709")
 class Conditioning:
     """How the project's frames are made from the file's pictures: the first recipe stage.
 
-    The first three are the user's choices ("auto" follows the analysis); `mode`, `order`,
+    The first four are the user's choices ("auto" follows the analysis); `mode`, `order`,
     `matrix` and `full_range` are what they resolve to. `mode` is `progressive` (pictures as
-    they are), `double` (one frame per field), `single` (one frame per picture, deinterlaced).
+    they are), `double` (one frame per field), `single` (one frame per picture, deinterlaced)
+    or `ivtc` (telecined film back to its film frames, by `telecine`).
     `stream_fps`/`stream_frames` are the picture grid the frames are made from.
     """
 
     field_order: str = "auto"
     deinterlace: str = "auto"
+    ivtc: str = "auto"
     colour_matrix: str = "auto"
     mode: str = "progressive"
     order: str = "tff"
@@ -67,6 +71,7 @@ class Conditioning:
     full_range: bool = False
     stream_fps: Fraction | None = None  # None: the same as the project's grid
     stream_frames: int | None = None
+    telecine: str = ""  # ivtc: the film frames' fields (core.conditioning.encode_map)
 
     @property
     def fields_per_frame(self) -> int:
@@ -82,6 +87,9 @@ class Conditioning:
                                     "full_range": self.full_range}  # fmt: skip
         if self.mode != "progressive":
             stage.update(mode=self.mode, order=self.order, filter="bwdif")
+        if self.mode == "ivtc":
+            digest = hashlib.sha256(self.telecine.encode("ascii")).hexdigest()[:16]
+            stage.update(telecine=digest)
         return stage
 
 

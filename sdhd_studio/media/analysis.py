@@ -16,6 +16,7 @@ from av.video.stream import VideoStream
 
 from sdhd_studio.core.errors import FrameDecodeError
 from sdhd_studio.core.source import Analysis, VideoInfo
+from sdhd_studio.media.combing import comb_score
 from sdhd_studio.media.container import open_video
 from sdhd_studio.media.reader import FrameReader
 
@@ -80,18 +81,6 @@ def analyse(path: str, info: VideoInfo) -> Analysis:
         sampled=len(combs),
         **colour,
     )
-
-
-def comb_score(gray: np.ndarray, where: np.ndarray | None = None) -> float:
-    """log2 of detail between neighbouring lines (other field) over detail two lines apart
-    (same field), where given: about -1 for a progressive picture, above 0 when combed."""
-    mid = gray[2:-2]
-    inter = np.abs(mid - (gray[1:-3] + gray[3:-1]) / 2)
-    intra = np.abs(mid - (gray[:-4] + gray[4:]) / 2)
-    if where is not None:
-        mask = where[2:-2]
-        inter, intra = inter[mask], intra[mask]
-    return float(np.log2((inter.mean() + 0.5) / (intra.mean() + 0.5)))
 
 
 def _gray_or_none(reader: FrameReader, index: int) -> np.ndarray | None:

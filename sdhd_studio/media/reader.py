@@ -15,11 +15,13 @@ import numpy as np
 from av.video.frame import VideoFrame
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
+from sdhd_studio.core.conditioning import DEINTERLACE, decode_map
 from sdhd_studio.core.errors import FrameDecodeError, MediaError
 from sdhd_studio.core.source import Conditioning, VideoInfo
 from sdhd_studio.media.container import open_video
 from sdhd_studio.media.frame_index import frame_index
 from sdhd_studio.media.probe import grid_pictures, probe
+from sdhd_studio.media.telecine import other_picture, weave
 
 # Decoding on from where the decoder stands is preferred over a seek when it costs at most this
 # many pictures more than decoding from the keyframe (a seek also drops decoder state).
@@ -55,6 +57,7 @@ class FrameReader:
         self._stream.thread_type = "AUTO"
         self._rot90 = (-self.info.rotation // 90) % 4  # np.rot90 turns counter-clockwise
         self._deinterlace = _Deinterlacer(cond) if cond.mode != "progressive" else None
+        self._film = decode_map(cond.telecine) if cond.mode == "ivtc" else None
         # Decoded pictures by position; a deinterlaced picture needs its two neighbours.
         self._cache: OrderedDict[int, VideoFrame] = OrderedDict()
         self._cache_size = max(4 if self._deinterlace else 1, cache_size)
@@ -78,8 +81,29 @@ class FrameReader:
             return self._to_rgb(self._picture(int(self._grid[index]), index))
         made = self._made.get(index)
         if made is None:
-            made = self._conditioned(index)
+            made = self._film_frame(index) if self._film is not None else self._conditioned(index)
         return made.copy()
+
+    def _film_frame(self, index: int) -> np.ndarray:
+        """Film frame `index` of a telecined source: its two fields woven, or the picture
+        deinterlaced where the map says no two fields match (video-rate material)."""
+        assert self._film is not None and self._deinterlace is not None
+        pictures, codes = self._film
+        frame, code = int(pictures[index]), int(codes[index])
+        if code >= DEINTERLACE:
+            around = [f for f in (frame - 1, frame, frame + 1) if 0 <= f < len(self._grid)]
+            made = self._deinterlace(
+                [self._picture(int(self._grid[f]), index) for f in around], around.index(frame)
+            )[0]
+        else:
+            kept = self._picture(int(self._grid[frame]), index)
+            other = self._picture(int(self._grid[other_picture(frame, code, len(self._grid))]),
+                                  index)  # fmt: skip
+            made = weave(kept, other, self._conditioning.order)
+        image = self._made[index] = self._to_rgb(made)
+        while len(self._made) > 2 * self._cache_size:
+            self._made.popitem(last=False)
+        return image
 
     def _conditioned(self, index: int) -> np.ndarray:
         """Deinterlace the picture of frame `index` from exactly it and its neighbours on the

@@ -21,7 +21,7 @@ import numpy as np
 
 from sdhd_studio.core import edits
 from sdhd_studio.core.cancel import CancelToken
-from sdhd_studio.core.conditioning import condition
+from sdhd_studio.core.conditioning import condition, wants_ivtc
 from sdhd_studio.core.errors import MediaError, SdhdError
 from sdhd_studio.core.folder import SUFFIX, ProjectFolder
 from sdhd_studio.core.history import History
@@ -32,6 +32,7 @@ from sdhd_studio.media.fingerprint import check_source, fingerprint
 from sdhd_studio.media.images import read_mask
 from sdhd_studio.media.probe import probe
 from sdhd_studio.media.reader import FrameReader
+from sdhd_studio.media.telecine import telecine_map
 from sdhd_studio.ml import registry
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.cache import FrameCache
@@ -72,12 +73,21 @@ class Session:
         """Probe and analyse `source_path` and start a project for it (default: ./NAME.sdhd).
 
         `conditioning` holds the choices of `core.conditioning.condition` (field_order,
-        deinterlace, colour_matrix); those left out are "auto".
+        deinterlace, ivtc, colour_matrix); those left out are "auto". Telecined film is
+        field-matched here, once (one pass over the file).
         """
         source_path = Path(source_path).absolute()
         info = probe(source_path)
         info = dataclasses.replace(info, analysis=analyse(str(source_path), info))
-        info = condition(info, **conditioning)
+        chosen = {name: conditioning.get(name, "auto")
+                  for name in ("field_order", "deinterlace", "ivtc")}  # fmt: skip
+        telecine = ""
+        if wants_ivtc(info, **chosen):
+            order = chosen["field_order"]
+            if order == "auto":
+                order = info.analysis.field_order if info.analysis else "tff"
+            telecine = telecine_map(str(source_path), info, order)
+        info = condition(info, **conditioning, telecine=telecine)
         source = Source(str(source_path), fingerprint(source_path), info)
         project = edits.new_project(source, output, settings)
         _check_backends(project)

@@ -7,7 +7,7 @@ import numpy as np
 from source_clips import PAL_FIELDS
 
 from sdhd_studio.cli.main import main
-from sdhd_studio.media.analysis import comb_score
+from sdhd_studio.media.combing import comb_score
 from sdhd_studio.media.probe import probe
 from sdhd_studio.media.reader import FrameReader
 
@@ -63,3 +63,13 @@ def test_rerun_with_other_conditioning_is_refused(tapes, tmp_path, capsys):
                         "--deinterlace", "single")  # fmt: skip
     assert code == 1
     assert "was made with --deinterlace auto" in err and not out.exists()
+
+
+def test_telecined_film_comes_back_to_film_rate_unless_told_not_to(tapes, tmp_path, capsys):
+    for flags, frames, fps in (((), 24, "24000/1001"), (("--ivtc", "off"), 60, "60000/1001")):
+        project = tmp_path / f"film{len(flags)}.sdhd"
+        code, _, err = sdhd(capsys, "new", tapes("film_mpg"), "-o", project, *flags)
+        assert code == 0, err
+        code, out, _ = sdhd(capsys, "info", project, "--json")
+        source = json.loads(out.strip().splitlines()[-1])["source"]
+        assert (source["frames"], source["fps"]) == (frames, fps)

@@ -12,7 +12,8 @@ from clips import run_ffmpeg
 
 from sdhd_studio.core.conditioning import condition
 from sdhd_studio.core.errors import SettingError
-from sdhd_studio.media.analysis import analyse, comb_score
+from sdhd_studio.media.analysis import analyse
+from sdhd_studio.media.combing import comb_score
 from sdhd_studio.media.probe import probe
 from sdhd_studio.media.quality import psnr
 from sdhd_studio.media.reader import FrameReader
