@@ -78,6 +78,16 @@ def telecine_with_breaks(film: Path, video: Path, path: Path) -> Path:
     return path
 
 
+def order_change(truth: Path, path: Path) -> Path:
+    """The truth woven top field first, then again bottom field first, in one stream flagged
+    top first throughout: two captures edited together."""
+    graph = ("[0]split[x][y];[x]interlace=scan=tff:lowpass=off[a];"
+             "[y]interlace=scan=bff:lowpass=off[b];[a][b]concat=n=2,setfield=tff[v]")
+    run_ffmpeg("-i", str(truth), "-filter_complex", graph, "-map", "[v]", *MPEG2, "-f", "dvd",
+               str(path))  # fmt: skip
+    return path
+
+
 def remux(source: Path, path: Path, *args: str) -> Path:
     """`source`'s streams copied into another container."""
     run_ffmpeg("-i", str(source), "-c", "copy", *args, str(path))
@@ -120,6 +130,7 @@ class Tapes:
         "h264_ts": ("h264.ts", "pal", "h264"),
         "film_mpg": ("film.mpg", "film", "telecine"),
         "breaks_mpg": ("breaks.mpg", "film", "breaks"),
+        "order_change_mpg": ("order_change.mpg", "pal", "order_change"),
     }
     TRUTHS = {
         "pal": (PAL, PAL_FIELDS, "50"),
@@ -160,6 +171,8 @@ class Tapes:
             return interlace(truth, path, "tff", "-c:v", "mjpeg", "-q:v", "3")
         if how == "h264":
             return interlace(truth, path, "tff", *H264_INTERLACED)
+        if how == "order_change":
+            return order_change(truth, path)
         if how == "breaks":
             return telecine_with_breaks(truth, self.truth("ntsc"), path)
         return telecine(truth, path, *MPEG2, "-f", "dvd")

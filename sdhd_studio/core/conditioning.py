@@ -60,7 +60,7 @@ def condition(
     stream_fps = before.stream_fps or info.fps
     stream_frames = before.stream_frames or info.frame_count
     analysis = info.analysis
-    order = _field_order(info, field_order)
+    order = resolve_field_order(info, field_order)
     mode = "progressive"
     if wants_ivtc(info, field_order=field_order, deinterlace=deinterlace, ivtc=ivtc):
         if not telecine:
@@ -102,7 +102,9 @@ def condition(
 
 def wants_ivtc(info: VideoInfo, *, field_order: str, deinterlace: str, ivtc: str) -> bool:
     """Whether these choices bring the source back to film frames (which needs its map)."""
-    if ivtc == "off" or deinterlace == "off" or _field_order(info, field_order) == "progressive":
+    if ivtc == "off" or deinterlace == "off":
+        return False
+    if resolve_field_order(info, field_order) == "progressive":
         return False
     # Film with video-rate parts ("mixed" with a cadence) too: the video parts are deinterlaced.
     return ivtc == "on" or (info.analysis is not None and info.analysis.cadence == "3:2")
@@ -121,10 +123,17 @@ def decode_map(text: str) -> tuple[np.ndarray, np.ndarray]:
     return np.cumsum(data[0]), data[1].copy()
 
 
-def _field_order(info: VideoInfo, choice: str) -> str:
+def resolve_field_order(info: VideoInfo, choice: str) -> str:
     if choice != "auto":
         return choice
-    return info.analysis.field_order if info.analysis is not None else "progressive"
+    if info.analysis is None:
+        return "progressive"
+    if info.analysis.field_order == "changes":
+        raise SettingError(
+            "the field order changes partway through the source (top field first in places, "
+            "bottom first in others); choose one with --field-order tff or bff"
+        )
+    return info.analysis.field_order
 
 
 def _standard_matrix(info: VideoInfo) -> str:

@@ -26,7 +26,8 @@ class Analysis:
 
     `scan` is progressive, interlaced, telecined or mixed, judged from combing in a sample of
     frames (flags are often wrong both ways); `field_order` is tff/bff as the fields' motion
-    says (the flags when the pictures cannot tell), `flagged_order` what the stream claims.
+    says (the flags when the pictures cannot tell; `changes` when parts disagree),
+    `flagged_order` what the stream claims.
     Colour is as tagged, else the standard for the size: SD is BT.601 of its line system, HD
     BT.709; `colour_tagged` says which.
     """

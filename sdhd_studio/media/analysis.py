@@ -45,12 +45,13 @@ def analyse(path: str, info: VideoInfo) -> Analysis:
     flagged, colour = _stream_facts(path, info)
     combs: list[float] = []
     pattern_runs: list[list[bool | None]] = []
-    tff_err = bff_err = 0.0
+    errors: list[tuple[float, float]] = []  # per run: how far from smooth top / bottom first
     with FrameReader(path, info, cache_size=2) as reader:
         for start in _run_starts(info.frame_count):
             grays = [_gray_or_none(reader, i) for i in range(start, start + RUN_LENGTH)
                      if i < info.frame_count]  # fmt: skip
             run: list[bool | None] = []  # combed?, None where nothing moved (or unreadable)
+            tff_err = bff_err = 0.0
             for prev, cur in zip(grays, grays[1:], strict=False):
                 if prev is None or cur is None:
                     run.append(None)
@@ -65,13 +66,9 @@ def analyse(path: str, info: VideoInfo) -> Analysis:
                 t, b = _field_errors(prev, cur)
                 tff_err, bff_err = tff_err + t, bff_err + b
             pattern_runs.append(run)
+            errors.append((tff_err, bff_err))
     scan, cadence = _scan_type(pattern_runs)
-    if scan == "progressive":
-        order = "progressive"
-    elif abs(tff_err - bff_err) > _ORDER_MARGIN * max(tff_err, bff_err):
-        order = "tff" if tff_err < bff_err else "bff"
-    else:
-        order = flagged if flagged in ("tff", "bff") else "tff"
+    order = "progressive" if scan == "progressive" else _field_order(errors, flagged)
     return Analysis(
         scan=scan,
         field_order=order,
@@ -90,6 +87,23 @@ def _gray_or_none(reader: FrameReader, index: int) -> np.ndarray | None:
     except FrameDecodeError:
         return None
     return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _field_order(errors: list[tuple[float, float]], flagged: str) -> str:
+    """tff or bff as the fields' motion says; `changes` when some runs clearly say one and
+    others the other (an edit of differently captured material); the flags if it cannot tell."""
+    said = {_clear_order(t, b) for t, b in errors} - {""}
+    if len(said) > 1:
+        return "changes"
+    tff = sum(t for t, _ in errors)
+    bff = sum(b for _, b in errors)
+    return _clear_order(tff, bff) or (flagged if flagged in ("tff", "bff") else "tff")
+
+
+def _clear_order(tff: float, bff: float) -> str:
+    if abs(tff - bff) <= _ORDER_MARGIN * max(tff, bff, 1e-6):
+        return ""
+    return "tff" if tff < bff else "bff"
 
 
 def _run_starts(count: int) -> list[int]:

@@ -6,6 +6,7 @@ Demuxing reads packet headers only, so it is fast even for long files; the resul
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ class FrameIndex:
         pos = int(np.searchsorted(self.pts, pts))
         return pos if pos < len(self.pts) and self.pts[pos] == pts else None
 
+
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _cache: dict[tuple[str, int, int], FrameIndex] = {}
@@ -107,8 +110,9 @@ def _build(path: str) -> FrameIndex:
                 raise MediaError(f"{path} could not be read ({exc.strerror})") from exc
         if not pts:
             raise MediaError(f"{path} has no frames: its video stream is empty")
-        order = np.unique(np.asarray(pts, dtype=np.int64))
+        order = _without_cut_off_tail(path, np.unique(np.asarray(pts, dtype=np.int64)))
         key_pts = np.unique(np.asarray(list(keys), dtype=np.int64))
+        key_pts = key_pts[key_pts <= order[-1]]
         keyframes = np.searchsorted(order, key_pts)
         key_dts = np.asarray([keys[int(t)] for t in key_pts], dtype=np.int64)
         if not len(keyframes):
@@ -126,6 +130,29 @@ def _build(path: str) -> FrameIndex:
         )
     finally:
         container.close()
+
+
+# A file cut off mid-GOP ends with reference pictures whose B-pictures (shown before them) never
+# arrived: a gap of more than this many steps among the last _TAIL pictures.
+_GAP = 1.5
+_TAIL = 3
+
+
+def _without_cut_off_tail(path: str, order: np.ndarray) -> np.ndarray:
+    """`order` without the pictures after a gap at its very end, which a cut-off GOP leaves
+    (the last of them is usually cut short too); the rest of the file stays usable."""
+    if len(order) < 2 * _TAIL + 2:
+        return order
+    steps = np.diff(order)
+    usual = float(np.median(steps))
+    tail = steps[-_TAIL:]
+    gaps = np.flatnonzero(tail > _GAP * usual)
+    if not len(gaps) or float(np.ptp(steps[:-_TAIL])) > 0.1 * usual:
+        return order  # no gap, or variable-rate video where gaps are normal
+    keep = len(order) - _TAIL + int(gaps[0])
+    log.warning("%s ends in the middle of a group of pictures (cut off?): its last %d "
+                "picture(s) are left out", path, len(order) - keep)  # fmt: skip
+    return order[:keep]
 
 
 def _frame_step(

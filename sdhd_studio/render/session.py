@@ -21,7 +21,7 @@ import numpy as np
 
 from sdhd_studio.core import edits
 from sdhd_studio.core.cancel import CancelToken
-from sdhd_studio.core.conditioning import condition, wants_ivtc
+from sdhd_studio.core.conditioning import condition, resolve_field_order, wants_ivtc
 from sdhd_studio.core.errors import MediaError, SdhdError
 from sdhd_studio.core.folder import SUFFIX, ProjectFolder
 from sdhd_studio.core.history import History
@@ -83,9 +83,7 @@ class Session:
                   for name in ("field_order", "deinterlace", "ivtc")}  # fmt: skip
         telecine = ""
         if wants_ivtc(info, **chosen):
-            order = chosen["field_order"]
-            if order == "auto":
-                order = info.analysis.field_order if info.analysis else "tff"
+            order = resolve_field_order(info, chosen["field_order"])
             telecine = telecine_map(str(source_path), info, order)
         info = condition(info, **conditioning, telecine=telecine)
         source = Source(str(source_path), fingerprint(source_path), info)

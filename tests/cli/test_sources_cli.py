@@ -73,3 +73,14 @@ def test_telecined_film_comes_back_to_film_rate_unless_told_not_to(tapes, tmp_pa
         code, out, _ = sdhd(capsys, "info", project, "--json")
         source = json.loads(out.strip().splitlines()[-1])["source"]
         assert (source["frames"], source["fps"]) == (frames, fps)
+
+
+def test_a_field_order_change_is_named_and_an_override_gets_past_it(tapes, tmp_path, capsys):
+    project = tmp_path / "change.sdhd"
+    code, _, err = sdhd(capsys, "new", tapes("order_change_mpg"), "-o", project)
+    assert code == 1
+    assert "field order changes partway" in err and "--field-order" in err
+    assert len(err.strip().splitlines()) == 1 and not project.exists()
+    code, _, err = sdhd(capsys, "new", tapes("order_change_mpg"), "-o", project,
+                        "--field-order", "tff")  # fmt: skip
+    assert code == 0, err

@@ -3,6 +3,7 @@ pixels however it is reached (sequentially, by seek, after a seek that lands lat
 
 import random
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,3 +46,18 @@ def test_every_picture_the_same_however_reached(tapes, name):
     with FrameReader(path, cache_size=1) as reader:
         for index in order:
             assert np.array_equal(reader.read(index), truth[index]), index
+
+
+def test_a_file_cut_off_mid_gop_keeps_every_whole_picture(tapes, tmp_path, caplog):
+    whole = Path(tapes("pal_mpg")).read_bytes()
+    cut = tmp_path / "cut.mpg"
+    cut.write_bytes(whole[: len(whole) * 6 // 10])
+    info = probe(str(cut))
+    assert "ends in the middle of a group of pictures" in caplog.text
+    assert not info.vfr and info.fps == 25
+    truth = source_clips.decoded(tapes("pal_mpg"))
+    with FrameReader(str(cut)) as reader:
+        frames = [frame for _, frame in reader.frames()]
+        assert 10 < len(frames) < 25
+        assert all(np.array_equal(a, b) for a, b in zip(frames, truth, strict=False))
+        assert np.array_equal(reader.read(len(frames) - 1), truth[len(frames) - 1])
