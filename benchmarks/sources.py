@@ -1,10 +1,13 @@
-"""Deinterlacing against a progressive ground truth: the project's conditioned frames beside
-ffmpeg's `bwdif=mode=send_field` and plain weaving, PSNR (RGB, at SD size) and frames/s.
+"""Source conditioning against a progressive ground truth: the project's conditioned frames
+beside ffmpeg's `bwdif=mode=send_field` (interlaced) or `fieldmatch,decimate` (telecined) and
+plain weaving, PSNR (RGB, at SD size) and frames/s.
 
-The truth is the bundled sample taken as field-rate video (each picture one field time); the
-sources are woven from it and encoded as a PAL DVD stream (MPEG-2 PS, 25i top field first) and
-an NTSC DV AVI (29.97i bottom field first). Both sides decode the same file to RGB frames at
-field rate; ffmpeg writes raw RGB to a pipe, which is timed as its whole run.
+The truth is the bundled sample taken as field-rate video (each picture one field time), or as
+23.976p film; the sources are woven from it and encoded as a PAL DVD stream (MPEG-2 PS, 25i
+top field first), an NTSC DV AVI (29.97i bottom field first) and 3:2 telecined NTSC film
+(MPEG-2 PS). Both sides decode the same file to RGB frames; ffmpeg writes raw RGB to a pipe
+and is timed over its whole run; ours is timed from probe to the last frame, the analysis and
+(for film) the field-matching pass included.
 
     python benchmarks/sources.py [--seconds 4] [--runs 3]
 """
@@ -27,18 +30,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the cl
 import source_clips  # noqa: E402
 from _common import median  # noqa: E402
 
-from sdhd_studio.core.conditioning import condition  # noqa: E402
+from sdhd_studio.core.conditioning import condition, wants_ivtc  # noqa: E402
 from sdhd_studio.media.analysis import analyse  # noqa: E402
 from sdhd_studio.media.ffmpeg import ffmpeg_exe  # noqa: E402
 from sdhd_studio.media.probe import probe  # noqa: E402
 from sdhd_studio.media.quality import psnr  # noqa: E402
 from sdhd_studio.media.reader import FrameReader  # noqa: E402
+from sdhd_studio.media.telecine import telecine_map  # noqa: E402
 
 
 def ours(path: str) -> tuple[list[np.ndarray], float]:
     t0 = time.perf_counter()
     info = probe(path)
-    info = condition(dataclasses.replace(info, analysis=analyse(path, info)))
+    info = dataclasses.replace(info, analysis=analyse(path, info))
+    film = wants_ivtc(info, field_order="auto", deinterlace="auto", ivtc="auto")
+    info = condition(info, telecine=telecine_map(path, info, "tff") if film else "")
     with FrameReader(path, info) as reader:
         frames = [frame for _, frame in reader.frames()]
     return frames, time.perf_counter() - t0
@@ -73,26 +79,37 @@ def main() -> None:
              (*source_clips.MPEG2, "-f", "dvd")),
             ("NTSC DV AVI 29.97i bff", source_clips.NTSC, "60000/1001", "bff", "tape.avi",
              source_clips.DV),
+            ("NTSC film 3:2 telecined, MPEG-2 PS", source_clips.NTSC, "24000/1001", "film",
+             "film.mpg", (*source_clips.MPEG2, "-f", "dvd")),
         ]  # fmt: skip
         for label, size, rate, order, name, codec in cases:
-            fields = round(args.seconds * Fraction(rate))
-            fields -= fields % 2
-            truth_path = source_clips.make_truth(folder / f"{order}.mkv", size, fields, rate)
-            path = str(source_clips.interlace(truth_path, folder / name, order, *codec))
+            frames = round(args.seconds * Fraction(rate))
+            frames -= frames % (4 if order == "film" else 2)
+            truth_path = source_clips.make_truth(folder / f"{order}.mkv", size, frames, rate)
+            if order == "film":
+                path = str(source_clips.telecine(truth_path, folder / name, *codec))
+                reference = ("ffmpeg fieldmatch,decimate", "fieldmatch=order=tff,decimate")
+                weave = None  # 30 pictures a second against 24 film frames: no like for like
+            else:
+                path = str(source_clips.interlace(truth_path, folder / name, order, *codec))
+                reference = ("ffmpeg bwdif=mode=send_field",
+                             f"bwdif=mode=send_field:parity={order}")  # fmt: skip
+                weave = [f for f in source_clips.bt601_frames(path) for _ in range(2)]
             truth = source_clips.bt601_frames(truth_path)
-            weave = [f for f in source_clips.bt601_frames(path) for _ in range(2)]
             results = {}
             for who, run in (
-                ("sdhd (bwdif, auto)", lambda p=path: ours(p)),
-                ("ffmpeg bwdif=mode=send_field",
-                 lambda p=path, s=size, o=order: ffmpeg(p, s, f"bwdif=mode=send_field:parity={o}")),
-            ):  # fmt: skip
+                ("sdhd (auto)", lambda p=path: ours(p)),
+                (reference[0], lambda p=path, s=size, vf=reference[1]: ffmpeg(p, s, vf)),
+            ):
                 times = []
                 for _ in range(args.runs):
-                    frames, seconds = run()
+                    frames_out, seconds = run()
                     times.append(seconds)
-                results[who] = (score(frames, truth), len(frames) / median(times), len(frames))
-            results["weave (no deinterlacing)"] = (score(weave, truth), float("nan"), len(weave))
+                results[who] = (score(frames_out, truth), len(frames_out) / median(times),
+                                len(frames_out))  # fmt: skip
+            if weave is not None:
+                results["weave (no deinterlacing)"] = (score(weave, truth), float("nan"),
+                                                       len(weave))  # fmt: skip
             rows.append((label, results))
     print("| source | method | frames | PSNR vs truth (dB) | frames/s |")
     print("|---|---|---|---|---|")
