@@ -52,6 +52,18 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_source(args: argparse.Namespace) -> int:
+    session = _open(args.project)
+    chosen = {k: v for k, v in _conditioning(args).items() if v is not None}
+    if chosen:
+        session.set_source_frames(chosen)
+    info = _info(session)
+    _report(args, info["source"], f"{info['source']['frames']} frames at "
+            f"{info['source']['fps']} fps; keyframes at "
+            f"{_format_list([kf['frame'] for kf in info['keyframes']]) or 'none'}")
+    return 0
+
+
 def cmd_keyframe_auto(args: argparse.Namespace) -> int:
     session = _open(args.project)
     frames = session.add_keyframes(args.every, at_cuts=not args.no_cuts)
@@ -648,17 +660,17 @@ def _parser() -> argparse.ArgumentParser:
                        "keyframes (default lanczos)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a render setting")
 
-    def source_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--field-order", default="auto", choices=FIELD_ORDERS,
+    def source_args(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
+        p.add_argument("--field-order", default=default, choices=FIELD_ORDERS,
                        help="interlaced fields: top or bottom first, or progressive (default: "
                        "as the pictures show)")
-        p.add_argument("--deinterlace", default="auto", choices=DEINTERLACE_MODES,
+        p.add_argument("--deinterlace", default=default, choices=DEINTERLACE_MODES,
                        help="double: one frame per field (25i -> 50p, the default for "
                        "interlaced video); single: one per picture; off: fields woven")
-        p.add_argument("--ivtc", default="auto", choices=IVTC_MODES,
+        p.add_argument("--ivtc", default=default, choices=IVTC_MODES,
                        help="inverse telecine: telecined film (29.97i with 3:2 pulldown) back "
                        "to its 23.976 film frames (default: when the analysis finds it)")
-        p.add_argument("--colour-matrix", default="auto", choices=COLOUR_MATRICES,
+        p.add_argument("--colour-matrix", default=default, choices=COLOUR_MATRICES,
                        help="how the source's colours are decoded (default: its tags, else "
                        "BT.601 for SD and BT.709 for HD)")
 
@@ -689,6 +701,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("info", cmd_info, "show a project's source, output and keyframes")
     p.add_argument("project")
+
+    p = command("source", cmd_source, "change how the source's frames are made (fields, "
+                "telecine, colour); keyframes, masks and cuts keep their times")
+    p.add_argument("project")
+    source_args(p, default=None)
 
     p = command("status", cmd_status, "count frames per state and list what needs rendering")
     p.add_argument("project")

@@ -26,7 +26,7 @@ from sdhd_studio.core.errors import MediaError, SdhdError
 from sdhd_studio.core.folder import SUFFIX, ProjectFolder
 from sdhd_studio.core.history import History
 from sdhd_studio.core.project import OutputSettings, Project
-from sdhd_studio.core.source import Source
+from sdhd_studio.core.source import Source, VideoInfo
 from sdhd_studio.media.analysis import analyse
 from sdhd_studio.media.fingerprint import check_source, fingerprint
 from sdhd_studio.media.images import read_mask
@@ -78,14 +78,7 @@ class Session:
         """
         source_path = Path(source_path).absolute()
         info = probe(source_path)
-        info = dataclasses.replace(info, analysis=analyse(str(source_path), info))
-        chosen = {name: conditioning.get(name, "auto")
-                  for name in ("field_order", "deinterlace", "ivtc")}  # fmt: skip
-        telecine = ""
-        if wants_ivtc(info, **chosen):
-            order = resolve_field_order(info, chosen["field_order"])
-            telecine = telecine_map(str(source_path), info, order)
-        info = condition(info, **conditioning, telecine=telecine)
+        info = _conditioned(str(source_path), info, conditioning)
         source = Source(str(source_path), fingerprint(source_path), info)
         project = edits.new_project(source, output, settings)
         _check_backends(project)
@@ -165,6 +158,15 @@ class Session:
         autosaved = dataclasses.replace(autosaved, source=self.project.source)
         self.history.apply("Restore autosave", lambda project: autosaved)
         return True
+
+    def set_source_frames(self, conditioning: Mapping[str, str]) -> Project:
+        """Condition the source anew with these choices (the others as they were), one
+        undoable edit; keyframes, masks and cuts keep their times."""
+        current = self.project.source.info.conditioning
+        chosen = {name: conditioning.get(name, getattr(current, name))
+                  for name in ("field_order", "deinterlace", "ivtc", "colour_matrix")}  # fmt: skip
+        info = _conditioned(self.project.source.path, self.project.source.info, chosen)
+        return self.edit("Source frames", edits.set_source_frames, info)
 
     def edit(self, label: str, edit: Callable[..., Project], *args: Any, **kwargs: Any) -> Project:
         """Apply one undoable edit and save the project."""
@@ -367,6 +369,22 @@ _BACKEND_SETTINGS = {
     "upscaler": "upscale", "fast_upscaler": "upscale", "inpainter": "inpaint",
     "interpolator": "interpolate",
 }
+
+
+def _conditioned(path: str, info: VideoInfo, conditioning: Mapping[str, str]) -> VideoInfo:
+    """`info` analysed (once) and conditioned by these choices; telecined film is
+    field-matched here (one pass over the file) unless its map is already known."""
+    if info.analysis is None:
+        info = dataclasses.replace(info, analysis=analyse(path, info))
+    chosen = {name: conditioning.get(name, "auto")
+              for name in ("field_order", "deinterlace", "ivtc")}  # fmt: skip
+    telecine = ""
+    if wants_ivtc(info, **chosen):
+        order = resolve_field_order(info, chosen["field_order"])
+        known = info.conditioning
+        same = known.mode == "ivtc" and known.order == order
+        telecine = known.telecine if same else telecine_map(path, info, order)
+    return condition(info, **conditioning, telecine=telecine)
 
 
 def _check_backends(project: Project) -> None:

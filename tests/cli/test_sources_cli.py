@@ -4,6 +4,7 @@ import json
 
 import clips
 import numpy as np
+from PIL import Image
 from source_clips import PAL_FIELDS
 
 from sdhd_studio.cli.main import main
@@ -84,3 +85,30 @@ def test_a_field_order_change_is_named_and_an_override_gets_past_it(tapes, tmp_p
     code, _, err = sdhd(capsys, "new", tapes("order_change_mpg"), "-o", project,
                         "--field-order", "tff")  # fmt: skip
     assert code == 0, err
+
+
+def test_changing_the_mode_keeps_keyframes_masks_and_cuts_at_their_times(tapes, tmp_path,
+                                                                          capsys):
+    project = tmp_path / "tape.sdhd"
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.full((576, 720), 255, np.uint8)).save(mask)
+    assert sdhd(capsys, "new", tapes("pal_mpg"), "-o", project)[0] == 0  # 50 frames at 50 fps
+    sdhd(capsys, "keyframe", "set", project, 20, "--set", "sharpen=0.5")
+    sdhd(capsys, "keyframe", "set", project, 21, "--set", "sharpen=0.7")
+    sdhd(capsys, "cut", "set", project, 30)
+    assert sdhd(capsys, "mask", "set", project, 10, mask, "--until", 40)[0] == 0
+
+    def state():
+        info = json.loads(sdhd(capsys, "info", project, "--json")[1].strip().splitlines()[-1])
+        return (info["source"]["frames"], [(k["frame"], k["settings"]) for k in info["keyframes"]],
+                info["cuts"], [(m["frame"], m["end"]) for m in info["masks"]])
+
+    before = state()
+    code, out, err = sdhd(capsys, "source", project, "--deinterlace", "single")
+    assert code == 0, err
+    # 25 frames a second now: the two keyframes meet on frame 10 (the later one wins).
+    assert state() == (25, [(10, {"sharpen": 0.7})], [15], [(5, 20)])
+    assert sdhd(capsys, "source", project, "--deinterlace", "auto")[0] == 0
+    frames, keyframes, cuts, masks = state()
+    assert (frames, cuts, masks) == (before[0], before[2], before[3])
+    assert keyframes == [(20, {"sharpen": 0.7})]
