@@ -28,8 +28,10 @@ _MOTION = 8.0
 _MIN_MOVING = 0.005
 # Comb scores above this are combed frames (log2 of inter-field over intra-field detail).
 _COMBED = 0.0
-# Field orders closer than this (relative) cannot be told apart; the flags decide.
+# Field orders whose errors differ by less than this (log ratio, median over moving pairs)
+# cannot be told apart: the flags decide. A run says an order firmly beyond _FIRM_ORDER.
 _ORDER_MARGIN = 0.05
+_FIRM_ORDER = 0.15
 
 _FIRST_PACKETS = 120  # packets tried for a first picture to read colour tags from
 # AVFieldOrder: 1 progressive, 2 top first, 3 bottom first, 4/5 top/bottom coded first.
@@ -45,13 +47,13 @@ def analyse(path: str, info: VideoInfo) -> Analysis:
     flagged, colour = _stream_facts(path, info)
     combs: list[float] = []
     pattern_runs: list[list[bool | None]] = []
-    errors: list[tuple[float, float]] = []  # per run: how far from smooth top / bottom first
+    leanings: list[list[float]] = []  # per run, per moving pair: log(tff error / bff error)
     with FrameReader(path, info, cache_size=2) as reader:
         for start in _run_starts(info.frame_count):
             grays = [_gray_or_none(reader, i) for i in range(start, start + RUN_LENGTH)
                      if i < info.frame_count]  # fmt: skip
             run: list[bool | None] = []  # combed?, None where nothing moved (or unreadable)
-            tff_err = bff_err = 0.0
+            leaning: list[float] = []
             for prev, cur in zip(grays, grays[1:], strict=False):
                 if prev is None or cur is None:
                     run.append(None)
@@ -64,11 +66,11 @@ def analyse(path: str, info: VideoInfo) -> Analysis:
                 combs.append(score)
                 run.append(score > _COMBED)
                 t, b = _field_errors(prev, cur)
-                tff_err, bff_err = tff_err + t, bff_err + b
+                leaning.append(float(np.log((t + 0.01) / (b + 0.01))))
             pattern_runs.append(run)
-            errors.append((tff_err, bff_err))
+            leanings.append(leaning)
     scan, cadence = _scan_type(pattern_runs)
-    order = "progressive" if scan == "progressive" else _field_order(errors, flagged)
+    order = "progressive" if scan == "progressive" else _field_order(leanings, flagged)
     return Analysis(
         scan=scan,
         field_order=order,
@@ -89,21 +91,22 @@ def _gray_or_none(reader: FrameReader, index: int) -> np.ndarray | None:
     return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def _field_order(errors: list[tuple[float, float]], flagged: str) -> str:
-    """tff or bff as the fields' motion says; `changes` when some runs clearly say one and
-    others the other (an edit of differently captured material); the flags if it cannot tell."""
-    said = {_clear_order(t, b) for t, b in errors} - {""}
-    if len(said) > 1:
+def _field_order(leanings: list[list[float]], flagged: str) -> str:
+    """tff or bff as the fields' motion says (the median over moving pairs, so a scene cut
+    inside a run does not sway it); `changes` when some runs say one firmly and others the
+    other (material captured both ways, edited together); the flags if it cannot tell."""
+    firm = {_order_of(run, _FIRM_ORDER) for run in leanings if len(run) >= 4} - {""}
+    if len(firm) > 1:
         return "changes"
-    tff = sum(t for t, _ in errors)
-    bff = sum(b for _, b in errors)
-    return _clear_order(tff, bff) or (flagged if flagged in ("tff", "bff") else "tff")
+    every = [x for run in leanings for x in run]
+    return _order_of(every, _ORDER_MARGIN) or (flagged if flagged in ("tff", "bff") else "tff")
 
 
-def _clear_order(tff: float, bff: float) -> str:
-    if abs(tff - bff) <= _ORDER_MARGIN * max(tff, bff, 1e-6):
+def _order_of(leaning: list[float], margin: float) -> str:
+    if not leaning:
         return ""
-    return "tff" if tff < bff else "bff"
+    middle = float(np.median(leaning))
+    return "" if abs(middle) <= margin else "tff" if middle < 0 else "bff"
 
 
 def _run_starts(count: int) -> list[int]:
@@ -117,10 +120,13 @@ def _field_errors(prev: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     """How far each field order is from smooth motion over two pictures.
 
     Top first, the bottom field lies in time between its own top field and the next one's;
-    bottom first, the top field lies between the two bottom fields.
+    bottom first, the top field lies between the two bottom fields. Bottom fields are first
+    brought to the top field's lines (half a line up), so vertical motion favours neither.
     """
     rows = min(prev.shape[0], cur.shape[0]) // 2 * 2
-    t0, b0, t1, b1 = prev[0:rows:2], prev[1:rows:2], cur[0:rows:2], cur[1:rows:2]
+    t0, t1 = prev[2:rows:2], cur[2:rows:2]
+    b0 = (prev[1 : rows - 2 : 2] + prev[3:rows:2]) / 2
+    b1 = (cur[1 : rows - 2 : 2] + cur[3:rows:2]) / 2
     tff = float(np.abs(b0 - (t0 + t1) / 2).mean())
     bff = float(np.abs(t0 - (b0 + b1) / 2).mean())
     return tff, bff
