@@ -1,13 +1,13 @@
 """Source conditioning against a progressive ground truth: the project's conditioned frames
 beside ffmpeg's `bwdif=mode=send_field` (interlaced) or `fieldmatch,decimate` (telecined) and
-plain weaving, PSNR (RGB, at SD size) and frames/s.
+plain weaving, PSNR (RGB, at SD size, every side's pictures turned into RGB the same way) and
+frames/s.
 
 The truth is the bundled sample taken as field-rate video (each picture one field time), or as
 23.976p film; the sources are woven from it and encoded as a PAL DVD stream (MPEG-2 PS, 25i
 top field first), an NTSC DV AVI (29.97i bottom field first) and 3:2 telecined NTSC film
-(MPEG-2 PS). Both sides decode the same file to RGB frames; ffmpeg writes raw RGB to a pipe
-and is timed over its whole run; ours is timed from probe to the last frame, the analysis and
-(for film) the field-matching pass included.
+(MPEG-2 PS). ffmpeg is timed over its whole run writing raw pictures to a file; ours from
+probe to the last RGB frame, the analysis and (for film) the field-matching pass included.
 
     python benchmarks/sources.py [--seconds 4] [--runs 3]
 """
@@ -35,31 +35,33 @@ from sdhd_studio.media.analysis import analyse  # noqa: E402
 from sdhd_studio.media.ffmpeg import ffmpeg_exe  # noqa: E402
 from sdhd_studio.media.probe import probe  # noqa: E402
 from sdhd_studio.media.quality import psnr  # noqa: E402
-from sdhd_studio.media.reader import FrameReader  # noqa: E402
 from sdhd_studio.media.telecine import telecine_map  # noqa: E402
+from sdhd_studio.render.sources import open_reader  # noqa: E402
 
 
-def ours(path: str) -> tuple[list[np.ndarray], float]:
+def ours(path: str, deinterlace: str = "auto") -> tuple[list[np.ndarray], float]:
     t0 = time.perf_counter()
     info = probe(path)
     info = dataclasses.replace(info, analysis=analyse(path, info))
     film = wants_ivtc(info, field_order="auto", deinterlace="auto", ivtc="auto")
-    info = condition(info, telecine=telecine_map(path, info, "tff") if film else "")
-    with FrameReader(path, info) as reader:
+    info = condition(info, deinterlace=deinterlace,
+                     telecine=telecine_map(path, info, "tff") if film else "")  # fmt: skip
+    with open_reader(path, info) as reader:
         frames = [frame for _, frame in reader.frames()]
     return frames, time.perf_counter() - t0
 
 
-def ffmpeg(path: str, size: tuple[int, int], vf: str) -> tuple[list[np.ndarray], float]:
+def ffmpeg(path: str, vf: str, out: Path) -> tuple[list[np.ndarray], float]:
+    """ffmpeg's filter, timed while it writes raw pictures in their own pixel format; they are
+    turned into RGB the way ours are (not timed), so only the filters differ."""
     t0 = time.perf_counter()
-    raw = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-i", path, "-vf", vf, "-f", "rawvideo",
-         "-pix_fmt", "rgb24", "-"],
-        check=True, capture_output=True,
-    ).stdout  # fmt: skip
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y", "-i", path, "-vf", vf, "-c:v", "rawvideo",
+         "-f", "nut", str(out)],
+        check=True,
+    )  # fmt: skip
     seconds = time.perf_counter() - t0
-    w, h = size
-    return list(np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)), seconds
+    return source_clips.bt601_frames(out), seconds
 
 
 def score(frames: list[np.ndarray], truth: list[np.ndarray]) -> float:
@@ -97,10 +99,12 @@ def main() -> None:
                 weave = [f for f in source_clips.bt601_frames(path) for _ in range(2)]
             truth = source_clips.bt601_frames(truth_path)
             results = {}
-            for who, run in (
-                ("sdhd (auto)", lambda p=path: ours(p)),
-                (reference[0], lambda p=path, s=size, vf=reference[1]: ffmpeg(p, s, vf)),
-            ):
+            runs = [("sdhd (auto)", lambda p=path: ours(p))]
+            if order != "film":
+                runs.append(("sdhd --deinterlace mc", lambda p=path: ours(p, "mc")))
+            out = folder / "reference.nut"
+            runs.append((reference[0], lambda p=path, vf=reference[1], o=out: ffmpeg(p, vf, o)))
+            for who, run in runs:
                 times = []
                 for _ in range(args.runs):
                     frames_out, seconds = run()

@@ -113,7 +113,8 @@ def cmd_info(args: argparse.Namespace) -> int:
               f"{a['comb']:+.2f} over {a['sampled']} frames; flagged {a['flagged_order']}); "
               f"colour {a['matrix']} {'full' if a['full_range'] else 'limited'} range, "
               f"{a['primaries']}/{a['transfer']}{'' if a['colour_tagged'] else ' (untagged)'}")
-        mode = {"progressive": "as it is", "double": "deinterlaced, one frame per field",
+        mode = {"progressive": "as it is", "double": "deinterlaced, one frame per field"
+                + (", along the motion" if c["motion"] else ""),
                 "single": "deinterlaced, one frame per picture",
                 "ivtc": "film frames (inverse telecine)"}[c["mode"]]
         print(f"frames    {mode} ({c['order'] if c['mode'] != 'progressive' else 'no fields'}; "
@@ -666,7 +667,9 @@ def _parser() -> argparse.ArgumentParser:
                        "as the pictures show)")
         p.add_argument("--deinterlace", default=default, choices=DEINTERLACE_MODES,
                        help="double: one frame per field (25i -> 50p, the default for "
-                       "interlaced video); single: one per picture; off: fields woven")
+                       "interlaced video); mc: double, the missing lines taken along the "
+                       "motion where it is found (slower, sharper); single: one per picture; "
+                       "off: fields woven")
         p.add_argument("--ivtc", default=default, choices=IVTC_MODES,
                        help="inverse telecine: telecined film (29.97i with 3:2 pulldown) back "
                        "to its 23.976 film frames (default: when the analysis finds it)")

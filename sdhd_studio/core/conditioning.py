@@ -67,7 +67,7 @@ def condition(
             raise SettingError("inverse telecine needs the source's telecine map")
         mode = "ivtc"
     elif order != "progressive" and deinterlace != "off":
-        mode = "single" if deinterlace == "single" else "double"
+        mode = "single" if deinterlace == "single" else "double"  # "mc" is double, refined
     matrix = colour_matrix
     if matrix == "auto":
         matrix = analysis.matrix if analysis is not None else _standard_matrix(info)
@@ -84,6 +84,7 @@ def condition(
         stream_fps=stream_fps,
         stream_frames=stream_frames,
         telecine=telecine if mode == "ivtc" else "",
+        motion=mode == "double" and deinterlace == "mc",
     )
     if mode == "ivtc":
         # Four film frames in every five pictures: 29.97 -> 23.976.

@@ -45,7 +45,7 @@ class Analysis:
     colour_tagged: bool
 
 
-DEINTERLACE_MODES = ("auto", "double", "single", "off")
+DEINTERLACE_MODES = ("auto", "double", "mc", "single", "off")
 FIELD_ORDERS = ("auto", "tff", "bff", "progressive")
 IVTC_MODES = ("auto", "on", "off")
 COLOUR_MATRICES = ("auto", "bt601", "bt709")
@@ -73,6 +73,7 @@ class Conditioning:
     stream_fps: Fraction | None = None  # None: the same as the project's grid
     stream_frames: int | None = None
     telecine: str = ""  # ivtc: the film frames' fields (core.conditioning.encode_map)
+    motion: bool = False  # double, with missing lines along the flow (`ml.deinterlace`)
 
     @property
     def fields_per_frame(self) -> int:
@@ -88,6 +89,8 @@ class Conditioning:
                                     "full_range": self.full_range}  # fmt: skip
         if self.mode != "progressive":
             stage.update(mode=self.mode, order=self.order, filter="bwdif")
+        if self.motion:
+            stage.update(motion={"name": "dis-fields", "version": 1})
         if self.mode == "ivtc":
             digest = hashlib.sha256(self.telecine.encode("ascii")).hexdigest()[:16]
             stage.update(telecine=digest)

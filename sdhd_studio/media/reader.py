@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from types import TracebackType
 
@@ -32,6 +32,8 @@ _SEEK_BACKOFF = Fraction(1, 2)
 # Chroma interpolated to every pixel with exact rounding, as ffmpeg's command line does: against
 # a progressive truth, 4:1:1 DV comes out 1.1 dB closer than with swscale's plain bilinear.
 _TO_RGB = Interpolation.BILINEAR | Interpolation.FULL_CHR_H_INT | Interpolation.ACCURATE_RND
+# (field before, field, field after, which rows are the field's own: 0 or 1) -> refined field
+FieldRefiner = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
 _COLORSPACES = {"bt601": Colorspace.ITU601, "bt709": Colorspace.ITU709}
 _DROPPED = "the decoder produced no picture for it (damaged or missing data)"
 
@@ -43,7 +45,14 @@ class FrameReader:
     variable-frame-rate source repeats or skips pictures to fit the constant grid.
     """
 
-    def __init__(self, path: str, info: VideoInfo | None = None, *, cache_size: int = 8) -> None:
+    def __init__(
+        self,
+        path: str,
+        info: VideoInfo | None = None,
+        *,
+        cache_size: int = 8,
+        refine: FieldRefiner | None = None,
+    ) -> None:
         self.path = os.path.abspath(path)
         self.info = info if info is not None else probe(self.path)
         self._index = frame_index(self.path)
@@ -62,6 +71,10 @@ class FrameReader:
         self._cache: OrderedDict[int, VideoFrame] = OrderedDict()
         self._cache_size = max(4 if self._deinterlace else 1, cache_size)
         self._made: OrderedDict[int, np.ndarray] = OrderedDict()  # conditioned frames
+        # Motion-compensated deinterlacing lives in ml/, above this layer: it comes injected
+        # (`render.sources.open_reader`) and is used when the conditioning asks for it.
+        self._refine = refine if cond.motion else None
+        self._refined: OrderedDict[int, np.ndarray] = OrderedDict()
         self._decoded: Iterator[VideoFrame | str] | None = None
         self._position = -1  # last picture the decoder produced since its seek
         self._last_error = ""  # decode error seen since the last picture
@@ -79,10 +92,31 @@ class FrameReader:
         self._check_range(index)
         if self._deinterlace is None:
             return self._to_rgb(self._picture(int(self._grid[index]), index))
+        if self._refine is not None:
+            return self._refined_field(index).copy()
+        return self._deinterlaced(index).copy()
+
+    def _refined_field(self, index: int) -> np.ndarray:
+        """Field `index` refined from the bwdif pictures of it and the fields either side."""
+        assert self._refine is not None
+        refined = self._refined.get(index)
+        if refined is None:
+            last = self.info.frame_count - 1
+            before, after = self._deinterlaced(max(index - 1, 0)), self._deinterlaced(
+                min(index + 1, last))  # fmt: skip
+            first_field = index % 2 == 0
+            parity = int(first_field) ^ int(self._conditioning.order == "tff")
+            refined = self._refine(before, self._deinterlaced(index), after, parity)
+            self._refined[index] = refined
+            while len(self._refined) > self._cache_size:
+                self._refined.popitem(last=False)
+        return refined
+
+    def _deinterlaced(self, index: int) -> np.ndarray:
         made = self._made.get(index)
         if made is None:
             made = self._film_frame(index) if self._film is not None else self._conditioned(index)
-        return made.copy()
+        return made
 
     def _film_frame(self, index: int) -> np.ndarray:
         """Film frame `index` of a telecined source: its two fields woven, or the picture

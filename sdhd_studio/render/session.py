@@ -31,7 +31,6 @@ from sdhd_studio.media.analysis import analyse
 from sdhd_studio.media.fingerprint import check_source, fingerprint
 from sdhd_studio.media.images import read_mask
 from sdhd_studio.media.probe import probe
-from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.media.telecine import telecine_map
 from sdhd_studio.ml import registry
 from sdhd_studio.ml.runtime import Runtime
@@ -40,6 +39,7 @@ from sdhd_studio.render.events import Event
 from sdhd_studio.render.frame_job import FrameRenderer
 from sdhd_studio.render.plan import FrameJob, InterpolationJob, Job, Plan, mask_source
 from sdhd_studio.render.scheduler import RenderSummary, Scheduler
+from sdhd_studio.render.sources import open_reader
 from sdhd_studio.render.status import FrameStatus
 
 
@@ -205,7 +205,7 @@ class Session:
 
         cancel = cancel or CancelToken()
         info = self.project.source.info
-        with FrameReader(self.project.source.path, info) as reader:
+        with open_reader(self.project.source.path, info) as reader:
             def frames() -> Iterator[np.ndarray]:
                 for index in range(info.frame_count):
                     cancel.check()
@@ -244,7 +244,7 @@ class Session:
         painted = read_mask(source.path, (project.source.info.width, project.source.info.height))
         reached = {1: frame, -1: frame}
         warnings = []
-        with FrameReader(project.source.path, project.source.info) as reader:
+        with open_reader(project.source.path, project.source.info) as reader:
             for step, limit in ((1, end), (-1, start)):
                 carried, previous = painted, reader.read(frame)
                 for index in range(frame + step, limit + step, step):

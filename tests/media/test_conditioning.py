@@ -114,3 +114,4 @@ def test_colour_patches_by_the_source_matrix_and_range(tmp_path, matrix):
         assert (info.conditioning.matrix, info.conditioning.full_range) == (matrix, full)
         got = _read_all(str(path), info)[0][32, 32]
         assert np.abs(got.astype(int) - patch).max() <= 3, (full, got)
+
