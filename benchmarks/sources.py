@@ -6,8 +6,9 @@ frames/s.
 The truth is the bundled sample taken as field-rate video (each picture one field time), or as
 23.976p film; the sources are woven from it and encoded as a PAL DVD stream (MPEG-2 PS, 25i
 top field first), an NTSC DV AVI (29.97i bottom field first) and 3:2 telecined NTSC film
-(MPEG-2 PS). ffmpeg is timed over its whole run writing raw pictures to a file; ours from
-probe to the last RGB frame, the analysis and (for film) the field-matching pass included.
+(MPEG-2 PS). ffmpeg is timed decoding and filtering (`-f null`), without RGB conversion; ours
+from probe to the last RGB frame, the analysis and (for film) the field-matching pass
+included.
 
     python benchmarks/sources.py [--seconds 4] [--runs 3]
 """
@@ -52,15 +53,14 @@ def ours(path: str, deinterlace: str = "auto") -> tuple[list[np.ndarray], float]
 
 
 def ffmpeg(path: str, vf: str, out: Path) -> tuple[list[np.ndarray], float]:
-    """ffmpeg's filter, timed while it writes raw pictures in their own pixel format; they are
-    turned into RGB the way ours are (not timed), so only the filters differ."""
+    """ffmpeg's filter, timed decoding and filtering into nothing (`-f null`); its pictures
+    are kept by a second run, losslessly (FFV1), and turned into RGB the way ours are, so only
+    the filters differ."""
+    command = [ffmpeg_exe(), "-v", "error", "-y", "-i", path, "-vf", vf]
     t0 = time.perf_counter()
-    subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-y", "-i", path, "-vf", vf, "-c:v", "rawvideo",
-         "-f", "nut", str(out)],
-        check=True,
-    )  # fmt: skip
+    subprocess.run([*command, "-f", "null", "-"], check=True)
     seconds = time.perf_counter() - t0
+    subprocess.run([*command, "-c:v", "ffv1", str(out)], check=True)
     return source_clips.bt601_frames(out), seconds
 
 
@@ -102,7 +102,7 @@ def main() -> None:
             runs = [("sdhd (auto)", lambda p=path: ours(p))]
             if order != "film":
                 runs.append(("sdhd --deinterlace mc", lambda p=path: ours(p, "mc")))
-            out = folder / "reference.nut"
+            out = folder / "reference.mkv"
             runs.append((reference[0], lambda p=path, vf=reference[1], o=out: ffmpeg(p, vf, o)))
             for who, run in runs:
                 times = []

@@ -78,7 +78,7 @@ class Session:
         """
         source_path = Path(source_path).absolute()
         info = probe(source_path)
-        info = _conditioned(str(source_path), info, conditioning)
+        info = conditioned_info(str(source_path), info, conditioning)
         source = Source(str(source_path), fingerprint(source_path), info)
         project = edits.new_project(source, output, settings)
         _check_backends(project)
@@ -165,7 +165,7 @@ class Session:
         current = self.project.source.info.conditioning
         chosen = {name: conditioning.get(name, getattr(current, name))
                   for name in ("field_order", "deinterlace", "ivtc", "colour_matrix")}  # fmt: skip
-        info = _conditioned(self.project.source.path, self.project.source.info, chosen)
+        info = conditioned_info(self.project.source.path, self.project.source.info, chosen)
         return self.edit("Source frames", edits.set_source_frames, info)
 
     def edit(self, label: str, edit: Callable[..., Project], *args: Any, **kwargs: Any) -> Project:
@@ -371,7 +371,9 @@ _BACKEND_SETTINGS = {
 }
 
 
-def _conditioned(path: str, info: VideoInfo, conditioning: Mapping[str, str]) -> VideoInfo:
+def conditioned_info(
+    path: str, info: VideoInfo, conditioning: Mapping[str, str]
+) -> VideoInfo:
     """`info` analysed (once) and conditioned by these choices; telecined film is
     field-matched here (one pass over the file) unless its map is already known."""
     if info.analysis is None:
