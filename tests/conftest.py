@@ -6,6 +6,7 @@ from pathlib import Path
 
 import clips
 import pytest
+import source_clips
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +82,11 @@ def ray_cluster() -> str:
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tapes(clip_dir: Path) -> source_clips.Tapes:
+    """Tape, disc and broadcast style sources by name (source_clips.Tapes.MADE), made on use."""
+    folder = clip_dir / "tapes"
+    folder.mkdir()
+    return source_clips.Tapes(folder)

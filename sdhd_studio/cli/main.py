@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 from sdhd_studio import __version__
 from sdhd_studio.core.errors import Cancelled, SdhdError
+from sdhd_studio.core.source import COLOUR_MATRICES, DEINTERLACE_MODES, FIELD_ORDERS, IVTC_MODES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,10 +47,23 @@ def cmd_new(args: argparse.Namespace) -> int:
     from sdhd_studio.render.session import Session
 
     session = Session.create(
-        args.source, args.output, output=_output_settings(args), settings=_settings(args)
+        args.source, args.output, output=_output_settings(args), settings=_settings(args),
+        conditioning=_conditioning(args),
     )
     _place_keyframes(session, args)
     _report(args, _info(session), f"created {session.folder.path}")
+    return 0
+
+
+def cmd_source(args: argparse.Namespace) -> int:
+    session = _open(args.project)
+    chosen = {k: v for k, v in _conditioning(args).items() if v is not None}
+    if chosen:
+        session.set_source_frames(chosen)
+    info = _info(session)
+    _report(args, info["source"], f"{info['source']['frames']} frames at "
+            f"{info['source']['fps']} fps; keyframes at "
+            f"{_format_list([kf['frame'] for kf in info['keyframes']]) or 'none'}")
     return 0
 
 
@@ -95,6 +109,20 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"{src['fps']} fps ({src['fps_float']:.3f}){' VFR' if src['vfr'] else ''}, "
           f"{src['frames']} frames, {src['duration']:.2f} s, "
           f"{len(src['audio'])} audio stream(s)")
+    if src["analysis"] is not None:
+        a, c = src["analysis"], src["conditioning"]
+        scan = a["scan"] + (f" {a['field_order']}" if a["scan"] != "progressive" else "")
+        print(f"scan      {scan}{' ' + a['cadence'] if a['cadence'] else ''} (comb "
+              f"{a['comb']:+.2f} over {a['sampled']} frames; flagged {a['flagged_order']}); "
+              f"colour {a['matrix']} {'full' if a['full_range'] else 'limited'} range, "
+              f"{a['primaries']}/{a['transfer']}{'' if a['colour_tagged'] else ' (untagged)'}")
+        mode = {"progressive": "as it is", "double": "deinterlaced, one frame per field"
+                + (", along the motion" if c["motion"] else ""),
+                "single": "deinterlaced, one frame per picture",
+                "ivtc": "film frames (inverse telecine)"}[c["mode"]]
+        print(f"frames    {mode} ({c['order'] if c['mode'] != 'progressive' else 'no fields'}; "
+              f"--field-order {c['field_order']} --deinterlace {c['deinterlace']} "
+              f"--ivtc {c['ivtc']} --colour-matrix {c['colour_matrix']})")
     print(f"output    {out['width']}x{out['height']}, {out['fps']} fps, "
           f"{out['codec']} crf {out['crf']} {out['preset']}")
     print(f"defaults  {_format_settings(info['defaults'])}")
@@ -267,7 +295,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
     check_output(args.output, args.source, args.codec or "h264")  # before making a project
     work = UpscaleProject.take(args.source, args.project or Path(args.output).with_suffix(".sdhd"),
-                               _settings(args), _output_changes(args), args.keyframe_every)
+                               _settings(args), _output_changes(args), args.keyframe_every,
+                               _conditioning(args))
     session = work.session
     if work.resumed:
         print(f"sdhd: {work.resumed}", file=sys.stderr)
@@ -437,6 +466,23 @@ def _export(session: Any, args: argparse.Namespace, out: str | Path) -> dict[str
     }
 
 
+def _conditioning(args: argparse.Namespace) -> dict[str, str]:
+    return {"field_order": args.field_order, "deinterlace": args.deinterlace,
+            "ivtc": args.ivtc, "colour_matrix": args.colour_matrix}
+
+
+def _source_facts(info: Any) -> dict[str, Any]:
+    """The analysis and the conditioning chosen from it, for `sdhd info`."""
+    cond = info.conditioning
+    return {
+        "analysis": None if info.analysis is None else vars(info.analysis),
+        "conditioning": {
+            **{k: v for k, v in vars(cond).items() if k != "telecine"},  # a long encoded map
+            "stream_fps": None if cond.stream_fps is None else str(cond.stream_fps),
+        },
+    }
+
+
 def _info(session: Any) -> dict[str, Any]:
     project = session.project
     info = project.source.info
@@ -457,6 +503,7 @@ def _info(session: Any) -> dict[str, Any]:
             "frames": info.frame_count,
             "duration": info.duration,
             "audio": [vars(a) for a in info.audio],
+            **_source_facts(info),
         },
         "output": {
             **vars(project.output),
@@ -701,6 +748,22 @@ def _parser() -> argparse.ArgumentParser:
                        "keyframes: {names} (default lanczos)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a render setting")
 
+    def source_args(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
+        p.add_argument("--field-order", default=default, choices=FIELD_ORDERS,
+                       help="interlaced fields: top or bottom first, or progressive (default: "
+                       "as the pictures show)")
+        p.add_argument("--deinterlace", default=default, choices=DEINTERLACE_MODES,
+                       help="double: one frame per field (25i -> 50p, the default for "
+                       "interlaced video); mc: double, the missing lines taken along the "
+                       "motion where it is found (slower, sharper); single: one per picture; "
+                       "off: fields woven")
+        p.add_argument("--ivtc", default=default, choices=IVTC_MODES,
+                       help="inverse telecine: telecined film (29.97i with 3:2 pulldown) back "
+                       "to its 23.976 film frames (default: when the analysis finds it)")
+        p.add_argument("--colour-matrix", default=default, choices=COLOUR_MATRICES,
+                       help="how the source's colours are decoded (default: its tags, else "
+                       "BT.601 for SD and BT.709 for HD)")
+
     def rate_args(p: argparse.ArgumentParser) -> None:
         group = p.add_mutually_exclusive_group()
         group.add_argument("--fps-multiplier", type=int, choices=(1, 2, 3, 4),
@@ -725,9 +788,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("source")
     p.add_argument("-o", "--output", help="project folder (default ./NAME.sdhd)")
     size_args(p)
+    source_args(p)
 
     p = command("info", cmd_info, "show a project's source, output and keyframes")
     p.add_argument("project")
+
+    p = command("source", cmd_source, "change how the source's frames are made (fields, "
+                "telecine, colour); keyframes, masks and cuts keep their times")
+    p.add_argument("project")
+    source_args(p, default=None)
 
     p = command("status", cmd_status, "count frames per state and list what needs rendering")
     p.add_argument("project")
@@ -818,6 +887,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--project", help="where to keep the work (default OUT.sdhd)")
     p.add_argument("--keep-project", action="store_true", help="keep the project afterwards")
     size_args(p)
+    source_args(p)
     export_args(p)
     farm_args(p)
 

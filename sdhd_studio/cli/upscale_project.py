@@ -47,12 +47,13 @@ class UpscaleProject:
         settings: Mapping[str, Any],
         output: Mapping[str, Any],
         keyframe_every: int | None,
+        conditioning: Mapping[str, str],
     ) -> UpscaleProject:
         """The project to upscale `source` in at `path`: resumed, or made (with `output`
-        changes and `settings` over the defaults)."""
+        changes and `settings` over the defaults, its frames made by `conditioning`)."""
         folder = ProjectFolder(path)
         options = {"settings": dict(settings), "output": {k: str(v) for k, v in output.items()},
-                   "keyframe_every": keyframe_every}
+                   "keyframe_every": keyframe_every, "conditioning": dict(conditioning)}
         if folder.project_file.exists() or folder.backup_file.exists():
             return cls._resume(folder, Path(source), options, settings, output)
         if folder.path.exists() and (not folder.path.is_dir() or any(folder.path.iterdir())):
@@ -60,7 +61,7 @@ class UpscaleProject:
                             "with a new folder")
         made_folder = not folder.path.exists()
         session = Session.create(source, folder.path, output=OutputSettings().changed(**output),
-                                 settings=settings)
+                                 settings=settings, conditioning=conditioning)
         write_atomic(folder.path / MARK,
                      json.dumps({"options": options, "made_folder": made_folder}).encode())
         return cls(session, created=True, owned=True, resumed=None)
@@ -86,6 +87,13 @@ class UpscaleProject:
                 "resume, remove that folder, or pass --project NEW"
             )
         if mark is None:  # the user's own project: what they typed now changes it
+            made = session.project.source.info.conditioning
+            for name, value in options["conditioning"].items():
+                if getattr(made, name) != value:  # its frames are other frames
+                    raise SdhdError(
+                        f"{folder.path} was made with --{name.replace('_', '-')} "
+                        f"{getattr(made, name)}; pass another --project to use {value}"
+                    )
             if output:
                 session.edit("Output", edits.set_output, **output)
             if settings:
@@ -134,6 +142,8 @@ def _difference(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
         out = {f"--set {k}": v for k, v in options["settings"].items()}
         out.update({f"--{k.replace('_', '-')}": v for k, v in options["output"].items()})
         out["--keyframe-every"] = options["keyframe_every"]
+        out.update({f"--{k.replace('_', '-')}": v
+                    for k, v in options.get("conditioning", {}).items()})
         return out
 
     a, b = flat(before), flat(now)

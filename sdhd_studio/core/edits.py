@@ -12,7 +12,7 @@ from typing import Any
 from sdhd_studio.core.errors import ProjectError, SettingError
 from sdhd_studio.core.project import Keyframe, MaskRef, OutputSettings, Project
 from sdhd_studio.core.settings import SETTINGS, validate
-from sdhd_studio.core.source import Source
+from sdhd_studio.core.source import Source, VideoInfo
 
 
 def set_keyframe(
@@ -138,3 +138,34 @@ def new_project(
 ) -> Project:
     project = Project(source=source, output=output or OutputSettings())
     return set_defaults(project, settings) if settings else project
+
+
+def set_source_frames(project: Project, info: VideoInfo) -> Project:
+    """The source conditioned anew (`core.conditioning.condition`): its frames are counted
+    afresh, so keyframes, masks and cuts move to the frames at the same times (a keyframe at
+    frame 100 of 25i is at frame 200 once deinterlaced to one frame per field). Where two
+    keyframes land on one frame, the later's settings win over the earlier's."""
+    old, new = project.source.info, info
+
+    def moved(frame: int) -> int:
+        return min(max(round(frame * new.fps / old.fps), 0), new.frame_count - 1)
+
+    keyframes: dict[int, Keyframe] = {}
+    for kf in project.keyframes:
+        at = moved(kf.frame)
+        before = keyframes.get(at)
+        settings = {**before.settings, **kf.settings} if before else dict(kf.settings)
+        ramps = (before.interpolate if before else frozenset()) | kf.interpolate
+        keyframes[at] = Keyframe(at, settings, ramps)
+    masks = tuple(
+        dataclasses.replace(m, frame=moved(m.frame), end=moved(m.end),
+                            start=None if m.start is None else moved(m.start))  # fmt: skip
+        for m in project.masks
+    )
+    return dataclasses.replace(
+        project,
+        source=dataclasses.replace(project.source, info=info),
+        keyframes=tuple(keyframes[f] for f in sorted(keyframes)),
+        masks=masks,
+        cuts=frozenset(moved(c) for c in project.cuts) - {0},
+    )

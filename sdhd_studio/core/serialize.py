@@ -10,7 +10,18 @@ from typing import Any, NoReturn
 from sdhd_studio.core.errors import ProjectError, SettingError
 from sdhd_studio.core.project import Keyframe, MaskRef, OutputSettings, Project
 from sdhd_studio.core.settings import SETTINGS, validate
-from sdhd_studio.core.source import AudioInfo, Fingerprint, Source, VideoInfo
+from sdhd_studio.core.source import (
+    COLOUR_MATRICES,
+    DEINTERLACE_MODES,
+    FIELD_ORDERS,
+    IVTC_MODES,
+    Analysis,
+    AudioInfo,
+    Conditioning,
+    Fingerprint,
+    Source,
+    VideoInfo,
+)
 
 SCHEMA_VERSION = 1
 
@@ -21,6 +32,7 @@ MAX_FRAMES = 50_000_000  # 23 days at 25 fps
 MAX_SIDE = 16384
 MAX_FPS = Fraction(1000)
 MAX_ITEMS = 1_000_000
+MAX_DOCUMENT_TEXT = 64 << 20
 
 
 def project_to_dict(project: Project) -> dict[str, Any]:
@@ -28,6 +40,11 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     info_dict = {name: getattr(info, name) for name in VideoInfo.__dataclass_fields__}
     info_dict.update({name: str(getattr(info, name)) for name in _FRACTIONS})
     info_dict["audio"] = [vars(a) for a in info.audio]
+    info_dict["analysis"] = None if info.analysis is None else vars(info.analysis)
+    info_dict["conditioning"] = {
+        **vars(info.conditioning),
+        "stream_fps": _optional_str(info.conditioning.stream_fps),
+    }
     return {
         "schema": SCHEMA_VERSION,
         "source": {
@@ -94,6 +111,8 @@ def _project(doc: _Reader) -> Project:
             start_time=info.number("start_time", -1e9, 1e9),
             vfr=info.get("vfr", bool),
             audio=tuple(_audio(a) for a in info.items("audio")),
+            analysis=_analysis(info.get("analysis", dict, optional=True)),
+            conditioning=_conditioning(info.get("conditioning", dict, optional=True)),
         ),
     )
     grid = source.info.frame_count / source.info.fps
@@ -166,6 +185,48 @@ def _audio(a: _Reader) -> AudioInfo:
     )
 
 
+def _analysis(a: _Reader | None) -> Analysis | None:
+    if a is None:
+        return None
+    a.only(Analysis.__dataclass_fields__)
+    return Analysis(
+        scan=a.choice("scan", ("progressive", "interlaced", "telecined", "mixed")),
+        field_order=a.text("field_order"),
+        flagged_order=a.text("flagged_order"),
+        cadence=a.text("cadence"),
+        comb=a.number("comb", -1e9, 1e9),
+        sampled=a.integer("sampled", 0, MAX_FRAMES),
+        matrix=a.choice("matrix", ("bt601", "bt709")),
+        full_range=a.get("full_range", bool),
+        primaries=a.text("primaries"),
+        transfer=a.text("transfer"),
+        colour_tagged=a.get("colour_tagged", bool),
+    )
+
+
+def _conditioning(c: _Reader | None) -> Conditioning:
+    if c is None:  # a project made before sources were conditioned
+        return Conditioning()
+    c.only(Conditioning.__dataclass_fields__)
+    frames = c.get("stream_frames", int, optional=True)
+    return Conditioning(
+        field_order=c.choice("field_order", FIELD_ORDERS),
+        deinterlace=c.choice("deinterlace", DEINTERLACE_MODES),
+        ivtc=c.choice("ivtc", IVTC_MODES),
+        colour_matrix=c.choice("colour_matrix", COLOUR_MATRICES),
+        mode=c.choice("mode", ("progressive", "double", "single", "ivtc")),
+        order=c.choice("order", ("tff", "bff")),
+        matrix=c.choice("matrix", ("", "bt601", "bt709")),
+        full_range=c.get("full_range", bool),
+        stream_fps=c.fraction("stream_fps", Fraction(1, 1000), MAX_FPS, strict_low=True)
+        if c.has("stream_fps") else None,
+        stream_frames=None if frames is None else c.integer("stream_frames", 1, MAX_FRAMES),
+        # The film frames' fields, packed (core.conditioning.encode_map): long for long films.
+        telecine=c.text("telecine", limit=MAX_DOCUMENT_TEXT),
+        motion=c.get("motion", bool),
+    )
+
+
 class _Reader:
     """One value of the document and where it sits (`project.keyframes[2].frame`), with typed
     accessors that raise InvalidDocument naming that place."""
@@ -200,9 +261,9 @@ class _Reader:
         if extra:
             raise InvalidDocument(f"{self.where} has an unknown field {extra[0]!r:.60}")
 
-    def text(self, key: str, nonempty: bool = False) -> str:
+    def text(self, key: str, nonempty: bool = False, limit: int = 4096) -> str:
         value = self.get(key, str)
-        if len(value) > 4096 or "\0" in value or (nonempty and not value):
+        if len(value) > limit or "\0" in value or (nonempty and not value):
             _Reader(value, f"{self.where}.{key}")._bad("a short, non-empty text")
         return value
 
@@ -235,7 +296,7 @@ class _Reader:
         return value
 
     def choice(self, key: str, choices: tuple[Any, ...]) -> Any:
-        value = self.get(key, int)
+        value = self.get(key, type(choices[0]))
         if value not in choices:
             _Reader(value, f"{self.where}.{key}")._bad(f"one of {choices}")
         return value
@@ -264,3 +325,7 @@ def _tuple(kind: Any) -> tuple[Any, ...]:
 
 _NAMES = {dict: "an object", list: "a list", str: "text", int: "an integer", bool: "true or false",
           (int, float): "a number"}
+
+
+def _optional_str(value: Fraction | None) -> str | None:
+    return None if value is None else str(value)

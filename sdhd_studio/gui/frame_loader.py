@@ -27,6 +27,7 @@ from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.ml import registry
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.cache import FrameCache
+from sdhd_studio.render.sources import open_reader
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class FrameLoader(QObject):
     def _reader(self, request: FrameRequest) -> FrameReader:
         reader = self._readers.get(request.source_path)
         if reader is None:
-            reader = self._readers[request.source_path] = FrameReader(
+            reader = self._readers[request.source_path] = open_reader(
                 request.source_path, request.info
             )
         return reader

@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,8 @@ from sdhd_studio.core import edits
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import SdhdError
 from sdhd_studio.core.folder import SUFFIX
-from sdhd_studio.core.project import MaskRef
+from sdhd_studio.core.project import MaskRef, Project
+from sdhd_studio.core.source import VideoInfo
 from sdhd_studio.core.timecode import clock, frame_time
 from sdhd_studio.gui import project_files
 from sdhd_studio.gui.about import SystemInfo, collect_system_info, device_text, show_about
@@ -61,6 +63,7 @@ from sdhd_studio.gui.preferences import (
 )
 from sdhd_studio.gui.preview import CompareMode, PreviewWidget
 from sdhd_studio.gui.render_pool import RenderPool
+from sdhd_studio.gui.source_panel import SourcePanel
 from sdhd_studio.gui.task import BackgroundTask, progress_dialog
 from sdhd_studio.gui.timeline import MARKER_COLOURS, STATE_COLOURS, MaskMarker, TimelineWidget
 from sdhd_studio.gui.units import size_text
@@ -69,7 +72,7 @@ from sdhd_studio.media.images import encode_png
 from sdhd_studio.ml import registry
 from sdhd_studio.render.events import Progress
 from sdhd_studio.render.plan import mask_source
-from sdhd_studio.render.session import ProjectChangedError, Session, TrackReport
+from sdhd_studio.render.session import ProjectChangedError, Session, TrackReport, conditioned_info
 from sdhd_studio.render.status import FrameState, ranges
 
 log = logging.getLogger(__name__)
@@ -96,6 +99,7 @@ class MainWindow(QMainWindow):
         self.models_window: ModelsWindow | None = None
         self.task: BackgroundTask | None = None  # finding cuts or tracking, while it runs
         self._current = 0
+        self._grid: tuple[int, Fraction] = (0, Fraction(1))  # the timeline's frame count, rate
         self._play_started: tuple[float, int] | None = None
 
         self.setAcceptDrops(True)
@@ -189,6 +193,9 @@ class MainWindow(QMainWindow):
         tabs = QTabWidget()
         tabs.addTab(self.inspector, "Settings")
         tabs.addTab(self.mask_panel, "Mask")
+        self.source_panel = SourcePanel()
+        self.source_panel.applyRequested.connect(self.set_source_frames)
+        tabs.addTab(self.source_panel, "Source")
         self._side_tabs = tabs
         dock = QDockWidget("Inspector", self)
         dock.setObjectName("inspector")
@@ -387,6 +394,7 @@ class MainWindow(QMainWindow):
         self.render_pool.finished.connect(self._render_finished)
         self.render_pool.crashed.connect(self._render_crashed)
         info = project.source.info
+        self._grid = (project.frame_count, info.fps)
         self.timeline.set_frame_count(project.frame_count, info.fps)
         self.preview.set_output_size(*project.frame_size)
         self._frame_box.setMaximum(project.frame_count - 1)
@@ -950,6 +958,8 @@ class MainWindow(QMainWindow):
         if document is None:
             return
         project = document.project
+        self._follow_frame_grid(project)
+        self.source_panel.show_project(project)
         self.timeline.set_markers(
             [kf.frame for kf in project.keyframes],
             [MaskMarker(m.frame, m.end, m.first, m.track) for m in project.masks],
@@ -961,6 +971,37 @@ class MainWindow(QMainWindow):
             self.mask_panel.show_frame(project, self._current)
             self._request_frame()
         self._update_enabled()
+
+    def _follow_frame_grid(self, project: Project) -> None:
+        """After the source's frames were made anew (or that was undone), the timeline counts
+        the new frames and the playhead stays at the same time."""
+        grid = (project.frame_count, project.source.info.fps)
+        if grid == self._grid:
+            return
+        # Before the timeline learns the new count: it moves the playhead itself.
+        target = min(round(max(self._current, 0) * grid[1] / self._grid[1]), grid[0] - 1)
+        self._grid = grid
+        self.timeline.set_frame_count(*grid)
+        self._frame_box.setMaximum(grid[0] - 1)
+        self._current = -1
+        self.set_current_frame(target)
+        self.timeline.zoom_to_fit()
+
+    def set_source_frames(self, choices: dict[str, str]) -> None:
+        """Make the project's frames from the source as `choices` say, on a worker (inverse
+        telecine reads the whole file), then as one undoable edit."""
+        document = self.document
+        if document is None or self.task is not None:
+            return
+        source = document.project.source
+
+        def work(token: CancelToken) -> VideoInfo:
+            return conditioned_info(source.path, source.info, choices)
+
+        self._run_task(
+            BackgroundTask(work, 1, self), "Source frames", "Making the source's frames…",
+            lambda info: document.edit("Source frames", edits.set_source_frames, info),
+        )
 
     def _states_changed(self) -> None:
         if self.document is None:

@@ -12,16 +12,16 @@ from av.stream import Disposition
 from av.video.stream import VideoStream
 
 from sdhd_studio.core.errors import ExportError, MediaError
+from sdhd_studio.media import disc
 
 
 def open_video(path: str) -> tuple[InputContainer, VideoStream]:
-    """Open `path` and return it with its first video stream; the caller closes the container."""
+    """Open `path` (a file, or a DVD title: see `media.disc`) and return it with its first
+    video stream; the caller closes the container."""
     if not os.path.exists(path):
         raise MediaError(f"{path} does not exist")
-    if os.path.isdir(path):
-        raise MediaError(f"{path} is a folder, not a video file")
     try:
-        container = av.open(path, mode="r")
+        container = av.open(disc.url(path), mode="r")
     except av.FFmpegError as exc:
         raise MediaError(f"{path} is not a video file ffmpeg can read ({exc.strerror})") from exc
     videos = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]

@@ -10,6 +10,7 @@ import av
 
 from sdhd_studio.core.errors import MediaError, SourceChangedError
 from sdhd_studio.core.source import Fingerprint, Source
+from sdhd_studio.media import disc
 
 CHUNK = 64 * 1024
 _MIDDLE_CHUNKS = 8
@@ -22,17 +23,21 @@ def fingerprint(path: str) -> Fingerprint:
     sampled chunks and keeps the size goes unnoticed, which is accepted for video files.
     """
     try:
-        st = os.stat(path)
-        digest = hashlib.sha256(st.st_size.to_bytes(8, "little"))
-        with open(path, "rb") as f:
-            for offset in _chunk_offsets(st.st_size):
-                f.seek(offset)
-                digest.update(f.read(CHUNK))
+        files = disc.parts(path)
+        digest = hashlib.sha256()
+        for part in files:  # a DVD title's VOBs each in turn; a plain file is one part
+            size = os.stat(part).st_size
+            digest.update(size.to_bytes(8, "little"))
+            with open(part, "rb") as f:
+                for offset in _chunk_offsets(size):
+                    f.seek(offset)
+                    digest.update(f.read(CHUNK))
+        size, mtime_ns = disc.size_and_mtime(path)
     except FileNotFoundError as exc:
         raise MediaError(f"{path} does not exist") from exc
     except OSError as exc:
         raise MediaError(f"{path} could not be read: {exc.strerror}") from exc
-    return Fingerprint(size=st.st_size, digest=digest.hexdigest(), mtime_ns=st.st_mtime_ns)
+    return Fingerprint(size=size, digest=digest.hexdigest(), mtime_ns=mtime_ns)
 
 
 def check_source(source: Source, path: str | None = None) -> Source:
@@ -42,15 +47,13 @@ def check_source(source: Source, path: str | None = None) -> Source:
     returned Source points to it. An unchanged size and mtime skip the hashing.
     """
     target = os.path.abspath(path) if path is not None else source.path
-    if not os.path.isfile(target):
+    if not os.path.exists(target):
         if path is not None:
             raise MediaError(f"{target} does not exist")
         raise MediaError(f"the source video {target} is missing; locate it to continue")
     known = source.fingerprint
-    if path is None:
-        st = os.stat(target)
-        if st.st_size == known.size and st.st_mtime_ns == known.mtime_ns:
-            return source
+    if path is None and disc.size_and_mtime(target) == (known.size, known.mtime_ns):
+        return source
     current = fingerprint(target)
     if current.digest != known.digest:
         raise SourceChangedError(f"the source at {target} was replaced by different content")

@@ -6,6 +6,7 @@ Demuxing reads packet headers only, so it is fast even for long files; the resul
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from av.stream import Discard
 from av.video.stream import VideoStream
 
 from sdhd_studio.core.errors import MediaError
+from sdhd_studio.media import disc
 from sdhd_studio.media.container import open_video
 
 
@@ -26,6 +28,9 @@ class FrameIndex:
     pts: np.ndarray  # int64, presentation timestamps of every picture, ascending
     keyframes: np.ndarray  # int64, ascending positions in `pts` of pictures a decoder can start at
     end_pts: int  # when the last picture stops being shown
+    # int64, per keyframe: the decode timestamp of its packet (its pts when the container
+    # gives none), which is what a seek is aimed at and what tells a seek that landed late.
+    key_dts: np.ndarray
 
     @property
     def count(self) -> int:
@@ -36,11 +41,17 @@ class FrameIndex:
         pos = int(np.searchsorted(self.keyframes, picture, side="right")) - 1
         return int(self.keyframes[max(pos, 0)])
 
+    def decode_time(self, keyframe: int) -> int:
+        """The decode timestamp of keyframe `keyframe`'s packet (a position in `pts`)."""
+        return int(self.key_dts[int(np.searchsorted(self.keyframes, keyframe))])
+
     def picture_at(self, pts: int) -> int | None:
         """Position of the picture with exactly this timestamp, None when there is none."""
         pos = int(np.searchsorted(self.pts, pts))
         return pos if pos < len(self.pts) and self.pts[pos] == pts else None
 
+
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _cache: dict[tuple[str, int, int], FrameIndex] = {}
@@ -51,10 +62,9 @@ def frame_index(path: str) -> FrameIndex:
     """The index of `path`'s first video stream, demuxed once per file version."""
     path = os.path.abspath(path)
     try:
-        st = os.stat(path)
+        key = (path, *disc.size_and_mtime(path))
     except OSError as exc:
         raise MediaError(f"{path} does not exist") from exc
-    key = (path, st.st_size, st.st_mtime_ns)
     with _lock:
         if key in _cache:
             return _cache[key]
@@ -79,7 +89,7 @@ def _build(path: str) -> FrameIndex:
             if other.index != stream.index:
                 other.discard = Discard.all  # demux only the video packets
         pts: list[int] = []
-        keys: list[int] = []
+        keys: dict[int, int] = {}  # keyframe pts -> its decode timestamp
         last_pts, last_duration = None, 0
         try:
             for packet in container.demux(stream):
@@ -91,7 +101,7 @@ def _build(path: str) -> FrameIndex:
                     continue
                 pts.append(ts)
                 if packet.is_keyframe:
-                    keys.append(ts)
+                    keys.setdefault(ts, packet.dts if packet.dts is not None else ts)
                 if last_pts is None or ts > last_pts:
                     last_pts, last_duration = ts, packet.duration or 0
         except av.FFmpegError as exc:
@@ -100,11 +110,15 @@ def _build(path: str) -> FrameIndex:
                 raise MediaError(f"{path} could not be read ({exc.strerror})") from exc
         if not pts:
             raise MediaError(f"{path} has no frames: its video stream is empty")
-        order = np.unique(np.asarray(pts, dtype=np.int64))
-        keyframes = np.searchsorted(order, np.unique(np.asarray(keys, dtype=np.int64)))
+        order = _without_cut_off_tail(path, np.unique(np.asarray(pts, dtype=np.int64)))
+        key_pts = np.unique(np.asarray(list(keys), dtype=np.int64))
+        key_pts = key_pts[key_pts <= order[-1]]
+        keyframes = np.searchsorted(order, key_pts)
+        key_dts = np.asarray([keys[int(t)] for t in key_pts], dtype=np.int64)
         if not len(keyframes):
             # Some containers flag nothing; then every seek starts decoding at the beginning.
             keyframes = np.zeros(1, dtype=np.int64)
+            key_dts = order[:1].copy()
         time_base = stream.time_base or Fraction(1, 90000)
         step = _frame_step(order, last_duration, stream, time_base)
         return FrameIndex(
@@ -112,9 +126,33 @@ def _build(path: str) -> FrameIndex:
             pts=order,
             keyframes=keyframes.astype(np.int64),
             end_pts=int(order[-1]) + step,
+            key_dts=key_dts,
         )
     finally:
         container.close()
+
+
+# A file cut off mid-GOP ends with reference pictures whose B-pictures (shown before them) never
+# arrived: a gap of more than this many steps among the last _TAIL pictures.
+_GAP = 1.5
+_TAIL = 3
+
+
+def _without_cut_off_tail(path: str, order: np.ndarray) -> np.ndarray:
+    """`order` without the pictures after a gap at its very end, which a cut-off GOP leaves
+    (the last of them is usually cut short too); the rest of the file stays usable."""
+    if len(order) < 2 * _TAIL + 2:
+        return order
+    steps = np.diff(order)
+    usual = float(np.median(steps))
+    tail = steps[-_TAIL:]
+    gaps = np.flatnonzero(tail > _GAP * usual)
+    if not len(gaps) or float(np.ptp(steps[:-_TAIL])) > 0.1 * usual:
+        return order  # no gap, or variable-rate video where gaps are normal
+    keep = len(order) - _TAIL + int(gaps[0])
+    log.warning("%s ends in the middle of a group of pictures (cut off?): its last %d "
+                "picture(s) are left out", path, len(order) - keep)  # fmt: skip
+    return order[:keep]
 
 
 def _frame_step(

@@ -118,7 +118,9 @@ def _sane(rate: Fraction) -> bool:
 def _grid_rate(avg: Fraction, real: Fraction, counted: Fraction, vfr: bool) -> Fraction:
     """The project's frame rate: the container's when it agrees with the counted pictures."""
     if _sane(avg) and abs(avg / counted - 1) <= _RATE_TOLERANCE:
-        return avg
+        # AVI states NTSC rates as e.g. 19001/634; the broadcast rate it means is 30000/1001.
+        snapped = Fraction(round(avg * 1001), 1001)
+        return snapped if abs(snapped / avg - 1) < 1e-5 else avg
     if not vfr and _sane(real) and abs(real / counted - 1) <= _RATE_TOLERANCE:
         return real
     return counted.limit_denominator(1001)

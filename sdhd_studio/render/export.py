@@ -24,6 +24,7 @@ from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import Cancelled, ExportError, FrameDecodeError
 from sdhd_studio.core.folder import project_folder_holding
 from sdhd_studio.core.source import VideoInfo
+from sdhd_studio.media import disc
 from sdhd_studio.media.container import output_format
 from sdhd_studio.media.encoders import encoder_for
 from sdhd_studio.media.reader import FrameReader
@@ -102,7 +103,7 @@ def export_video(
     feed = _RenderFeed(session, plan, missing, workers, on_event, cancel, runtime, executor)
     audio = None
     if output.audio and info.audio:
-        audio = AudioSource(project.source.path, info.audio[0].index, info.start_time)
+        audio = AudioSource(disc.url(project.source.path), info.audio[0].index, info.start_time)
     fps = output.fps(info)
     previews = _Previews(project.source.path, info, (width, height))
     image: np.ndarray | None = None  # the frame written last

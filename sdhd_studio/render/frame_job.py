@@ -21,6 +21,7 @@ from sdhd_studio.ml import guide, registry, track
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.cache import FrameCache
 from sdhd_studio.render.plan import FrameJob, GuideRef, InterpolationJob, Job, MaskSource
+from sdhd_studio.render.sources import open_reader
 
 # How a frame's failure reads when its backend cannot run at all (a missing model): every frame
 # that needs it fails the same way, and no quick preview stands in for the model.
@@ -180,7 +181,7 @@ class FrameRenderer:
 
     def _reader(self, path: str) -> FrameReader:
         if path not in self._readers:
-            self._readers[path] = FrameReader(path, self.info)
+            self._readers[path] = open_reader(path, self.info)
         return self._readers[path]
 
     def unusable(self, job: Job) -> str | None:

@@ -343,6 +343,9 @@ def _split(project: Project) -> list[_Run]:
         "grid": str(project.source.info.fps),
         "size": [width, height],
     }
+    condition = project.source.info.conditioning.stage()
+    if condition is not None:
+        base["condition"] = condition
     keyframes = [kf.frame for kf in project.keyframes]
     is_keyframe = set(keyframes)
     bounds = {m.first for m in project.masks} | {m.end + 1 for m in project.masks}

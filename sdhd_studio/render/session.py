@@ -28,16 +28,18 @@ import numpy as np
 
 from sdhd_studio.core import edits
 from sdhd_studio.core.cancel import CancelToken
+from sdhd_studio.core.conditioning import condition, resolve_field_order, wants_ivtc
 from sdhd_studio.core.errors import MediaError, ProjectError, SdhdError, SettingError
 from sdhd_studio.core.folder import SUFFIX, ProjectFolder
 from sdhd_studio.core.history import History
 from sdhd_studio.core.lock import FileLock
 from sdhd_studio.core.project import OutputSettings, Project
-from sdhd_studio.core.source import Source
+from sdhd_studio.core.source import Source, VideoInfo
+from sdhd_studio.media.analysis import analyse
 from sdhd_studio.media.fingerprint import check_recorded_length, check_source, fingerprint
 from sdhd_studio.media.images import read_mask
 from sdhd_studio.media.probe import probe
-from sdhd_studio.media.reader import FrameReader
+from sdhd_studio.media.telecine import telecine_map
 from sdhd_studio.ml import registry
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.render.cache import FrameCache
@@ -46,6 +48,7 @@ from sdhd_studio.render.farm import FarmExecutor, Renderer
 from sdhd_studio.render.frame_job import FrameRenderer
 from sdhd_studio.render.plan import FrameJob, InterpolationJob, Job, Plan, mask_source
 from sdhd_studio.render.scheduler import RenderSummary, Scheduler
+from sdhd_studio.render.sources import open_reader
 from sdhd_studio.render.status import FrameStatus
 
 # Edits of one project by several processes are quick: waiting longer means one is stuck.
@@ -86,11 +89,18 @@ class Session:
         *,
         output: OutputSettings | None = None,
         settings: Mapping[str, Any] = {},  # noqa: B006 - read only
+        conditioning: Mapping[str, str] = {},  # noqa: B006 - read only
         save_edits: bool = True,
     ) -> Session:
-        """Probe `source_path` and start a project for it (default: ./NAME.sdhd)."""
+        """Probe and analyse `source_path` and start a project for it (default: ./NAME.sdhd).
+
+        `conditioning` holds the choices of `core.conditioning.condition` (field_order,
+        deinterlace, ivtc, colour_matrix); those left out are "auto". Telecined film is
+        field-matched here, once (one pass over the file).
+        """
         source_path = Path(source_path).absolute()
         info = probe(source_path)
+        info = conditioned_info(str(source_path), info, conditioning)
         source = Source(str(source_path), fingerprint(source_path), info)
         project = edits.new_project(source, output, settings)
         _check_backends(project)
@@ -240,6 +250,15 @@ class Session:
         self.history.apply("Restore autosave", lambda project: autosaved)
         return True
 
+    def set_source_frames(self, conditioning: Mapping[str, str]) -> Project:
+        """Condition the source anew with these choices (the others as they were), one
+        undoable edit; keyframes, masks and cuts keep their times."""
+        current = self.project.source.info.conditioning
+        chosen = {name: conditioning.get(name, getattr(current, name))
+                  for name in ("field_order", "deinterlace", "ivtc", "colour_matrix")}  # fmt: skip
+        info = conditioned_info(self.project.source.path, self.project.source.info, chosen)
+        return self.edit("Source frames", edits.set_source_frames, info)
+
     def edit(self, label: str, edit: Callable[..., Project], *args: Any, **kwargs: Any) -> Project:
         """Apply one undoable edit and save the project."""
         def checked(project: Project) -> Project:
@@ -281,7 +300,7 @@ class Session:
 
         cancel = cancel or CancelToken()
         info = self.project.source.info
-        with FrameReader(self.project.source.path, info) as reader:
+        with open_reader(self.project.source.path, info) as reader:
             def frames() -> Iterator[np.ndarray]:
                 for index in range(info.frame_count):
                     cancel.check()
@@ -320,7 +339,7 @@ class Session:
         painted = read_mask(source.path, (project.source.info.width, project.source.info.height))
         reached = {1: frame, -1: frame}
         warnings = []
-        with FrameReader(project.source.path, project.source.info) as reader:
+        with open_reader(project.source.path, project.source.info) as reader:
             for step, limit in ((1, end), (-1, start)):
                 carried, previous = painted, reader.read(frame)
                 for index in range(frame + step, limit + step, step):
@@ -458,6 +477,24 @@ _BACKEND_SETTINGS = {
     "upscaler": "upscale", "fast_upscaler": "upscale", "inpainter": "inpaint",
     "interpolator": "interpolate",
 }
+
+
+def conditioned_info(
+    path: str, info: VideoInfo, conditioning: Mapping[str, str]
+) -> VideoInfo:
+    """`info` analysed (once) and conditioned by these choices; telecined film is
+    field-matched here (one pass over the file) unless its map is already known."""
+    if info.analysis is None:
+        info = dataclasses.replace(info, analysis=analyse(path, info))
+    chosen = {name: conditioning.get(name, "auto")
+              for name in ("field_order", "deinterlace", "ivtc")}  # fmt: skip
+    telecine = ""
+    if wants_ivtc(info, **chosen):
+        order = resolve_field_order(info, chosen["field_order"])
+        known = info.conditioning
+        same = known.mode == "ivtc" and known.order == order
+        telecine = known.telecine if same else telecine_map(path, info, order)
+    return condition(info, **conditioning, telecine=telecine)
 
 
 def _check_backends(project: Project) -> None:

@@ -256,7 +256,8 @@ def test_a_render_with_realesrgan_makes_hd_frames(tiny_clip, tmp_path):
                              settings={"upscaler": "realesrgan"})
     summary = session.render(frames=range(3), runtime=Runtime(device="cpu"))
     assert (summary.rendered, summary.failed) == (3, 0)
-    with FrameReader(tiny_clip) as reader:
+    # Read as the project reads its source (its colour conversion).
+    with FrameReader(tiny_clip, session.project.source.info) as reader:
         source = reader.read(1)
     frame = session.cache.get(session.plan().keys[1])
     assert frame.shape == (180, 320, 3)

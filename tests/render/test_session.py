@@ -30,7 +30,8 @@ def test_render_makes_every_frame_at_the_output_size(session):
     frame = session.cache.get(session.plan().keys[5])
     assert frame.shape == (180, 320, 3)
     # The HD frame is the source picture, upscaled: compare at source size.
-    with FrameReader(session.project.source.path) as reader:
+    # Read as the project reads its source (its colour conversion).
+    with FrameReader(session.project.source.path, session.project.source.info) as reader:
         source = reader.read(5).astype(float)
     small = frame.reshape(90, 2, 160, 2, 3).mean(axis=(1, 3))
     assert np.abs(small - source).mean() < 6

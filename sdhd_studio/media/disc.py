@@ -1,0 +1,60 @@
+"""DVD titles as one source: a `VIDEO_TS` folder, or a title's first VOB with the ones after it.
+
+A DVD stores each title as one MPEG program stream split into VOB files of at most 1 GB
+(`VTS_01_1.VOB`, `VTS_01_2.VOB`, ...; `VTS_01_0.VOB` is the title's menu). The pieces are cut
+at pack boundaries, so joined end to end (FFmpeg's `concat:` protocol) they are the stream.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from sdhd_studio.core.errors import MediaError
+
+_TITLE_PART = re.compile(r"^VTS_(\d\d)_([1-9])\.VOB$", re.IGNORECASE)
+
+
+def parts(path: str) -> list[str]:
+    """The files that make up the source at `path`, in order (just `path` for a plain file).
+
+    A folder is a DVD (its own `VIDEO_TS` or the one inside it): the title with the most
+    video, since that is the film; a `VTS_nn_1.VOB` brings `VTS_nn_2.VOB`... along.
+    """
+    if os.path.isdir(path):
+        inner = os.path.join(path, "VIDEO_TS")
+        folder = inner if os.path.isdir(inner) else path
+        titles: dict[str, list[str]] = {}
+        for name in sorted(os.listdir(folder)):
+            match = _TITLE_PART.match(name)
+            if match:
+                titles.setdefault(match.group(1), []).append(os.path.join(folder, name))
+        if not titles:
+            raise MediaError(
+                f"{path} is a folder without a DVD video title (no VTS_nn_1.VOB in it or in "
+                "its VIDEO_TS folder); give a video file or a DVD's VIDEO_TS folder"
+            )
+        return max(titles.values(), key=lambda files: sum(map(os.path.getsize, files)))
+    folder, name = os.path.split(path)
+    match = _TITLE_PART.match(name)
+    if not match or match.group(2) != "1":
+        return [path]
+    found = [path]
+    for n in range(2, 10):
+        following = os.path.join(folder, name[:7] + str(n) + name[8:])
+        if not os.path.isfile(following):
+            break
+        found.append(following)
+    return found
+
+
+def url(path: str) -> str:
+    """What FFmpeg opens for `path`: the file, or the title's pieces joined."""
+    files = parts(path)
+    return files[0] if len(files) == 1 else "concat:" + "|".join(files)
+
+
+def size_and_mtime(path: str) -> tuple[int, int]:
+    """Total size and newest modification time (ns) of the source's files."""
+    stats = [os.stat(p) for p in parts(path)]
+    return sum(s.st_size for s in stats), max(s.st_mtime_ns for s in stats)

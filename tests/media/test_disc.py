@@ -1,0 +1,40 @@
+"""A DVD's title read as one source: a VIDEO_TS folder or its first VOB, pieces joined."""
+
+import numpy as np
+import pytest
+import source_clips
+
+from sdhd_studio.core.errors import MediaError
+from sdhd_studio.media import disc
+from sdhd_studio.media.fingerprint import fingerprint
+from sdhd_studio.media.probe import probe
+from sdhd_studio.media.reader import FrameReader
+
+
+@pytest.fixture(scope="module")
+def dvd(tapes, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dvd")
+    whole = source_clips.make_dvd(tapes.truth("pal_mpg"), folder)
+    return folder / "DVD", whole
+
+
+def test_title_from_folder_or_first_vob_is_the_whole_stream(dvd):
+    root, whole = dvd
+    first = root / "VIDEO_TS" / "VTS_01_1.VOB"
+    assert disc.parts(str(root)) == [str(root / "VIDEO_TS" / f"VTS_01_{n}.VOB") for n in (1, 2, 3)]
+    assert disc.parts(str(first)) == disc.parts(str(root / "VIDEO_TS"))
+    reference = source_clips.decoded(whole)
+    for source in (root, first):
+        info = probe(str(source))
+        assert info.frame_count == len(reference) == 25
+        assert len(info.audio) == 1
+        with FrameReader(str(source), cache_size=1) as reader:
+            for index in [24, 0, 13, 5, 20, 8, 0]:
+                assert np.array_equal(reader.read(index), reference[index]), index
+    assert fingerprint(str(root)).size == whole.stat().st_size
+
+
+def test_a_folder_without_a_title_is_refused(tmp_path):
+    (tmp_path / "VIDEO_TS").mkdir()
+    with pytest.raises(MediaError, match="without a DVD video title"):
+        probe(str(tmp_path))

@@ -1,0 +1,63 @@
+"""Disc, tape and broadcast containers read frame-accurately: every picture, in order, the same
+pixels however it is reached (sequentially, by seek, after a seek that lands late)."""
+
+import random
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import source_clips
+
+from sdhd_studio.media.probe import probe
+from sdhd_studio.media.reader import FrameReader
+
+# name: (frames, rate)
+EXPECTED = {
+    "pal_mkv": (25, 25),
+    "pal_mpg": (25, 25),
+    "pal_vob": (25, 25),
+    "pal_ts": (25, 25),
+    "pal_m2ts": (25, 25),
+    "dv_avi": (30, (30000, 1001)),
+    "dv_mov": (30, (30000, 1001)),
+    "dv_raw": (30, (30000, 1001)),
+    "mpeg4_avi": (25, 25),
+    "mjpeg_avi": (25, 25),
+    "h264_ts": (25, 25),
+    "film_mpg": (30, (30000, 1001)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_picture_the_same_however_reached(tapes, name):
+    path = tapes(name)
+    frames, rate = EXPECTED[name]
+    info = probe(path)
+    assert info.frame_count == frames
+    assert info.fps == (rate if isinstance(rate, int) else Fraction(*rate))
+    truth = source_clips.decoded(path)
+    assert len(truth) == frames
+    with FrameReader(path) as reader:
+        sequential = [frame for _, frame in reader.frames()]
+    assert all(np.array_equal(a, b) for a, b in zip(sequential, truth, strict=True))
+    # The last frame and the first straight after opening, then random jumps both ways.
+    order = [frames - 1, 0, *random.Random(3).sample(range(frames), frames), 0, frames - 1]
+    with FrameReader(path, cache_size=1) as reader:
+        for index in order:
+            assert np.array_equal(reader.read(index), truth[index]), index
+
+
+def test_a_file_cut_off_mid_gop_keeps_every_whole_picture(tapes, tmp_path, caplog):
+    whole = Path(tapes("pal_mpg")).read_bytes()
+    cut = tmp_path / "cut.mpg"
+    cut.write_bytes(whole[: len(whole) * 6 // 10])
+    info = probe(str(cut))
+    assert "ends in the middle of a group of pictures" in caplog.text
+    assert not info.vfr and info.fps == 25
+    truth = source_clips.decoded(tapes("pal_mpg"))
+    with FrameReader(str(cut)) as reader:
+        frames = [frame for _, frame in reader.frames()]
+        assert 10 < len(frames) < 25
+        assert all(np.array_equal(a, b) for a, b in zip(frames, truth, strict=False))
+        assert np.array_equal(reader.read(len(frames) - 1), truth[len(frames) - 1])
