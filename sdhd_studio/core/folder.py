@@ -95,7 +95,7 @@ class ProjectFolder:
         tick in milliseconds and inodes are reused, so two quick saves of the same length can
         look alike by their metadata); None when there is none."""
         try:
-            return hashlib.sha256(self.project_file.read_bytes()).hexdigest()
+            return _digest(self.project_file.read_bytes())
         except OSError:
             return None
 
@@ -146,7 +146,7 @@ class ProjectFolder:
         if not newer:
             return None
         try:
-            return self._read(self.autosave_file)
+            return self._read(self.autosave_file)[0]
         except Exception as exc:  # noqa: BLE001 - damaged autosave: fall back to the save
             log.warning("ignored the unreadable autosave %s (%s)", self.autosave_file,
                         _describe(exc))
@@ -181,6 +181,11 @@ class ProjectFolder:
         return json.dumps(data, indent=1, sort_keys=True).encode()
 
     def load(self) -> Project:
+        return self.load_versioned()[0]
+
+    def load_versioned(self) -> tuple[Project, str | None]:
+        """The project and the `stamp()` of the bytes it was read from: None when it came
+        from the backup, so that whoever compares stamps reads project.json again."""
         if not self.path.is_dir():
             raise ProjectError(f"no project folder at {self.path}")
         try:
@@ -194,7 +199,7 @@ class ProjectFolder:
         log.warning("%s is unreadable (%s); opened the backup %s instead",
                     self.project_file, reason, self.backup_file.name)
         try:
-            return self._read(self.backup_file)
+            return self._read(self.backup_file)[0], None
         except ProjectError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -202,12 +207,16 @@ class ProjectFolder:
                 f"{self.project_file} and its backup are both unreadable ({_describe(exc)})"
             ) from None
 
-    def _read(self, path: Path) -> Project:
-        with open(path, "rb") as fh:  # a device or a FIFO in its place would never end
-            if not os.path.isfile(path) or os.fstat(fh.fileno()).st_size > MAX_DOCUMENT_BYTES:
+    def _read(self, path: Path) -> tuple[Project, str]:
+        # A device or a FIFO in its place would never end (a FIFO not even its opening).
+        if not path.is_file() and path.exists():
+            raise InvalidDocument("not a project document (a regular file)")
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size > MAX_DOCUMENT_BYTES:
                 raise InvalidDocument(f"not a project document (a file of at most "
                                       f"{MAX_DOCUMENT_BYTES >> 20} MB)")
-            data = json.loads(fh.read())
+            raw = fh.read()
+        data = json.loads(raw)
         schema = data.get("schema") if isinstance(data, dict) else None
         if not isinstance(schema, int) or isinstance(schema, bool):
             raise InvalidDocument("no schema version")
@@ -225,7 +234,7 @@ class ProjectFolder:
             project = dataclasses.replace(
                 project, source=dataclasses.replace(src, path=str((self.path / relative).resolve()))
             )
-        return project
+        return project, _digest(raw)
 
     def mask_path(self, digest: str) -> Path:
         """Where the mask `digest` is stored; only a sha256 digest names a file here."""
@@ -242,6 +251,10 @@ class ProjectFolder:
             except OSError as exc:
                 raise ProjectError(f"cannot store mask: {exc.strerror}") from None
         return digest
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def project_folder_holding(path: str | os.PathLike[str]) -> Path | None:

@@ -659,7 +659,7 @@ class MainWindow(QMainWindow):
         start = self.mask_panel.track_start(frame)
         if not again and painted.track and (painted.first, painted.end) == (start, end):
             return
-        tracker = Session(document.session.folder, document.project, save_edits=False)
+        tracker = Session(document.session.folder, document.project, None, save_edits=False)
 
         def work(token: CancelToken) -> TrackReport:
             return tracker.track_mask(frame, painted.digest, end, start, painted.inpainter,

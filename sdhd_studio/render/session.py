@@ -68,17 +68,17 @@ class TrackReport:
 
 class Session:
     def __init__(
-        self, folder: ProjectFolder, project: Project, *, save_edits: bool = True,
-        stamp: str | None = None,
+        self, folder: ProjectFolder, project: Project, stamp: str | None, *,
+        save_edits: bool = True,
     ) -> None:
         self.folder = folder
         self.history = History(project)
         self.cache = FrameCache(folder.cache_dir)
         self.save_edits = save_edits
         self._saved = project  # what project.json holds
-        # The version of project.json `_saved` came from, taken before it was read: a save by
-        # another process in between then shows as a change, never the other way round.
-        self._stamp = folder.stamp() if stamp is None else stamp
+        # The version of project.json `project` was read from (`ProjectFolder.stamp`); None:
+        # unknown, so the next saving edit reads the document again first.
+        self._stamp = stamp
         self._plan: Plan | None = None
 
     @classmethod
@@ -105,7 +105,8 @@ class Session:
         project = edits.new_project(source, output, settings)
         _check_backends(project)
         path = Path(project_path) if project_path else Path(source_path.stem + SUFFIX)
-        return cls(ProjectFolder.create(path, project), project, save_edits=save_edits)
+        folder = ProjectFolder.create(path, project)
+        return cls(folder, project, folder.stamp(), save_edits=save_edits)
 
     @classmethod
     def open(
@@ -121,8 +122,7 @@ class Session:
         with SourceChangedError before anything can mix old and new frames.
         """
         folder = ProjectFolder(path)
-        stamp = folder.stamp()
-        project = folder.load()
+        project, stamp = folder.load_versioned()
         try:
             source = check_source(project.source, str(relocate) if relocate else None)
         except MediaError as exc:
@@ -139,7 +139,7 @@ class Session:
                 project = dataclasses.replace(project, source=source)
                 folder.save(project)
                 stamp = folder.stamp()
-        return cls(folder, project, save_edits=save_edits, stamp=stamp)
+        return cls(folder, project, stamp, save_edits=save_edits)
 
     @property
     def project(self) -> Project:
@@ -174,8 +174,7 @@ class Session:
         return self.project
 
     def _take_up_saved(self, label: str) -> None:
-        stamp = self.folder.stamp()
-        latest = self.folder.load()
+        latest, stamp = self.folder.load_versioned()
         # The source was checked when this session opened; the document's record may be older.
         latest = dataclasses.replace(latest, source=self.project.source)
         self.history.apply(label, lambda project: latest)
