@@ -1,0 +1,36 @@
+"""The compact x2 network of the `realtime` and `restore` upscalers (definition only).
+
+ESPCN / SRVGGNetCompact class: 3x3 convolutions with PReLU at low resolution, a last convolution
+to 4 sub-pixels per channel, a pixel shuffle to x2, all added to a bilinear x2 of the input, so
+the layers learn only the detail bilinear misses. Nothing runs at high resolution but the sum.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+
+class CompactX2(nn.Module):
+    def __init__(self, features: int = 32, convs: int = 4) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(3, features, 3, padding=1), nn.PReLU(features)]
+        for _ in range(convs):
+            layers += [nn.Conv2d(features, features, 3, padding=1), nn.PReLU(features)]
+        layers.append(nn.Conv2d(features, 3 * 4, 3, padding=1))
+        self.body = nn.Sequential(*layers)
+        self.shuffle = nn.PixelShuffle(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """RGB 0..1, N x 3 x H x W -> N x 3 x 2H x 2W (not clamped)."""
+        base = functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        return self.shuffle(self.body(x)) + base
+
+
+def shape_of(state: dict[str, torch.Tensor]) -> tuple[int, int]:
+    """(features, convs) of a CompactX2 state dict."""
+    features = state["body.0.weight"].shape[0]
+    convs = sum(1 for key in state if key.endswith(".weight") and key.startswith("body.")
+                and state[key].ndim == 4) - 2
+    return features, convs
