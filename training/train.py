@@ -30,7 +30,7 @@ import degrade  # noqa: E402
 from sdhd_studio.media.quality import psnr_y  # noqa: E402
 from sdhd_studio.ml.nets.compact_x2 import CompactX2  # noqa: E402
 
-SHAPES = {"realtime": (32, 4), "restore": (48, 6)}  # (features, convs)
+SHAPES = {"realtime": (32, 4), "restore": (40, 5)}  # (features, convs)
 PATCH = 48  # input crop side; the truth is 96
 BATCH = 16
 MPEG2_SHARE = 0.25  # of the samples come from the MPEG-2 round-tripped clips
