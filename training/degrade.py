@@ -10,6 +10,7 @@ adds it. MPEG-2 is a real round trip through FFmpeg's mpeg2video encoder.
 
 from __future__ import annotations
 
+import io
 import subprocess
 
 import av
@@ -45,24 +46,25 @@ def noise(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarr
 
 
 def tape(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Analogue tape damage on an RGB uint8 picture (before any digital compression)."""
+    """Analogue tape damage on an RGB uint8 picture (before any digital compression); each
+    kind drawn from none to heavy, so the net also learns to leave a good transfer alone."""
     ycc = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb).astype(np.float32)
     h, w = ycc.shape[:2]
     # Luma grain, smeared along the scan line as tape noise is.
-    grain = rng.normal(0, rng.uniform(2, 8), (h, w)).astype(np.float32)
+    grain = rng.normal(0, rng.uniform(0, 8), (h, w)).astype(np.float32)
     ycc[..., 0] += cv2.blur(grain, (int(rng.integers(1, 4)), 1))
     # Chroma: low horizontal resolution (bleed), a shift, and coarse blotchy noise.
-    width = int(rng.integers(3, 8))
+    width = int(rng.integers(1, 8))
     shift = int(rng.integers(0, 3))
     for c in (1, 2):
         plane = cv2.blur(ycc[..., c], (width, 1))
         plane = np.roll(plane, shift, axis=1)
-        blotches = rng.normal(0, rng.uniform(2, 8), (h, w)).astype(np.float32)
+        blotches = rng.normal(0, rng.uniform(0, 8), (h, w)).astype(np.float32)
         ycc[..., c] = plane + cv2.GaussianBlur(blotches, (0, 0), 1.5) * 2
     # Edge enhancement's ringing: an unsharp mask with a wide kernel on the luma.
-    if rng.random() < 0.7:
+    if rng.random() < 0.5:
         y = ycc[..., 0]
-        ycc[..., 0] = y + rng.uniform(0.3, 1.2) * (y - cv2.GaussianBlur(y, (0, 0), 1.5))
+        ycc[..., 0] = y + rng.uniform(0.2, 1.2) * (y - cv2.GaussianBlur(y, (0, 0), 1.5))
     return cv2.cvtColor(ycc.clip(0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
 
 
@@ -75,9 +77,10 @@ def degrade(hr: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
         if rng.random() < 0.4:
             low = jpeg(low, int(rng.integers(60, 96)))
         return low
-    low = tape(low, rng)
-    if rng.random() < 0.8:
-        low = jpeg(low, int(rng.integers(20, 70)))
+    if rng.random() < 0.85:
+        low = tape(low, rng)
+    if rng.random() < 0.6:
+        low = jpeg(low, int(rng.integers(20, 80)))
     return low
 
 
@@ -92,8 +95,6 @@ def mpeg2_round_trip(frames: list[np.ndarray], qscale: int) -> list[np.ndarray]:
         input=b"".join(np.ascontiguousarray(f).tobytes() for f in frames),
         capture_output=True, check=True,
     ).stdout
-    import io
-
     with av.open(io.BytesIO(encoded)) as container:
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     if len(decoded) != len(frames):

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch.nn import functional
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -30,7 +30,7 @@ import degrade  # noqa: E402
 from sdhd_studio.media.quality import psnr_y  # noqa: E402
 from sdhd_studio.ml.nets.compact_x2 import CompactX2  # noqa: E402
 
-SHAPES = {"realtime": (32, 4), "restore": (40, 5)}  # (features, convs)
+SHAPES = {"realtime": (32, 4), "restore": (32, 4)}  # (features, convs)
 PATCH = 48  # input crop side; the truth is 96
 BATCH = 16
 MPEG2_SHARE = 0.25  # of the samples come from the MPEG-2 round-tripped clips
@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--minutes", type=float, default=40, help="wall-clock cap")
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--init", type=Path, help="start from these weights (a .safetensors "
+                        "of the same shape), e.g. the realtime net for restore")
     args = parser.parse_args()
     torch.set_num_threads(1)  # the machine's cores are shared
     torch.manual_seed(SEED)
@@ -67,6 +69,8 @@ def main() -> None:
     weights /= weights.sum()
 
     net = CompactX2(*SHAPES[args.kind])
+    if args.init:
+        net.load_state_dict(load_file(str(args.init)))
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
     step = 0
     checkpoint = out / "checkpoint.pt"
@@ -80,7 +84,7 @@ def main() -> None:
         say(f"{args.kind}: CompactX2{SHAPES[args.kind]}, "
             f"{sum(p.numel() for p in net.parameters())} params, {len(pictures)} pictures, "
             f"{len(pairs)} MPEG-2 pairs, batch {BATCH}x{PATCH}px, {args.steps} steps, "
-            f"lr {args.lr} cosine, seed {SEED}")
+            f"lr {args.lr} cosine, seed {SEED}, from {args.init or 'random weights'}")
     started = last_save = time.monotonic()
     losses = []
     while step < args.steps and time.monotonic() - started < args.minutes * 60:
