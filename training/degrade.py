@@ -106,12 +106,18 @@ def mpeg2_pairs(
     clip: list[np.ndarray], kind: str, rng: np.random.Generator
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(high, low) frame pairs: the clip's frames as truth, their degraded x2-smaller copies
-    through an MPEG-2 round trip as inputs (the whole run of frames, so P and B pictures)."""
+    through an MPEG-2 round trip as inputs (so P and B pictures): for restore in runs of 8
+    frames, each at a quantiser of its own; for realtime the whole clip at one."""
     clip = [f[: f.shape[0] // 32 * 32, : f.shape[1] // 32 * 32] for f in clip]
-    lows = [downscale(f, rng) for f in clip]
-    if kind == "restore":
-        lows = [tape(low, rng) for low in lows]
-        qscale = int(rng.integers(6, 16))
-    else:
-        qscale = int(rng.integers(2, 6))
-    return list(zip(clip, mpeg2_round_trip(lows, qscale), strict=True))
+    pairs = []
+    length = 8 if kind == "restore" else len(clip)
+    for start in range(0, len(clip), length):
+        run = clip[start : start + length]
+        lows = [downscale(f, rng) for f in run]
+        if kind == "restore":
+            lows = [tape(low, rng) for low in lows]
+            qscale = int(rng.integers(4, 16))
+        else:
+            qscale = int(rng.integers(2, 6))
+        pairs += zip(run, mpeg2_round_trip(lows, qscale), strict=True)
+    return pairs
