@@ -11,9 +11,11 @@ Truth: two runs of consecutive frames training never saw (training/data.py): Big
   the same one `restore` was trained under (on other pictures).
 Each upscaler brings the run back to full size; PSNR and SSIM on Y against the truth, mean over
 the 16 frames. The chains run ffmpeg's hqdn3d or nlmeans over the low-resolution run, then
-Lanczos. Runtimes: ms per frame (median) of each net on ONNX Runtime, torch and OpenVINO when
-installed, taking turns frame by frame, at 160x90 and 640x360 in. Whole path: `sdhd upscale`
-of 132 frames, wall clock from start to the written file, start-up included.
+Lanczos. Runtimes: each net on ONNX Runtime, torch, ncnn (a graph written from the same
+weights) and OpenVINO when installed, each on one thread as the backend runs it (the render's
+workers take frames side by side), taking turns frame by frame, at 160x90 and 640x360 in: CPU
+ms a frame (median; what a shared machine's load does not inflate) and wall ms. Whole path:
+`sdhd upscale` of 132 frames, wall clock from start to the written file, start-up included.
 
     python benchmarks/realtime.py [--skip-quality] [--skip-runtimes] [--skip-cli]
 """
@@ -147,112 +149,83 @@ def score(truths: list[list[np.ndarray]], lows: list[list[np.ndarray]], method) 
 def runtimes(repeats: int) -> None:
     import onnxruntime
     import torch
-    from safetensors.torch import load_file
 
-    from sdhd_studio.ml.nets.compact_x2 import CompactX2, shape_of
-    from sdhd_studio.ml.upscale.compact import files
+    from sdhd_studio.ml.upscale.compact import _NcnnNet, _TorchNet, weights_file
 
-    print(f"Runtimes: ms per frame, median of {repeats} (taking turns), {os.cpu_count()} "
-          f"threads each; max |difference| from torch fp32 on a 640x360 frame, 0..1 scale\n")
-    print("| net | runtime | " + " | ".join(f"{w}x{h} ms (fps)" for w, h in SIZES)
+    print(f"Runtimes, one thread each: CPU ms a frame, uint8 RGB in and out (median of "
+          f"{repeats}, taking turns), wall ms in brackets; max |difference| from torch on a "
+          "640x360 frame, grey levels\n")
+    print("| net | runtime | " + " | ".join(f"{w}x{h} CPU ms (wall)" for w, h in SIZES)
           + " | max diff |")
     print("|---|---|" + "---|" * len(SIZES) + "---|")
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(1)
     for net_name in NETS:
-        weights, graph = files(net_name)
-        state = load_file(str(weights))
-        module = CompactX2(*shape_of(state)).eval()
-        module.load_state_dict(state)
+        weights = weights_file(net_name)
+        torch_net = _TorchNet(weights, "cpu")
+        graph = export_onnx(torch_net.module)
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = onnxruntime.InferenceSession(str(graph), options,
                                                providers=["CPUExecutionProvider"])
         engines = {
-            "onnxruntime": lambda x, s=session: s.run(None, {"rgb": x})[0],
-            "torch fp32": lambda x, m=module: torch_run(m, x, torch.contiguous_format),
-            "torch fp32 channels-last": lambda x, m=module: torch_run(m, x,
-                                                                      torch.channels_last),
+            "ncnn (the backend's)": _NcnnNet(weights),
+            "torch fp32 channels-last (the backend's fallback)": torch_net,
+            "onnxruntime": planar(lambda x, s=session: s.run(None, {"rgb": x})[0]),
         }
-        engines["ncnn"] = ncnn_runner(state)
         try:
             import openvino
 
-            compiled = openvino.Core().compile_model(str(graph), "CPU")
-            engines["openvino"] = lambda x, c=compiled: c(x)[0]
+            compiled = openvino.Core().compile_model(str(graph), "CPU", {
+                "INFERENCE_NUM_THREADS": 1, "INFERENCE_PRECISION_HINT": "f32"})
+            engines["openvino"] = planar(lambda x, c=compiled: c(x)[0])
         except ImportError:
             pass
-        timings: dict[str, dict[tuple[int, int], list[float]]] = {e: {} for e in engines}
+        timings: dict[str, dict[tuple[int, int], list[tuple[float, float]]]] = {
+            e: {} for e in engines}
         rng = np.random.default_rng(0)
-        diffs = {}
+        outs = {}
         for size in SIZES:
-            x = rng.random((1, 3, size[1], size[0]), np.float32)
+            frame = rng.integers(0, 256, (size[1], size[0], 3), np.uint8)
             for engine, run in engines.items():
-                y = run(x)  # warm up: the first run plans kernels
-                if size == SIZES[-1]:
-                    diffs[engine] = y
+                outs[engine] = run(frame)  # warm up: the first run plans kernels
             for _ in range(repeats if size == SIZES[0] else max(3, repeats // 3)):
                 for engine, run in engines.items():
-                    t0 = time.perf_counter()
-                    run(x)
-                    timings[engine].setdefault(size, []).append(time.perf_counter() - t0)
+                    c0, t0 = time.process_time(), time.perf_counter()
+                    run(frame)
+                    timings[engine].setdefault(size, []).append(
+                        (time.process_time() - c0, time.perf_counter() - t0))
+        reference = outs["torch fp32 channels-last (the backend's fallback)"]
         for engine in engines:
-            cells = " | ".join(f"{1000 * statistics.median(timings[engine][s]):.1f} "
-                               f"({1 / statistics.median(timings[engine][s]):.0f})"
-                               for s in SIZES)
-            diff = np.abs(np.asarray(diffs[engine]) - diffs["torch fp32"]).max()
+            cells = " | ".join(
+                f"{1000 * statistics.median(c for c, _ in timings[engine][s]):.1f} "
+                f"({1000 * statistics.median(w for _, w in timings[engine][s]):.0f})"
+                for s in SIZES)
+            diff = np.abs(outs[engine] - reference).max()
             print(f"| {net_name} | {engine} | {cells} | {diff:.1e} |")
     print()
 
 
-def ncnn_runner(state: dict):
-    """The net as an ncnn graph written from the same weights (Convolution, PReLU,
-    PixelShuffle, bilinear Interp, BinaryOp add), on ncnn's CPU path."""
-    import ncnn
+def export_onnx(module) -> Path:
+    import copy
 
-    convs = sorted({key.split(".")[1] for key in state if state[key].ndim == 4}, key=int)
-    lines, blob, data = [], "in_a", [b""]
-    lines.append("Input in 0 1 in")
-    lines.append("Split split 1 2 in in_a in_b")
-    for n, index in enumerate(convs):
-        weight, bias = state[f"body.{index}.weight"].numpy(), state[f"body.{index}.bias"].numpy()
-        lines.append(f"Convolution conv{n} 1 1 {blob} c{n} 0={weight.shape[0]} 1=3 4=1 5=1 "
-                     f"6={weight.size}")
-        data += [np.zeros(1, "<u4").tobytes(), weight.astype("<f4").tobytes(),
-                 bias.astype("<f4").tobytes()]
-        blob = f"c{n}"
-        slope = state.get(f"body.{int(index) + 1}.weight")
-        if slope is not None and slope.ndim == 1:
-            lines.append(f"PReLU prelu{n} 1 1 {blob} p{n} 0={slope.numel()}")
-            data.append(slope.numpy().astype("<f4").tobytes())
-            blob = f"p{n}"
-    lines.append(f"PixelShuffle shuffle 1 1 {blob} detail 0=2")
-    lines.append("Interp up 1 1 in_b base 0=2 1=2.0 2=2.0")
-    lines.append("BinaryOp add 2 1 detail base out 0=0")
-    blobs = {word for line in lines for word in line.split()[4:] if "=" not in word}
-    param = "\n".join(["7767517", f"{len(lines)} {len(blobs)}", *lines]) + "\n"
-    folder = Path(tempfile.mkdtemp())
-    (folder / "net.param").write_text(param)
-    (folder / "net.bin").write_bytes(b"".join(data))
-    net = ncnn.Net()
-    net.opt.num_threads = os.cpu_count() or 1
-    net.load_param(str(folder / "net.param"))
-    net.load_model(str(folder / "net.bin"))
-
-    def run(x: np.ndarray) -> np.ndarray:
-        chw = np.ascontiguousarray(x[0])  # ncnn.Mat borrows it: keep it alive
-        extractor = net.create_extractor()
-        extractor.input("in", ncnn.Mat(chw))
-        _, out = extractor.extract("out")
-        return np.array(out)[None]
-
-    return run
-
-
-def torch_run(module, x: np.ndarray, layout) -> np.ndarray:
     import torch
 
-    with torch.inference_mode():
-        return module(torch.from_numpy(x).contiguous(memory_format=layout)).numpy()
+    path = Path(tempfile.mkdtemp()) / "net.onnx"
+    module = copy.deepcopy(module).to(memory_format=torch.contiguous_format)
+    torch.onnx.export(module,
+                      (torch.rand(1, 3, 64, 96),), str(path), input_names=["rgb"],
+                      output_names=["out"], opset_version=17, dynamo=False,
+                      dynamic_axes={"rgb": {2: "h", 3: "w"}, "out": {2: "h2", 3: "w2"}})
+    return path
+
+
+def planar(run):
+    """An NCHW float 0..1 runner as the backends' nets are called: RGB uint8 in, 0..255 out."""
+    def call(frame: np.ndarray) -> np.ndarray:
+        x = frame.transpose(2, 0, 1)[None].astype(np.float32) * np.float32(1 / 255)
+        return np.asarray(run(x))[0].transpose(1, 2, 0).clip(0, 1) * 255
+    return call
 
 
 def whole_path() -> None:

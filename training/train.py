@@ -28,7 +28,7 @@ import data  # noqa: E402
 import degrade  # noqa: E402
 
 from sdhd_studio.media.quality import psnr_y  # noqa: E402
-from sdhd_studio.ml.nets.compact_x2 import CompactX2  # noqa: E402
+from sdhd_studio.ml.nets.compact_x2 import build  # noqa: E402
 
 SHAPES = {"realtime": (32, 4), "restore": (32, 4)}  # (features, convs)
 PATCH = 48  # input crop side; the truth is 96
@@ -70,7 +70,7 @@ def main() -> None:
     weights = np.array([p.shape[0] * p.shape[1] for p in pictures], np.float64)
     weights /= weights.sum()
 
-    net = CompactX2(*SHAPES[args.kind])
+    net = build(*SHAPES[args.kind])
     if args.init:
         net.load_state_dict(load_file(str(args.init)))
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
@@ -165,7 +165,9 @@ def held_out_crops(kind: str) -> list[tuple[np.ndarray, np.ndarray]]:
     return crops
 
 
-def evaluate(net: CompactX2, crops: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
+def evaluate(
+    net: torch.nn.Module, crops: list[tuple[np.ndarray, np.ndarray]]
+) -> tuple[float, float]:
     """Mean PSNR-Y of the net and of Lanczos over the held-out crops."""
     ours, lanczos = [], []
     with torch.inference_mode():
