@@ -6,8 +6,8 @@ model card, trained/MODEL_CARD.md, says what each was trained on. On the CPU ncn
 a graph written here from the same weights (torch is not imported): one thread a call, with the
 render's workers taking frames side by side. benchmarks/realtime.py, one thread each, CPU ms a
 frame at 160x90 and 640x360 in (realtime net):
-    ncnn 11.9 / 263, OpenVINO 17.3 / 253, torch channels-last 22.7 / 336,
-    ONNX Runtime 23.7 / 400, torch 39.6 / 610.
+    ncnn 7.8 / 263, OpenVINO 14.0 / 247, torch channels-last 14.0 / 312, ONNX Runtime 20.7 / 393
+(OpenVINO and ncnn trade places at 640x360 from run to run; ncnn is already a dependency).
 Two threads splitting one small frame cost more CPU than they save (ONNX Runtime, 160x90: 41
 against 21 ms). Torch runs the nets on CUDA or MPS when asked for by name, and on the CPU when
 ncnn is missing.
