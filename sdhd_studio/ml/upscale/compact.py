@@ -41,7 +41,7 @@ MAX_TILE = 1024  # a whole SD or 720p frame in one piece: the nets' memory is sm
 NETS = {
     "realtime": "our real-time x2 net for clean or lightly compressed SD (41k parameters)",
     "restore": "our x2 net for tape transfers: removes tape and chroma noise, chroma bleed, "
-               "ringing and MPEG-2 blocking while upscaling (78k parameters)",
+               "ringing and MPEG-2 blocking while upscaling (41k parameters)",
 }
 
 
