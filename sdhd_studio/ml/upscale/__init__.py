@@ -1,0 +1,1 @@
+"""Upscalers by job; see compact.py for the nets trained for this project."""
