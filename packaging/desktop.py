@@ -55,3 +55,9 @@ def _render_icons(svg: Path, hicolor: Path) -> None:
         if not image.save(str(folder / f"{APP_ID}.png")):
             raise OSError(f"cannot write {folder / f'{APP_ID}.png'}")
     del app
+
+
+if __name__ == "__main__":  # the Flatpak manifest: python3 packaging/desktop.py /app/share
+    import sys
+
+    print(write_share(Path(sys.argv[1])))

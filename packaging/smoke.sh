@@ -22,11 +22,23 @@ WORK=$(cd "$WORK" && pwd)
 NAME=$(basename "$BUILD")              # sdhd-studio-FLAVOUR-VERSION
 FLAVOUR=$(echo "$NAME" | cut -d- -f3)
 VERSION=$(echo "$NAME" | cut -d- -f4-)
-FFMPEG=$(ls "$BUILD"/_internal/imageio_ffmpeg/binaries/ffmpeg-* | grep -v README)
+FFMPEG=$(ls "$BUILD"/_internal/imageio_ffmpeg/binaries/ffmpeg-*)
 SAMPLE=$BUILD/_internal/sdhd_studio/resources/samples/bbb_sd.mp4
 
+X=""                                   # the executables' suffix: .exe on Windows
+KEEP=()                                # what Windows itself needs to start any program
+case "$(uname -s)" in
+    MINGW* | MSYS* | CYGWIN*)
+        X=.exe
+        KEEP=(SYSTEMROOT="${SYSTEMROOT:-}" WINDIR="${WINDIR:-}" TEMP="${TEMP:-}" TMP="${TMP:-}"
+              USERPROFILE="$WORK/home" APPDATA="$WORK/home" LOCALAPPDATA="$WORK/home") ;;
+esac
+
 fail() { echo "smoke: FAIL: $*" >&2; exit 1; }
-clean() { env -i HOME="$WORK/home" PATH=/usr/bin:/bin LANG=C.UTF-8 QT_QPA_PLATFORM=offscreen "$@"; }
+clean() {
+    env -i HOME="$WORK/home" PATH=/usr/bin:/bin LANG=C.UTF-8 QT_QPA_PLATFORM=offscreen \
+        ${KEEP[@]+"${KEEP[@]}"} "$@"
+}
 # "FRAMES WIDTHxHEIGHT" of a video's first video stream, decoded by the bundle's ffmpeg.
 frames_and_size() {
     local log
@@ -39,13 +51,13 @@ step() { echo "smoke: $*"; }
 [ -f "$SAMPLE" ] || fail "no sample video in the bundle ($SAMPLE)"
 
 step "sdhd --version"
-out=$(clean "$BUILD/sdhd" --version)
+out=$(clean "$BUILD/sdhd$X" --version)
 [ "$out" = "sdhd $VERSION ($FLAVOUR build)" ] || fail "version says '$out'"
 
 step "sdhd backends"
-clean "$BUILD/sdhd" backends > "$WORK/backends.txt" || fail "sdhd backends failed"
-for usable in "upscale  *lanczos  *ok" "upscale  *realesrgan  *ok" "interpolate  *dis  *ok"; do
-    grep -q "^$usable" "$WORK/backends.txt" || fail "not usable: $usable ($WORK/backends.txt)"
+clean "$BUILD/sdhd$X" backends > "$WORK/backends.txt" || fail "sdhd backends failed"
+for usable in "upscale +lanczos +ok" "upscale +realesrgan +ok" "interpolate +dis +ok"; do
+    grep -Eq "^$usable" "$WORK/backends.txt" || fail "not usable: $usable ($WORK/backends.txt)"
 done
 if [ "$FLAVOUR" = lite ]; then
     for name in diffusion diffusion-refine diffusion-inpaint rife; do
@@ -55,7 +67,7 @@ if [ "$FLAVOUR" = lite ]; then
 fi
 
 step "sdhd demo"
-(cd "$WORK" && clean "$BUILD/sdhd" demo -o "$WORK/demo.mp4" > "$WORK/demo.log" 2>&1) \
+(cd "$WORK" && clean "$BUILD/sdhd$X" demo -o "$WORK/demo.mp4" > "$WORK/demo.log" 2>&1) \
     || fail "sdhd demo failed: $(tail -3 "$WORK/demo.log")"
 read -r want _ <<< "$(frames_and_size "$SAMPLE")"
 got=$(frames_and_size "$WORK/demo.mp4")
@@ -64,14 +76,14 @@ got=$(frames_and_size "$WORK/demo.mp4")
 step "sdhd upscale (Real-ESRGAN on ncnn, DIS in-betweens)"
 "$FFMPEG" -hide_banner -nostdin -loglevel error -y -i "$SAMPLE" -frames:v 6 -an \
     -c:v libx264 -pix_fmt yuv420p "$WORK/clip.mp4"
-clean "$BUILD/sdhd" upscale "$WORK/clip.mp4" -o "$WORK/clip_hd.mp4" --upscaler realesrgan \
+clean "$BUILD/sdhd$X" upscale "$WORK/clip.mp4" -o "$WORK/clip_hd.mp4" --upscaler realesrgan \
     --height 720 --fps-multiplier 2 > "$WORK/upscale.log" 2>&1 \
     || fail "sdhd upscale failed: $(tail -3 "$WORK/upscale.log")"
 got=$(frames_and_size "$WORK/clip_hd.mp4")
 [ "$got" = "12 1280x720" ] || fail "clip_hd.mp4 is '$got', wanted '12 1280x720'"
 
 step "sdhd-studio --screenshot"
-clean "$BUILD/sdhd-studio" --screenshot "$WORK/editor.png" "$WORK/clip.mp4" \
+clean "$BUILD/sdhd-studio$X" --screenshot "$WORK/editor.png" "$WORK/clip.mp4" \
     > "$WORK/editor.log" 2>&1 || fail "sdhd-studio failed: $(tail -3 "$WORK/editor.log")"
 grep -q "compute CPU" "$WORK/editor.log" || fail "no compute device: $(cat "$WORK/editor.log")"
 size=$(frames_and_size "$WORK/editor.png" | cut -d' ' -f2)
