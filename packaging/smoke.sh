@@ -6,7 +6,8 @@
 # offscreen platform plugin from the bundle. Checks, with the bundle's own ffmpeg:
 #   - `sdhd --version` names the build's version and flavour;
 #   - `sdhd backends`: Lanczos, Real-ESRGAN (ncnn, weights inside the bundle) and DIS usable;
-#     in a lite build the torch backends say the build lacks torch;
+#     in a lite build the torch backends say the build lacks torch, a full build imports its
+#     torch to find the device;
 #   - `sdhd demo` writes the sample in 720p with as many frames as the sample;
 #   - `sdhd upscale --upscaler realesrgan --fps-multiplier 2` on a 6-frame cut: 12 frames
 #     of 1280x720 (ncnn weights, PyAV decoding, DIS in-betweens, the ffmpeg writer);
@@ -59,6 +60,10 @@ clean "$BUILD/sdhd$X" backends > "$WORK/backends.txt" || fail "sdhd backends fai
 for usable in "upscale +lanczos +ok" "upscale +realesrgan +ok" "interpolate +dis +ok"; do
     grep -Eq "^$usable" "$WORK/backends.txt" || fail "not usable: $usable ($WORK/backends.txt)"
 done
+if [ "$FLAVOUR" = full ]; then  # finding the device imports the bundled torch
+    grep -E "^device: " "$WORK/backends.txt" | grep -qv "needs torch" \
+        || fail "the full build found no torch: $(head -1 "$WORK/backends.txt")"
+fi
 if [ "$FLAVOUR" = lite ]; then
     for name in diffusion diffusion-refine diffusion-inpaint rife; do
         grep -E "^[a-z]+ +$name +unusable: .*needs torch.*lite build" "$WORK/backends.txt" \
@@ -83,6 +88,7 @@ got=$(frames_and_size "$WORK/clip_hd.mp4")
 [ "$got" = "12 1280x720" ] || fail "clip_hd.mp4 is '$got', wanted '12 1280x720'"
 
 step "sdhd-studio --screenshot"
+rm -rf "$WORK/clip.sdhd"  # the editor would ask whether to open an earlier run's project
 clean "$BUILD/sdhd-studio$X" --screenshot "$WORK/editor.png" "$WORK/clip.mp4" \
     > "$WORK/editor.log" 2>&1 || fail "sdhd-studio failed: $(tail -3 "$WORK/editor.log")"
 grep -q "compute CPU" "$WORK/editor.log" || fail "no compute device: $(cat "$WORK/editor.log")"

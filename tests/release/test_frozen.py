@@ -4,6 +4,7 @@ a fresh HOME. Skipped when no build is in dist/ (CI does not build: it takes min
 
 import configparser
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -70,8 +71,9 @@ def test_installing_into_home_puts_the_app_where_menus_look_and_it_opens_a_video
                              capture_output=True, text=True, check=True)
     assert version.stdout.strip() == f"sdhd {__version__} (lite build)"
     # What a double-click on a video runs: the menu entry's command with the file for %f.
-    shot = tmp_path / "opened.png"
-    command = [exec_line[0], "--screenshot", str(shot), str(SAMPLE)]
+    shot, video = tmp_path / "opened.png", tmp_path / "tape.mp4"
+    shutil.copyfile(SAMPLE, video)  # the editor makes its project beside the video
+    command = [exec_line[0], "--screenshot", str(shot), str(video)]
     opened = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert opened.returncode == 0, opened.stderr
     assert QImage(str(shot)).width() == 1400
