@@ -46,7 +46,7 @@ def build(flavour: str) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     stage = stage_package(work)
     info = work / "build.json"
-    info.write_text(json.dumps({"flavour": flavour, "version": __version__}) + "\n")
+    info.write_text(json.dumps({"flavour": flavour}) + "\n")
     share = desktop.write_share(work / "share")
     env = {
         **os.environ,

@@ -40,7 +40,7 @@ def _render_icons(svg: Path, hicolor: Path) -> None:
     from PySide6.QtGui import QGuiApplication, QImage, QPainter
     from PySide6.QtSvg import QSvgRenderer
 
-    app = QGuiApplication.instance() or QGuiApplication([])
+    _app = QGuiApplication.instance() or QGuiApplication([])  # fonts for the SVG's text
     renderer = QSvgRenderer(str(svg))
     if not renderer.isValid():
         raise ValueError(f"{svg} is not a valid SVG")
@@ -54,7 +54,6 @@ def _render_icons(svg: Path, hicolor: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if not image.save(str(folder / f"{APP_ID}.png")):
             raise OSError(f"cannot write {folder / f'{APP_ID}.png'}")
-    del app
 
 
 if __name__ == "__main__":  # the Flatpak manifest: python3 packaging/desktop.py /app/share

@@ -10,7 +10,7 @@ from sdhd_studio.core import build
 def lite_build(monkeypatch, tmp_path):
     """This process as the frozen lite app sees itself: a build.json naming the flavour."""
     info = tmp_path / "build.json"
-    info.write_text(json.dumps({"flavour": "lite", "version": __version__}))
+    info.write_text(json.dumps({"flavour": "lite"}))
     monkeypatch.setattr(build, "BUILD_INFO", info)
     build.flavour.cache_clear()
     yield

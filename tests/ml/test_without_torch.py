@@ -5,7 +5,6 @@ import sys
 
 import pytest
 
-from sdhd_studio import __version__
 from sdhd_studio.core import build
 from sdhd_studio.ml import registry
 
@@ -15,7 +14,7 @@ NEED_TORCH = {"diffusion", "diffusion-refine", "diffusion-inpaint", "rife"}
 @pytest.fixture
 def lite(monkeypatch, tmp_path):
     info = tmp_path / "build.json"
-    info.write_text(json.dumps({"flavour": "lite", "version": __version__}))
+    info.write_text(json.dumps({"flavour": "lite"}))
     monkeypatch.setattr(build, "BUILD_INFO", info)
     for name in ("torch", "diffusers", "transformers"):
         monkeypatch.setitem(sys.modules, name, None)  # find_spec and import both see none
