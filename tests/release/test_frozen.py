@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from sdhd_studio import __version__
+from tests.ml import tiny_sd
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_ID = "io.github.sdhd_studio.SDHDStudio"
@@ -82,3 +83,29 @@ def test_installing_into_home_puts_the_app_where_menus_look_and_it_opens_a_video
     assert uninstall.returncode == 0
     assert not (share / "applications" / f"{APP_ID}.desktop").exists()
     assert not os.path.lexists(home / ".local/bin/sdhd")
+
+
+@pytest.mark.slow
+def test_the_full_build_renders_with_diffusion(tmp_path):
+    """torch, diffusers and transformers frozen: a tiny random x4 upscaler (made here, with
+    this environment's diffusers) runs inside the full build on a 3-frame clip."""
+    build = _build("full")
+    model = tiny_sd.save_upscaler(tmp_path / "tiny-upscaler", prompted=True)
+    clip = tmp_path / "clip.mp4"
+    with av.open(str(SAMPLE)) as source, av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        for index, frame in enumerate(source.decode(video=0)):
+            if index == 3:
+                break
+            out.mux(stream.encode(frame.reformat(format="yuv420p")))
+        out.mux(stream.encode(None))
+    env = {"HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [str(build / "sdhd"), "upscale", str(clip), "-o", str(tmp_path / "hd.mp4"),
+         "--upscaler", "diffusion", "--set", f"model={model}", "--set", "steps=2",
+         "--height", "720"],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    assert _video(tmp_path / "hd.mp4") == (3, (1280, 720), False)
