@@ -21,7 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sdhd_studio import __version__
+from sdhd_studio.core.build import version_text
 from sdhd_studio.core.errors import Cancelled, SdhdError
 from sdhd_studio.core.source import COLOUR_MATRICES, DEINTERLACE_MODES, FIELD_ORDERS, IVTC_MODES
 
@@ -701,7 +701,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sdhd", description="SDHD Studio: turn SD video into HD, headless."
     )
-    parser.add_argument("--version", action="version", version=f"sdhd {__version__}")
+    parser.add_argument("--version", action="version", version=f"sdhd {version_text()}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name: str, func: Any, help: str, json_flag: bool = True) -> Any:

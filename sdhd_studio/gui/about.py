@@ -2,23 +2,27 @@
 
 Finding the device imports torch, which holds the interpreter lock for a second or more; done
 in the editor's process it would freeze the window even from a worker thread. So it is asked
-in a short-lived child process, from a worker that only waits for it.
+in a short-lived child process, from a worker that only waits for it. The child is started by
+multiprocessing's "spawn" (never fork: the editor has threads), which also works in the
+frozen app, where sys.executable is the editor itself (packaging/launch.py calls
+freeze_support for it).
 """
 
 from __future__ import annotations
 
-import json
+import multiprocessing
 import platform
 import subprocess
-import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from sdhd_studio.core.build import version_text
 from sdhd_studio.media.ffmpeg import ffmpeg_exe
-from sdhd_studio.ml.devices import Device
+from sdhd_studio.ml.devices import Device, pick_device
 
 
 @dataclass(frozen=True)
@@ -32,47 +36,29 @@ class SystemInfo:
 
 def collect_system_info(preference: str = "auto") -> SystemInfo:
     """Versions, ffmpeg and the device `preference` (devices.PREFERENCES) resolves to."""
-    versions = tuple(
-        (name, _version(dist))
-        for name, dist in (
-            ("SDHD Studio", "sdhd-studio"),
+    versions = (
+        ("SDHD Studio", version_text()),
+        *((name, _version(dist)) for name, dist in (
             ("PyTorch", "torch"),
             ("diffusers", "diffusers"),
             ("OpenCV", "opencv-python"),
             ("PyAV", "av"),
-        )
-    ) + (("PySide6", pyside_version), ("Python", platform.python_version()))
+        )),
+        ("PySide6", pyside_version),
+        ("Python", platform.python_version()),
+    )
     device, error = _device(preference)
     return SystemInfo(versions, _ffmpeg_version(), device, error, preference)
 
 
-# A device that was asked for but is missing is an answer, not a crash: it says why.
-_ASK_DEVICE = (
-    "import dataclasses, json, sys\n"
-    "from sdhd_studio.core.errors import BackendError\n"
-    "from sdhd_studio.ml.devices import pick_device\n"
-    "try:\n"
-    "    print(json.dumps({'device': dataclasses.asdict(pick_device(sys.argv[1]))}))\n"
-    "except BackendError as exc:\n"
-    "    print(json.dumps({'error': str(exc)}))\n"
-)
-
-
 def _device(preference: str) -> tuple[Device | None, str | None]:
+    # A device that was asked for but is missing is an answer, not a crash: it says why.
+    spawn = multiprocessing.get_context("spawn")
     try:
-        out = subprocess.run(
-            [sys.executable, "-c", _ASK_DEVICE, preference],
-            capture_output=True, text=True, timeout=120,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        return None, str(exc)
-    if out.returncode != 0:
-        lines = out.stderr.strip().splitlines()
-        return None, lines[-1] if lines else f"exit status {out.returncode}"
-    answer = json.loads(out.stdout.strip().splitlines()[-1])
-    if "error" in answer:
-        return None, answer["error"]
-    return Device(**answer["device"]), None
+        with ProcessPoolExecutor(1, mp_context=spawn) as child:
+            return child.submit(pick_device, preference).result(timeout=120), None
+    except Exception as exc:  # BackendError, a broken child, a timeout: all say "unavailable"
+        return None, str(exc) or type(exc).__name__
 
 
 def _version(dist: str) -> str:

@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("path", nargs="?", help="a project folder (NAME.sdhd) or a video")
     parser.add_argument(
         "--screenshot", metavar="OUT.png",
-        help="open the window, wait for its first full paint, save a PNG of it and exit",
+        help="open the window, wait for its first full paint and the compute device, save a "
+        "PNG of it, print where it went and the device, and exit",
     )
     return parser
 
@@ -64,18 +65,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _screenshot(app: QApplication, window, out: str) -> int:
+    from sdhd_studio.gui.about import device_text
+
     outcome = {"code": 1}
 
     def grab() -> None:
         if window.grab().save(out):
             outcome["code"] = 0
+            print(f"{out}: compute {device_text(window.system_info)}")
         else:
             print(f"sdhd-studio: error: cannot write {out}", file=sys.stderr)
         window.close()
 
+    def when_device_known() -> None:
+        # The status bar names the compute device once a child process has answered: the
+        # picture waits for it, and a frozen app's child start-up is exercised on the way.
+        if window.system_info is None:
+            QTimer.singleShot(50, when_device_known)
+        else:
+            QTimer.singleShot(_SCREENSHOT_SETTLE_MS, grab)
+
     def painted(*_: object) -> None:
         window.frameShown.disconnect(painted)
-        QTimer.singleShot(_SCREENSHOT_SETTLE_MS, grab)
+        when_device_known()
 
     def too_slow() -> None:
         if outcome["code"] == 1 and window.isVisible():
@@ -85,7 +97,7 @@ def _screenshot(app: QApplication, window, out: str) -> int:
     if window.document is not None:
         window.frameShown.connect(painted)
     else:
-        QTimer.singleShot(_SCREENSHOT_SETTLE_MS, grab)
+        when_device_known()
     QTimer.singleShot(_SCREENSHOT_TIMEOUT_MS, too_slow)
     app.exec()
     return outcome["code"]

@@ -10,6 +10,7 @@ import functools
 import os
 from dataclasses import dataclass
 
+from sdhd_studio.core import build
 from sdhd_studio.core.errors import BackendError
 
 PREFERENCES = ("auto", "cuda", "mps", "cpu")
@@ -32,9 +33,15 @@ def pick_device(preference: str = "auto") -> Device:
     """The device for `preference`; BackendError when a named device is not available."""
     if preference not in PREFERENCES:
         raise BackendError(f"unknown device {preference!r}; use one of {', '.join(PREFERENCES)}")
+    cpu = Device("cpu", f"CPU ({os.cpu_count() or 1} cores)", "")
+    if preference == "cpu":
+        return Device(cpu.name, cpu.label, "asked for")
+    if no_torch := build.missing("torch"):  # the lite build: ncnn runs on the CPU
+        if preference == "auto":
+            return Device(cpu.name, cpu.label, f"a GPU {no_torch}")
+        raise BackendError(f"{preference} {no_torch}")
     import torch
 
-    cpu = Device("cpu", f"CPU ({os.cpu_count() or 1} cores)", "")
     cuda = torch.cuda.is_available()
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if preference in ("auto", "cuda") and cuda:
@@ -44,8 +51,6 @@ def pick_device(preference: str = "auto") -> Device:
     if preference in ("auto", "mps") and mps:
         why = "asked for" if preference == "mps" else "Apple GPU (MPS) available, no CUDA"
         return Device("mps", "Apple GPU (MPS)", why)
-    if preference == "cpu":
-        return Device(cpu.name, cpu.label, "asked for")
     if preference != "auto":
         raise BackendError(f"{preference} was asked for but this machine's torch cannot use it")
     return Device(cpu.name, cpu.label, "no CUDA or MPS GPU found")

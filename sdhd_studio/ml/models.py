@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from sdhd_studio.core import build
 from sdhd_studio.core.errors import BackendError
 
 Source = Literal["wheel", "hub", "file"]
@@ -119,6 +120,8 @@ def download(model_id: str, announce: Callable[[str], None] = lambda text: None)
         raise BackendError(f"{model_id!r} is not a hub id (owner/name)")
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         raise BackendError("HF_HUB_OFFLINE is set: unset it to download models")
+    if missing := build.missing("huggingface_hub"):
+        raise BackendError(f"downloading {missing}")
     from huggingface_hub import snapshot_download
 
     announce(f"downloading {model_id} into the Hugging Face cache...")
@@ -138,11 +141,11 @@ def download(model_id: str, announce: Callable[[str], None] = lambda text: None)
 
 
 def _cached_snapshot(model_id: str) -> Path | None:
-    from huggingface_hub import snapshot_download
-
     try:
+        from huggingface_hub import snapshot_download
+
         return Path(snapshot_download(model_id, local_files_only=True))
-    except Exception:  # not in the cache, or the cache is unreadable: absent either way
+    except Exception:  # not in the cache, the cache unreadable, or no huggingface_hub (lite)
         return None
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from sdhd_studio.core import build
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import BackendError
 from sdhd_studio.ml import ncnn_model, realesrgan_nets, tiles
@@ -142,8 +143,8 @@ def check(settings: Mapping[str, Any]) -> str | None:
         path = Path(model).expanduser()
         if not path.is_file():
             return f"no weights file {path}"
-        if not _installed("torch"):
-            return "loading a weights file needs torch, which is not installed"
+        if missing := build.missing("torch"):
+            return f"loading a weights file {missing}"
         return None
     name = model or DEFAULT_MODEL
     if not (_installed("torch") or _installed("ncnn")):

@@ -19,7 +19,6 @@ motion is estimated on.
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from sdhd_studio.core import build
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import BackendError
 from sdhd_studio.ml import rife_hdv3_net, rife_net, tiles
@@ -71,6 +71,8 @@ def weights_path(settings: Mapping[str, Any]) -> Path:
 
 def check(settings: Mapping[str, Any]) -> str | None:
     """Why rife cannot run with these settings here, or None; reads no weights."""
+    if missing := build.missing("torch"):  # first: without torch, weights would not help
+        return f"RIFE {missing}"
     path = weights_path(settings)
     if not path.is_file():
         if path == Path(WHEEL_FILE):
@@ -79,8 +81,6 @@ def check(settings: Mapping[str, Any]) -> str | None:
             return (f"no RIFE weights: put Practical-RIFE {rife_net.VERSION}'s {WEIGHTS_FILE} "
                     f"in {path.parent} or set interpolator_model to its path")
         return f"no RIFE weights file {path}"
-    if importlib.util.find_spec("torch") is None:
-        return "RIFE needs torch, which is not installed"
     return None
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import importlib.util
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from sdhd_studio.core import build
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import BackendError
 from sdhd_studio.core.settings import DEFAULTS
@@ -34,10 +34,7 @@ def setting(settings: Mapping[str, Any], name: str) -> Any:
 
 def missing_packages() -> str | None:
     """Why diffusers cannot run here, without importing it (`check` must stay cheap)."""
-    missing = [p for p in ("torch", "diffusers") if importlib.util.find_spec(p) is None]
-    if missing:
-        return f"{' and '.join(missing)} not installed (pip install {' '.join(missing)})"
-    return None
+    return build.missing("torch", "diffusers")
 
 
 def model_problem(ref: str, pipelines: tuple[str, ...]) -> str | None:

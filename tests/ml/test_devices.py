@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 
 from sdhd_studio.core.errors import BackendError
@@ -28,3 +30,15 @@ def test_a_missing_gpu_is_a_clear_error_not_a_silent_cpu_fallback():
         pytest.skip("this machine has CUDA")
     with pytest.raises(BackendError, match="cuda was asked for"):
         pick_device("cuda")
+
+
+def test_without_torch_auto_is_the_cpu_and_a_named_gpu_says_torch_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # find_spec and import both see no torch
+    pick_device.cache_clear()
+    try:
+        device = pick_device("auto")
+        assert device.name == "cpu" and "needs torch" in device.reason
+        with pytest.raises(BackendError, match="cuda needs torch, which is not installed"):
+            pick_device("cuda")
+    finally:
+        pick_device.cache_clear()
