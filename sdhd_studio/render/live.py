@@ -28,7 +28,7 @@ import av
 import numpy as np
 
 from sdhd_studio.core.cancel import CancelToken
-from sdhd_studio.core.errors import MediaError
+from sdhd_studio.core.errors import MediaError, SdhdError
 from sdhd_studio.media.writer import VideoWriter
 from sdhd_studio.ml.runtime import Runtime
 
@@ -38,6 +38,7 @@ Upscale = Callable[[np.ndarray], np.ndarray]  # HxWx3 uint8 RGB -> 2Hx2Wx3 uint8
 # for dshow).
 DEVICE_FORMATS = {"linux": "v4l2", "darwin": "avfoundation", "win32": "dshow"}
 DEFAULT_DEVICE_FPS = Fraction(30)
+_TIMEOUT = 10.0  # seconds to wait for a source to open or to send its next packet
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ class LiveSession:
         try:
             self._read()
         except BaseException as exc:  # noqa: BLE001 - raised again by run on its thread
-            self._error = exc if isinstance(exc, MediaError) else MediaError(
+            self._error = exc if isinstance(exc, SdhdError) else MediaError(
                 f"{self.source.url}: {exc}")
         finally:
             with self._changed:
@@ -226,7 +227,8 @@ class LiveSession:
 
     def _read(self) -> None:
         try:
-            container = av.open(self.source.url, format=self.source.fmt)
+            # A stream or device that goes quiet ends the session instead of hanging it.
+            container = av.open(self.source.url, format=self.source.fmt, timeout=_TIMEOUT)
         except (av.FFmpegError, OSError) as exc:
             raise MediaError(f"could not open {self.source.url}: {exc}") from exc
         with container:
