@@ -310,6 +310,19 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    from sdhd_studio.render.live import LiveSession, realtime_upscale
+
+    session = LiveSession(args.source, realtime_upscale(_runtime(args)), record=args.output)
+    with _cancel_on_interrupt() as token:
+        stats = session.run(args.seconds, token)
+    source, result = session.record
+    _report(args, {**stats.as_dict(), "source_recording": str(source), "output": str(result)},
+            f"{stats.processed} of {stats.offered} frames upscaled at {stats.fps:.1f} fps, "
+            f"{stats.dropped} dropped; wrote {result} and {source}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sdhd_studio.resources import sample_video
 
@@ -890,6 +903,16 @@ def _parser() -> argparse.ArgumentParser:
     source_args(p)
     export_args(p)
     farm_args(p)
+
+    p = command("live", cmd_live, "upscale a capture device, stream or file x2 in real time with "
+                "the realtime net, dropping frames when behind; records source and result")
+    p.add_argument("source", help="a device (/dev/video0 on Linux, device:NAME elsewhere), a "
+                   "stream URL, or a file played at its own speed")
+    p.add_argument("-o", "--output", required=True, help="the result's file; the source is "
+                   "recorded beside it as NAME-source.mkv, which `sdhd new` opens")
+    p.add_argument("--seconds", type=float, help="stop after this long (default: when the "
+                   "source ends, or Ctrl+C)")
+    runtime_args(p)
 
     p = command("demo", cmd_demo, "upscale the bundled SD sample to HD (no GPU, no downloads)")
     p.add_argument("-o", "--output", default="sdhd-demo.mp4")

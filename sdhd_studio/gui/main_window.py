@@ -52,6 +52,7 @@ from sdhd_studio.gui.export_dialog import run_export
 from sdhd_studio.gui.frame_loader import FrameLoader, FrameRequest, LoadedFrame
 from sdhd_studio.gui.inspector import InspectorWidget
 from sdhd_studio.gui.keyframe_dialog import AutoKeyframesDialog
+from sdhd_studio.gui.live_window import LiveWindow
 from sdhd_studio.gui.log_panel import LogBridge, LogPanel
 from sdhd_studio.gui.mask_panel import MaskPanel
 from sdhd_studio.gui.models_window import ModelsWindow
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         self.render_pool: RenderPool | None = None
         self.system_info: SystemInfo | None = None
         self.models_window: ModelsWindow | None = None
+        self.live_window: LiveWindow | None = None
         self.task: BackgroundTask | None = None  # finding cuts or tracking, while it runs
         self._current = 0
         self._grid: tuple[int, Fraction] = (0, Fraction(1))  # the timeline's frame count, rate
@@ -230,6 +232,10 @@ class MainWindow(QMainWindow):
         self.act_undo = self._action("&Undo", self.undo, keys.Undo)
         self.act_redo = self._action("&Redo", self.redo, keys.Redo)
         self.act_prefs = self._action("&Preferences…", self.preferences_dialog, keys.Preferences)
+        self.act_live = self._action(
+            "&Live input…", self.show_live, tip="A capture device, stream or file played in "
+            "real time beside its realtime ×2, recorded if asked",
+        )
         self.act_models = self._action(
             "&Models…", self.show_models, tip="The learned backends' models: which are here, "
             "and downloading those that are not",
@@ -292,6 +298,8 @@ class MainWindow(QMainWindow):
         file.addActions([self.act_save, self.act_save_as])
         file.addSeparator()
         file.addAction(self.act_export)
+        file.addSeparator()
+        file.addAction(self.act_live)
         file.addSeparator()
         file.addAction(self.act_quit)
         edit = bar.addMenu("&Edit")
@@ -565,6 +573,13 @@ class MainWindow(QMainWindow):
         self.models_window.show()
         self.models_window.raise_()
         self.models_window.activateWindow()
+
+    def show_live(self) -> None:
+        if self.live_window is None:
+            self.live_window = LiveWindow(self.prefs.runtime, self)
+        self.live_window.show()
+        self.live_window.raise_()
+        self.live_window.activateWindow()
 
     def _models_changed(self) -> None:
         self.inspector.forget_checks()
@@ -1100,6 +1115,8 @@ class MainWindow(QMainWindow):
         self._info_pool.waitForDone()
         if self.models_window is not None:
             self.models_window.shutdown()
+        if self.live_window is not None:
+            self.live_window.shutdown()
         logging.getLogger("sdhd_studio").removeHandler(self._log_bridge.handler)
 
 
