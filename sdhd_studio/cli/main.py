@@ -311,8 +311,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_live(args: argparse.Namespace) -> int:
+    from sdhd_studio.render.export import check_output
     from sdhd_studio.render.live import LiveSession, realtime_upscale
 
+    check_output(args.output, args.source, "h264")  # before a device is opened
     session = LiveSession(args.source, realtime_upscale(_runtime(args)), record=args.output)
     with _cancel_on_interrupt() as token:
         stats = session.run(args.seconds, token)
