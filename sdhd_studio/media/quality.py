@@ -39,6 +39,17 @@ def ssim_y(a: np.ndarray, b: np.ndarray) -> float:
     return float(score.mean())
 
 
+SPECKLE = 32  # luma levels an error must stand above its neighbours' to count as a speckle
+
+
+def speckles(made: np.ndarray, truth: np.ndarray) -> float:
+    """Share of pixels whose luma error stands more than SPECKLE above the median error of
+    their 5x5 neighbourhood: isolated bright or dark pixels and torn edges that the truth does
+    not show, apart from the smooth error of a picture slightly misplaced or blurred."""
+    error = np.abs(luma(made) - luma(truth)).astype(np.float32)
+    return float((error - cv2.medianBlur(error, 5) > SPECKLE).mean())
+
+
 def _psnr(x: np.ndarray, y: np.ndarray) -> float:
     mse = np.mean((x - y) ** 2)
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))

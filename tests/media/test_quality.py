@@ -1,6 +1,6 @@
 import numpy as np
 
-from sdhd_studio.media.quality import luma, psnr, psnr_y, ssim_y
+from sdhd_studio.media.quality import luma, psnr, psnr_y, speckles, ssim_y
 
 
 def test_psnr_follows_the_mean_squared_error():
@@ -23,3 +23,14 @@ def test_ssim_is_one_for_the_same_picture_and_drops_with_noise():
     assert abs(ssim_y(image, image) - 1) < 1e-9
     noisy = np.clip(image + rng.normal(0, 20, image.shape), 0, 255).astype(np.uint8)
     assert 0 < ssim_y(image, noisy) < 0.9
+
+
+def test_speckles_count_isolated_wrong_pixels_not_a_smooth_error():
+    rng = np.random.default_rng(3)
+    truth = rng.integers(60, 190, (64, 64, 3), dtype=np.uint8)
+    brighter = truth + np.uint8(50)  # wrong everywhere alike: no speckle
+    assert speckles(brighter, truth) == 0
+    spotted = truth.copy()
+    spotted[10, 10] = 0  # one pixel far off (by 51 levels or more), and 40 more
+    spotted[20:60:5, 20:60:8] = 0
+    assert speckles(spotted, truth) == 41 / 64**2
