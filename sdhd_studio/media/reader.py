@@ -11,6 +11,7 @@ from types import TracebackType
 
 import av
 import av.filter
+import cv2
 import numpy as np
 from av.video.frame import VideoFrame
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
@@ -294,14 +295,21 @@ class FrameReader:
         """RGB by the source's matrix and range (projects made before the analysis: FFmpeg's
         default, as then)."""
         cond = self._conditioning
-        if cond.matrix:
-            frame = frame.reformat(
-                format="rgb24",
+        if not cond.matrix:
+            image = frame.to_ndarray(format="rgb24")
+        else:
+            # Even sizes go out to planar GBR and are interleaved here: swscale writes exactly
+            # the same values there as to packed RGB at half the cost (its packed writer with
+            # full chroma interpolation is slow). At odd sizes the two differ by one level at
+            # the edge, so those keep the packed path (a frame's pixels must not change).
+            even = frame.width % 2 == 0 and frame.height % 2 == 0
+            rgb = frame.reformat(
+                format="gbrp" if even else "rgb24",
                 src_colorspace=_COLORSPACES[cond.matrix],
                 src_color_range=ColorRange.JPEG if cond.full_range else ColorRange.MPEG,
                 interpolation=_TO_RGB,
             )
-        image = frame.to_ndarray(format="rgb24")
+            image = _interleaved(rgb) if even else rgb.to_ndarray()
         if self._rot90:
             image = np.ascontiguousarray(np.rot90(image, self._rot90))
         return image
@@ -311,6 +319,13 @@ class FrameReader:
         self._cache.move_to_end(picture)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+
+def _interleaved(frame: VideoFrame) -> np.ndarray:
+    """A gbrp frame as a new HxWx3 RGB array."""
+    g, b, r = (np.frombuffer(p, np.uint8).reshape(frame.height, p.line_size)[:, : frame.width]
+               for p in frame.planes)  # fmt: skip
+    return cv2.merge([r, g, b])
 
 
 def _skip_to_key(packets: Iterator[av.Packet], key_pts: int, key_dts: int) -> av.Packet | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import av
 import cv2
 import numpy as np
+from av.video.reformatter import Interpolation
 
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.ml.registry import BackendSpec, register
@@ -21,13 +23,39 @@ class ResizeUpscaler:
         cancel: CancelToken,
     ) -> np.ndarray:
         cancel.check()
-        out = cv2.resize(image, size, interpolation=self.interpolation)
+        out = self._resize(image, size)
         amount = float(settings.get("sharpen", 0.0))
         if amount > 0:
             # Unsharp mask: resampling softens edges; this restores some of their contrast.
             blurred = cv2.GaussianBlur(out, (0, 0), sigmaX=1.0)
             out = cv2.addWeighted(out, 1 + amount, blurred, -amount, 0)
         return out
+
+    def _resize(self, image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        return cv2.resize(image, size, interpolation=self.interpolation)
+
+
+class SwscaleLanczos(ResizeUpscaler):
+    """Lanczos (3 lobes) by FFmpeg's swscale, the filter `ffmpeg -vf scale=...:flags=lanczos`
+    uses: 6-7 ms a 720p frame on its SIMD path where OpenCV's Lanczos-4 takes ~15, and 0.1 dB
+    below it against a clean downscale. Out to planar GBR, whose SIMD writer is fast (swscale's
+    packed-RGB writer is not), and interleaved by cv2.merge. BITEXACT: the same pixels on every
+    CPU, as the cache's recipe keys assume (a farm mixes machines)."""
+
+    _FLAGS = Interpolation.LANCZOS | Interpolation.ACCURATE_RND | Interpolation.BITEXACT
+
+    def __init__(self) -> None:
+        super().__init__(cv2.INTER_LANCZOS4)
+
+    def _resize(self, image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        width, height = size
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        planes = frame.reformat(
+            width=width, height=height, format="gbrp", interpolation=self._FLAGS
+        ).planes
+        g, b, r = (np.frombuffer(p, np.uint8).reshape(height, p.line_size)[:, :width]
+                   for p in planes)  # fmt: skip
+        return cv2.merge([r, g, b])
 
 
 class ClassicalInpainter:
@@ -42,9 +70,9 @@ class ClassicalInpainter:
 
 
 register(BackendSpec(
-    "lanczos", "upscale", "1", frozenset({"sharpen"}),
-    lambda runtime: ResizeUpscaler(cv2.INTER_LANCZOS4),
-    description="Lanczos resampling (OpenCV); fast, no weights",
+    "lanczos", "upscale", "2", frozenset({"sharpen"}),
+    lambda runtime: SwscaleLanczos(),
+    description="Lanczos resampling (FFmpeg's swscale); fast, no weights",
 ))
 register(BackendSpec(
     "bicubic", "upscale", "1", frozenset({"sharpen"}),

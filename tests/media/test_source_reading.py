@@ -1,6 +1,7 @@
 """Disc, tape and broadcast containers read frame-accurately: every picture, in order, the same
 pixels however it is reached (sequentially, by seek, after a seek that lands late)."""
 
+import dataclasses
 import random
 from fractions import Fraction
 from pathlib import Path
@@ -61,3 +62,19 @@ def test_a_file_cut_off_mid_gop_keeps_every_whole_picture(tapes, tmp_path, caplo
         assert 10 < len(frames) < 25
         assert all(np.array_equal(a, b) for a, b in zip(frames, truth, strict=False))
         assert np.array_equal(reader.read(len(frames) - 1), truth[len(frames) - 1])
+
+
+@pytest.mark.parametrize("clip", ["dv_avi", "mjpeg_avi", "tiny", "odd"])
+def test_colour_conversion_is_exact_at_every_size_and_chroma_layout(tapes, tiny_clip, odd_clip,
+                                                                    clip):
+    # The reader takes a faster route to RGB at even sizes; its frames must stay the exact
+    # BT.601 conversion (4:1:1 DV, 4:2:2 MJPEG, 4:2:0 at an even and an odd size).
+    path = {"tiny": tiny_clip, "odd": odd_clip}.get(clip) or tapes(clip)
+    info = probe(path)
+    info = dataclasses.replace(info, conditioning=dataclasses.replace(
+        info.conditioning, matrix="bt601", full_range=False))
+    with FrameReader(path, info) as reader:
+        frames = [frame for _, frame in reader.frames()]
+    truth = source_clips.bt601_frames(path)
+    assert len(frames) == len(truth)
+    assert all(np.array_equal(a, b) for a, b in zip(frames, truth, strict=True))

@@ -28,7 +28,7 @@ def test_keys_match_the_recipe_a_job_describes(tmp_path):
     recipe = {
         "v": 1, "source": project.source.fingerprint.digest, "grid": "25", "size": [1280, 720],
         "frame": 7, "inpaint": None,
-        "upscale": {"backend": "lanczos", "version": "1", "settings": {"sharpen": 0.5}},
+        "upscale": {"backend": "lanczos", "version": "2", "settings": {"sharpen": 0.5}},
     }
     assert recipe_key(recipe) == job.key
     assert job.upscale_settings == {"sharpen": 0.5} and job.size == (1280, 720)
