@@ -6,12 +6,19 @@ pictures is one field time), so the right answer for every field and film frame 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import av
 import numpy as np
 from av.video.reformatter import Interpolation
 from clips import SAMPLE, run_ffmpeg
+
+from sdhd_studio.core.source import VideoInfo
+from sdhd_studio.media.analysis import analyse
+from sdhd_studio.media.probe import probe
+from sdhd_studio.media.quality import psnr
+from sdhd_studio.media.reader import FrameReader
 
 PAL = (720, 576)
 NTSC = (720, 480)
@@ -197,3 +204,18 @@ def make_dvd(truth: Path, folder: Path, pieces: int = 3) -> Path:
     run_ffmpeg("-f", "lavfi", "-i", "testsrc2=s=720x576:r=25:d=0.4", *MPEG2, "-f", "dvd",
                str(video_ts / "VTS_02_1.VOB"))  # fmt: skip
     return whole
+
+
+def analysed(path) -> VideoInfo:
+    """The file's facts with the analysis a project makes of it."""
+    info = probe(path)
+    return dataclasses.replace(info, analysis=analyse(path, info))
+
+
+def read_all(path, info) -> list[np.ndarray]:
+    with FrameReader(path, info) as reader:
+        return [frame for _, frame in reader.frames()]
+
+
+def mean_psnr(frames, truth) -> float:
+    return float(np.mean([psnr(a, b) for a, b in zip(frames, truth, strict=True)]))

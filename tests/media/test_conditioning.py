@@ -1,7 +1,6 @@
 """Conditioned frames: deinterlaced against the progressive truth, frame-accurate, counted at
 field rate; decoded by the source's matrix and range."""
 
-import dataclasses
 import random
 from fractions import Fraction
 
@@ -12,25 +11,9 @@ from clips import run_ffmpeg
 
 from sdhd_studio.core.conditioning import condition
 from sdhd_studio.core.errors import SettingError
-from sdhd_studio.media.analysis import analyse
 from sdhd_studio.media.combing import comb_score
 from sdhd_studio.media.probe import probe
-from sdhd_studio.media.quality import psnr
 from sdhd_studio.media.reader import FrameReader
-
-
-def _analysed(path):
-    info = probe(path)
-    return dataclasses.replace(info, analysis=analyse(path, info))
-
-
-def _read_all(path, info):
-    with FrameReader(path, info) as reader:
-        return [frame for _, frame in reader.frames()]
-
-
-def _mean_psnr(frames, truth):
-    return float(np.mean([psnr(a, b) for a, b in zip(frames, truth, strict=True)]))
 
 
 def _gray(rgb):
@@ -42,20 +25,20 @@ def test_double_rate_matches_the_truth_better_than_weaving_and_as_well_as_bwdif(
     tapes, tmp_path, name, order
 ):
     path = tapes(name)
-    info = condition(_analysed(path))
+    info = condition(source_clips.analysed(path))
     stream_fps = probe(path).fps
     assert info.conditioning.mode == "double" and info.conditioning.order == order
     assert info.fps == 2 * stream_fps and info.frame_count == 2 * probe(path).frame_count
-    frames = _read_all(path, info)
+    frames = source_clips.read_all(path, info)
     truth = source_clips.bt601_frames(tapes.truth(name))
     assert len(frames) == len(truth)
     reference = tmp_path / "bwdif.mkv"
     run_ffmpeg("-i", path, "-vf", f"bwdif=mode=send_field:parity={order}", "-c:v", "ffv1",
                str(reference))  # fmt: skip
     woven = [f for f in source_clips.bt601_frames(path) for _ in range(2)]
-    ours = _mean_psnr(frames, truth)
-    assert ours >= _mean_psnr(source_clips.bt601_frames(reference), truth) - 0.01
-    assert ours > _mean_psnr(woven, truth) + 3
+    ours = source_clips.mean_psnr(frames, truth)
+    assert ours >= source_clips.mean_psnr(source_clips.bt601_frames(reference), truth) - 0.01
+    assert ours > source_clips.mean_psnr(woven, truth) + 3
     # No combing left where things move.
     combs = [comb_score(_gray(f), np.abs(_gray(f) - _gray(p)) > 8)
              for p, f in zip(frames, frames[1:], strict=False)]  # fmt: skip
@@ -64,8 +47,8 @@ def test_double_rate_matches_the_truth_better_than_weaving_and_as_well_as_bwdif(
 
 def test_conditioned_frames_are_the_same_however_reached(tapes):
     path = tapes("pal_ts")
-    info = condition(_analysed(path))
-    frames = _read_all(path, info)
+    info = condition(source_clips.analysed(path))
+    frames = source_clips.read_all(path, info)
     count = len(frames)
     order = [count - 1, 0, 1, *random.Random(5).sample(range(count), count), count - 2, 0]
     with FrameReader(path, info, cache_size=1) as reader:
@@ -75,16 +58,17 @@ def test_conditioned_frames_are_the_same_however_reached(tapes):
 
 def test_single_and_off(tapes):
     path = tapes("pal_mpg")
-    analysed = _analysed(path)
+    analysed = source_clips.analysed(path)
     single = condition(analysed, deinterlace="single")
     assert (single.fps, single.frame_count) == (25, 25)
-    frames = _read_all(path, single)
+    frames = source_clips.read_all(path, single)
     truth = source_clips.bt601_frames(tapes.truth("pal_mpg"))[::2]
     woven = source_clips.bt601_frames(path)
-    assert _mean_psnr(frames, truth) > _mean_psnr(woven, truth)
+    assert source_clips.mean_psnr(frames, truth) > source_clips.mean_psnr(woven, truth)
     off = condition(analysed, deinterlace="off")
     assert off.conditioning.mode == "progressive" and (off.fps, off.frame_count) == (25, 25)
-    assert all(np.array_equal(a, b) for a, b in zip(_read_all(path, off), woven, strict=True))
+    read = source_clips.read_all(path, off)
+    assert all(np.array_equal(a, b) for a, b in zip(read, woven, strict=True))
     # A progressive source forced to be read as fields.
     forced = condition(analysed, field_order="bff")
     assert forced.conditioning.order == "bff" and forced.fps == Fraction(50)
@@ -110,8 +94,8 @@ def test_colour_patches_by_the_source_matrix_and_range(tmp_path, matrix):
             "-colorspace", tag, "-color_range", "pc" if full else "tv",
             "-c:v", "ffv1", str(path),
         )  # fmt: skip
-        info = condition(_analysed(str(path)))
+        info = condition(source_clips.analysed(str(path)))
         assert (info.conditioning.matrix, info.conditioning.full_range) == (matrix, full)
-        got = _read_all(str(path), info)[0][32, 32]
+        got = source_clips.read_all(str(path), info)[0][32, 32]
         assert np.abs(got.astype(int) - patch).max() <= 3, (full, got)
 
