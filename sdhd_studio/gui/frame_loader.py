@@ -14,6 +14,7 @@ import functools
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -66,9 +67,16 @@ class FrameLoader(QObject):
         self._pending: FrameRequest | None = None
         self._busy = False
         self._readers: dict[str, FrameReader] = {}
-        self._upscaler = registry.get("upscale", "lanczos").factory(Runtime())
+        self._wanted = "lanczos"  # the quick upscaler asked for, and the one made (name, it)
+        self._upscaler = ("lanczos", registry.get("upscale", "lanczos").factory(Runtime()))
         # A held mask covers many frames: scrubbing through them reads its PNG once.
         self._read_mask = functools.lru_cache(maxsize=4)(read_mask)
+
+    def set_quick_upscaler(self, name: str) -> None:
+        """The upscaler of frames not rendered yet (a registry name); its model loads on the
+        loader's thread at the next such frame, never on the GUI thread."""
+        with self._lock:
+            self._wanted = name
 
     def request(self, request: FrameRequest) -> None:
         with self._lock:
@@ -111,7 +119,7 @@ class FrameLoader(QObject):
             with contextlib.suppress(KeyError):  # deleted since (gc): use the stand-in
                 result, preview = request.cache.get(request.key), False
         if result is None and source is not None:
-            result = self._upscaler.upscale(source, request.size, {}, CancelToken())
+            result = self._quick_upscaler().upscale(source, request.size, {}, CancelToken())
         mask = None
         if request.mask_key is not None:
             with contextlib.suppress(KeyError):  # not carried here yet
@@ -125,6 +133,14 @@ class FrameLoader(QObject):
             except SdhdError as exc:
                 error = str(exc)
         return LoadedFrame(request, source, result, preview, mask, error, carried)
+
+    def _quick_upscaler(self) -> Any:
+        """Made here, on the loader's own thread, for it alone (no lock to share)."""
+        with self._lock:
+            name = self._wanted
+        if name != self._upscaler[0]:
+            self._upscaler = (name, registry.get("upscale", name).factory(Runtime()))
+        return self._upscaler[1]
 
     def _reader(self, request: FrameRequest) -> FrameReader:
         reader = self._readers.get(request.source_path)

@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
         self.loader = FrameLoader(self)
+        self.loader.set_quick_upscaler(self.prefs.quick_preview)
         self.loader.loaded.connect(self._frame_loaded)
         self._info_pool = WorkerPool(1, self)
 
@@ -551,6 +552,9 @@ class MainWindow(QMainWindow):
     def apply_preferences(self, prefs: Preferences) -> None:
         old, self.prefs = self.prefs, prefs
         prefs.store(self.settings)
+        self.loader.set_quick_upscaler(prefs.quick_preview)
+        if prefs.quick_preview != old.quick_preview:
+            self._request_frame()
         if self.render_pool is not None:
             self.render_pool.set_workers(prefs.workers)
             # Unloads the models (now, or when the running render ends): the next render

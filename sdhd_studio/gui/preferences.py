@@ -32,6 +32,10 @@ TILE_MIN, TILE_MAX = 64, 4096
 _RECENT_LIMIT = 10
 
 
+# The upscalers the preview may use for a frame not rendered yet (registry names), with labels.
+QUICK_PREVIEWS = (("lanczos", "Lanczos (instant)"), ("realtime", "Realtime x2 net (sharper)"))
+
+
 @dataclass(frozen=True)
 class Preferences:
     workers: int = default_workers()
@@ -40,6 +44,7 @@ class Preferences:
     device: str = "auto"  # one of devices.PREFERENCES
     tile: int = 0  # 0: each backend picks; else TILE_MIN-TILE_MAX input pixels
     farm: str = ""  # a Ray cluster's address (or local[:N]) to render on; "": this computer
+    quick_preview: str = "lanczos"  # the upscaler of a frame not rendered yet: QUICK_PREVIEWS
 
     @property
     def runtime(self) -> Runtime:
@@ -58,6 +63,9 @@ class Preferences:
             device=device if device in PREFERENCES else default.device,
             tile=tile if tile == 0 or tile >= TILE_MIN else default.tile,
             farm=str(settings.value("render/farm", default.farm)).strip(),
+            quick_preview=preview if (preview := str(settings.value(
+                "preview/upscaler", default.quick_preview))) in dict(QUICK_PREVIEWS)
+            else default.quick_preview,
         )
 
     def store(self, settings: QSettings) -> None:
@@ -67,6 +75,7 @@ class Preferences:
         settings.setValue("compute/device", self.device)
         settings.setValue("compute/tile", self.tile)
         settings.setValue("render/farm", self.farm)
+        settings.setValue("preview/upscaler", self.quick_preview)
 
 
 def _int(settings: QSettings, key: str, default: int, low: int, high: int) -> int:
@@ -132,6 +141,15 @@ class PreferencesDialog(QDialog):
             "on storage every machine of the cluster mounts at the same path; needs "
             "sdhd-studio[farm] (docs/FARM.md). Empty: render on this computer."
         )
+        self._preview = QComboBox()
+        for value, label in QUICK_PREVIEWS:
+            self._preview.addItem(label, value)
+        self._preview.setCurrentIndex(max(0, self._preview.findData(prefs.quick_preview)))
+        self._preview.setToolTip(
+            "What the preview shows for a frame that is not rendered yet. The realtime net "
+            "(our own x2, about 4 frames a second at 360p on a CPU) is sharper than Lanczos "
+            "(instant) and closer to what a learned upscaler will make."
+        )
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -144,6 +162,7 @@ class PreferencesDialog(QDialog):
         form.addRow("Compute device", self._device)
         form.addRow("Tile size", self._tile)
         form.addRow("Render farm (Ray)", self._farm)
+        form.addRow("Quick preview", self._preview)
         form.addRow(buttons)
 
     def preferences(self) -> Preferences:
@@ -154,6 +173,7 @@ class PreferencesDialog(QDialog):
             device=str(self._device.currentData()),
             tile=self._tile_value(),
             farm=self._farm.text().strip(),
+            quick_preview=str(self._preview.currentData()),
         )
 
     def _tile_value(self) -> int:

@@ -434,3 +434,16 @@ def test_an_unusable_backends_warning_opens_the_models_window(
     assert shown is not None and shown.isVisible()
     qtbot.waitUntil(lambda: not shown.is_busy(), timeout=20000)
     assert "test/weights" in [shown.table.item(r, 0).text() for r in range(shown.table.rowCount())]
+
+
+def test_the_quick_preview_can_be_the_realtime_net(window, qtbot):
+    with qtbot.waitSignal(window.loader.loaded, timeout=30000) as lanczos:
+        window.set_current_frame(3)
+    with qtbot.waitSignal(window.loader.loaded, timeout=60000) as net:
+        window.apply_preferences(replace(window.prefs, quick_preview="realtime"))
+    a, b = lanczos.args[0], net.args[0]
+    assert a.result_is_preview and b.result_is_preview and b.request.index == 3
+    assert b.result.shape == a.result.shape == (180, 320, 3)
+    # The net's own pixels, not Lanczos' again (the net is a Lanczos-plus-residual x2).
+    assert np.abs(b.result.astype(int) - a.result).mean() > 0.5
+    assert window.settings.value("preview/upscaler") == "realtime"

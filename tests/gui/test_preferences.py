@@ -26,7 +26,7 @@ def dialog(qtbot):
 
 
 def test_compute_preferences_survive_a_restart(settings):
-    prefs = Preferences(workers=3, device="cpu", tile=256)
+    prefs = Preferences(workers=3, device="cpu", tile=256, quick_preview="realtime")
     prefs.store(settings)
     settings.sync()
     loaded = Preferences.load(QSettings(settings.fileName(), QSettings.Format.IniFormat))
@@ -87,3 +87,14 @@ def test_the_render_farm_address_is_kept_and_empty_means_this_computer(settings,
     prefs.store(settings)
     settings.sync()
     assert Preferences.load(QSettings(settings.fileName(), QSettings.Format.IniFormat)) == prefs
+
+
+def test_the_quick_preview_is_chosen_in_the_dialog_and_a_bad_stored_one_is_lanczos(
+    dialog, settings
+):
+    box = dialog(Preferences())
+    assert box._preview.currentData() == "lanczos"
+    box._preview.setCurrentIndex(box._preview.findData("realtime"))
+    assert box.preferences().quick_preview == "realtime"
+    settings.setValue("preview/upscaler", "diffusion")  # never a quick preview
+    assert Preferences.load(settings).quick_preview == "lanczos"
