@@ -26,6 +26,7 @@ from sdhd_studio.ml.classical import ResizeUpscaler
 from sdhd_studio.ml.models import Location, ModelInfo, register_model
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
+from sdhd_studio.ml.torch_net import TorchImageNet
 from sdhd_studio.ml.weights import file_digest, read_tensors
 
 Engine = Literal["torch", "ncnn"]
@@ -275,30 +276,16 @@ def _read_checkpoint(path: Path) -> Mapping[str, Any]:
     return state
 
 
-class _TorchNet:
-    """A network on a torch device: RGB uint8 tile -> the tile x scale as float RGB 0..255."""
+class _TorchNet(TorchImageNet):
+    """A Real-ESRGAN network on a torch device, with the architecture it was built as."""
 
     def __init__(self, arch: realesrgan_nets.Arch, state: Mapping[str, Any], device: str) -> None:
         import torch
 
-        self.arch, self.device = arch, device
-        # fp16 halves memory and doubles speed on CUDA; CPUs compute it slowly or not at all.
-        self.dtype = torch.float16 if device.startswith("cuda") else torch.float32
-        # Channels-last convolutions ran 30-40% faster on the CPU (oneDNN) and suit CUDA's
-        # tensor cores; MPS has lacked some channels-last kernels, so it keeps the default.
-        self.layout = torch.preserve_format if device == "mps" else torch.channels_last
+        self.arch = arch
         module = realesrgan_nets.build(arch)
         module.load_state_dict({key: torch.as_tensor(value) for key, value in state.items()})
-        self.module = module.to(device=device, dtype=self.dtype, memory_format=self.layout)
-
-    def __call__(self, tile: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            x = torch.from_numpy(tile).to(self.device).permute(2, 0, 1)[None]
-            x = x.to(self.dtype, memory_format=self.layout).div_(255)
-            y = self.module(x).clamp_(0, 1).mul_(255)
-            return y[0].permute(1, 2, 0).float().cpu().numpy()
+        super().__init__(module, device)
 
 
 class _NcnnNet:
