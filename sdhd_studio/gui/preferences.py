@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
@@ -78,6 +80,15 @@ class Preferences:
         settings.setValue("preview/upscaler", self.quick_preview)
 
 
+def _choices(items: Iterable[tuple[Any, str]], current: Any) -> QComboBox:
+    """A combo box of (value, label) items with `current` chosen (the first if absent)."""
+    box = QComboBox()
+    for value, label in items:
+        box.addItem(label, value)
+    box.setCurrentIndex(max(0, box.findData(current)))
+    return box
+
+
 def _int(settings: QSettings, key: str, default: int, low: int, high: int) -> int:
     try:
         value = int(settings.value(key, default))
@@ -110,15 +121,8 @@ class PreferencesDialog(QDialog):
         self._autosave = QSpinBox(minimum=1, maximum=600, suffix=" s")
         self._autosave.setValue(prefs.autosave_seconds)
         self._autosave.setToolTip("Unsaved changes are kept safe this long after an edit")
-        self._height = QComboBox()
-        for height in HEIGHTS:
-            self._height.addItem(f"{height}p", height)
-        index = self._height.findData(prefs.new_project_height)
-        self._height.setCurrentIndex(max(0, index))
-        self._device = QComboBox()
-        for value, label in DEVICES:
-            self._device.addItem(label, value)
-        self._device.setCurrentIndex(max(0, self._device.findData(prefs.device)))
+        self._height = _choices(((h, f"{h}p") for h in HEIGHTS), prefs.new_project_height)
+        self._device = _choices(DEVICES, prefs.device)
         self._device.setToolTip(
             "Where learned backends (Real-ESRGAN, diffusion) run. Automatic prefers a CUDA GPU, "
             "then an Apple GPU, then the CPU. A device this machine lacks makes their frames "
@@ -141,10 +145,7 @@ class PreferencesDialog(QDialog):
             "on storage every machine of the cluster mounts at the same path; needs "
             "sdhd-studio[farm] (docs/FARM.md). Empty: render on this computer."
         )
-        self._preview = QComboBox()
-        for value, label in QUICK_PREVIEWS:
-            self._preview.addItem(label, value)
-        self._preview.setCurrentIndex(max(0, self._preview.findData(prefs.quick_preview)))
+        self._preview = _choices(QUICK_PREVIEWS, prefs.quick_preview)
         self._preview.setToolTip(
             "What the preview shows for a frame that is not rendered yet. The realtime net "
             "(our own x2, about 4 frames a second at 360p on a CPU) is sharper than Lanczos "
