@@ -100,3 +100,18 @@ def stepping_upscaler(add_backend):
     add_backend("stepping", factory=lambda runtime: SteppingUpscaler(gate))
     yield "stepping", gate
     gate.set()
+
+
+@pytest.fixture
+def no_message_boxes(monkeypatch):
+    """A real box would wait for a click forever offscreen: record what was asked instead."""
+    from PySide6.QtWidgets import QMessageBox
+
+    asked = []
+    for kind in ("question", "warning", "critical", "information"):
+        monkeypatch.setattr(
+            QMessageBox, kind,
+            staticmethod(lambda parent, title, *a, k=kind, **kw: asked.append((k, title))
+                         or QMessageBox.StandardButton.Discard),
+        )
+    return asked

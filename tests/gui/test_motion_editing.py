@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialogButtonBox,
     QLabel,
-    QMessageBox,
     QSpinBox,
     QTabWidget,
 )
@@ -30,6 +29,8 @@ from sdhd_studio.render.session import Session
 
 SHOT = 25  # frames per shot of the two-shot clip; the second starts at frame 25
 
+pytestmark = pytest.mark.usefixtures("no_message_boxes")
+
 
 @pytest.fixture(scope="module")
 def two_shots(tmp_path_factory):
@@ -42,19 +43,6 @@ def two_shots(tmp_path_factory):
         "-pix_fmt", "yuv420p", str(path),
     )  # fmt: skip
     return str(path)
-
-
-@pytest.fixture(autouse=True)
-def no_message_boxes(monkeypatch):
-    """A real box would wait for a click forever offscreen: record what was asked instead."""
-    asked = []
-    for kind in ("question", "warning", "critical", "information"):
-        monkeypatch.setattr(
-            QMessageBox, kind,
-            staticmethod(lambda parent, title, *a, k=kind, **kw: asked.append((k, title))
-                         or QMessageBox.StandardButton.Discard),
-        )
-    return asked
 
 
 @pytest.fixture

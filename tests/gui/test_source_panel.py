@@ -3,7 +3,6 @@ on a worker as one undoable edit, and the timeline follows."""
 
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
 
 from sdhd_studio.core.project import OutputSettings
 from sdhd_studio.core.source import COLOUR_MATRICES, DEINTERLACE_MODES, FIELD_ORDERS, IVTC_MODES
@@ -13,24 +12,13 @@ from sdhd_studio.gui.main_window import MainWindow
 from sdhd_studio.gui.source_panel import CHOICES
 from sdhd_studio.render.session import Session
 
+pytestmark = pytest.mark.usefixtures("no_message_boxes")
+
 
 def test_every_choice_is_offered():
     assert [set(options) for _, _, options in CHOICES] == [
         set(FIELD_ORDERS), set(DEINTERLACE_MODES), set(IVTC_MODES), set(COLOUR_MATRICES)
     ]
-
-
-@pytest.fixture(autouse=True)
-def no_message_boxes(monkeypatch):
-    """A real box would wait for a click forever offscreen: record what was asked instead."""
-    asked = []
-    for kind in ("question", "warning", "critical", "information"):
-        monkeypatch.setattr(
-            QMessageBox, kind,
-            staticmethod(lambda parent, title, *a, k=kind, **kw: asked.append((k, title, a))
-                         or QMessageBox.StandardButton.Discard),
-        )
-    return asked
 
 
 @pytest.fixture
