@@ -150,7 +150,7 @@ def runtimes(repeats: int) -> None:
     import onnxruntime
     import torch
 
-    from sdhd_studio.ml.upscale.compact import _NcnnNet, _TorchNet, weights_file
+    from sdhd_studio.ml.upscale.compact import _NcnnNet, _torch_net, weights_file
 
     print(f"Runtimes, one thread each: CPU ms a frame, uint8 RGB in and out (median of "
           f"{repeats}, taking turns), wall ms in brackets; max |difference| from torch on a "
@@ -161,7 +161,7 @@ def runtimes(repeats: int) -> None:
     torch.set_num_threads(1)
     for net_name in NETS:
         weights = weights_file(net_name)
-        torch_net = _TorchNet(weights, "cpu")
+        torch_net = _torch_net(weights, "cpu")
         graph = export_onnx(torch_net.module)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1

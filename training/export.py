@@ -16,7 +16,7 @@ from safetensors import safe_open
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from sdhd_studio.ml.upscale.compact import _NcnnNet, _TorchNet, weights_file  # noqa: E402
+from sdhd_studio.ml.upscale.compact import _NcnnNet, _torch_net, weights_file  # noqa: E402
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     shutil.copyfile(Path(__file__).parent / "runs" / args.kind / f"{args.kind}.safetensors",
                     weights)
     frame = np.random.default_rng(0).integers(0, 256, (90, 160, 3), np.uint8)
-    difference = np.abs(_NcnnNet(weights)(frame) - _TorchNet(weights, "cpu")(frame)).max()
+    difference = np.abs(_NcnnNet(weights)(frame) - _torch_net(weights, "cpu")(frame)).max()
     with safe_open(str(weights), "np") as file:
         print(file.metadata())
     print(f"{weights.name}: {weights.stat().st_size} bytes; ncnn against torch at most "
