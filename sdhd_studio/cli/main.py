@@ -303,7 +303,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     with _exclusive(session, args):
         if work.created:
             _place_keyframes(session, args)
-        result = _export(session, args, Path(args.output))
+        # A working project removed afterwards need not keep what is cheaper to remake.
+        removed = work.owned and not args.keep_project
+        result = _export(session, args, Path(args.output), keep_cheap=not removed)
     if not args.keep_project:
         work.remove()
     _report(args, result, f"wrote {result['path']}")
@@ -442,7 +444,9 @@ def _open(path: str) -> Any:
     return Session.open(path)
 
 
-def _export(session: Any, args: argparse.Namespace, out: str | Path) -> dict[str, Any]:
+def _export(
+    session: Any, args: argparse.Namespace, out: str | Path, *, keep_cheap: bool = True
+) -> dict[str, Any]:
     from sdhd_studio.cli.progress import ProgressBar
     from sdhd_studio.render.export import export_video
 
@@ -465,7 +469,7 @@ def _export(session: Any, args: argparse.Namespace, out: str | Path) -> dict[str
             result = export_video(
                 session, out, allow_preview=args.allow_preview, workers=args.workers,
                 on_event=bar.on_step, on_progress=bar.update, cancel=cancel,
-                runtime=_runtime(args), executor=executor, **overrides,
+                runtime=_runtime(args), executor=executor, keep_cheap=keep_cheap, **overrides,
             )
         finally:
             bar.close()

@@ -73,11 +73,13 @@ register(BackendSpec(
     "lanczos", "upscale", "2", frozenset({"sharpen"}),
     lambda runtime: SwscaleLanczos(),
     description="Lanczos resampling (FFmpeg's swscale); fast, no weights",
+    cheap=True,
 ))
 register(BackendSpec(
     "bicubic", "upscale", "1", frozenset({"sharpen"}),
     lambda runtime: ResizeUpscaler(cv2.INTER_CUBIC),
     description="bicubic resampling (OpenCV); fastest, no weights",
+    cheap=True,
 ))
 register(BackendSpec(
     "telea", "inpaint", "1", frozenset({"inpaint_radius"}),

@@ -79,6 +79,7 @@ def export_video(
     cancel: CancelToken | None = None,
     runtime: Runtime | None = None,
     executor: Executor | None = None,
+    keep_cheap: bool = True,
     **overrides: Any,
 ) -> ExportResult:
     """Write the project as a video at `out`, in the container its extension names.
@@ -86,6 +87,8 @@ def export_video(
     `overrides` replace output settings for this export only (codec, crf, preset,
     fps_multiplier, audio); the project keeps its own. `runtime` is where missing frames render;
     `executor` what renders them (default: threads here; a farm executor: its workers).
+    `keep_cheap=False`, for a project removed after the export: missing frames that a cheap
+    backend makes go straight to the encoder without being stored (`Session.render`).
     """
     started = time.monotonic()
     cancel = cancel or CancelToken()
@@ -100,7 +103,8 @@ def export_video(
     positions = plan.positions
     cached = session.cache.keys()
     missing = [key for key in dict.fromkeys(plan.outputs) if key not in cached]
-    feed = _RenderFeed(session, plan, missing, workers, on_event, cancel, runtime, executor)
+    feed = _RenderFeed(session, plan, missing, workers, on_event, cancel, runtime, executor,
+                       keep_cheap)
     audio = None
     if output.audio and info.audio:
         audio = AudioSource(disc.url(project.source.path), info.audio[0].index, info.start_time)
@@ -191,8 +195,11 @@ class _RenderFeed:
         cancel: CancelToken,
         runtime: Runtime | None,
         executor: Executor | None,
+        keep_cheap: bool,
     ) -> None:
         self._session = session
+        # Frames that may not be stored must be handed over however long the writer takes.
+        self._keep_cheap = keep_cheap
         self._plan = plan
         self._runtime = runtime
         self._executor = executor
@@ -256,6 +263,7 @@ class _RenderFeed:
                 cancel=self._cancel,
                 on_frame=self._keep,
                 runtime=self._runtime,
+                keep_cheap=self._keep_cheap,
             )
             self.rendered = summary.rendered
         except BaseException as exc:  # noqa: BLE001 - handed to the exporting thread
@@ -268,7 +276,8 @@ class _RenderFeed:
             pictures = {key: image for (_, key), image in zip(job.outputs, result, strict=True)}
         else:
             pictures = {job.key: result}
-        deadline = time.monotonic() + _HANDOFF_PATIENCE
+        patience = _HANDOFF_PATIENCE if self._keep_cheap else float("inf")
+        deadline = time.monotonic() + patience
         with self._ready:
             for key, image in pictures.items():
                 if key not in self._first:

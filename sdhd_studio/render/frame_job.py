@@ -39,8 +39,15 @@ class FrameRenderer:
     while the other workers decode, inpaint or store.
     """
 
-    def __init__(self, cache: FrameCache, info: VideoInfo, runtime: Runtime | None = None) -> None:
+    def __init__(
+        self,
+        cache: FrameCache,
+        info: VideoInfo,
+        runtime: Runtime | None = None,
+        transient: frozenset[str] = frozenset(),
+    ) -> None:
         self.cache = cache
+        self.transient = transient  # keys of frames handed back but not stored
         self.info = info
         self.runtime = runtime or Runtime()
         self._reasons: dict[tuple[str, str, tuple[tuple[str, Any], ...]], str | None] = {}
@@ -63,7 +70,8 @@ class FrameRenderer:
         if job.guides:
             guides = [self._guide(job, ref, cancel) for ref in job.guides]
             out = guide.transfer_detail(frame, out, guides, job.flow_scale, cancel)
-        self.cache.put(job.key, out)
+        if job.key not in self.transient:
+            self.cache.put(job.key, out)
         return out
 
     def _between(self, job: InterpolationJob, cancel: CancelToken) -> list[np.ndarray]:

@@ -386,6 +386,7 @@ class Session:
         runtime: Runtime | None = None,
         between: bool = True,
         plan: Plan | None = None,
+        keep_cheap: bool = True,
     ) -> RenderSummary:
         """Render the frames of `frames` (default: all) that are not in the cache, with the
         keyframes guided frames need, and (`between`) the in-between frames of frame-rate
@@ -396,6 +397,10 @@ class Session:
         (device, tile size); default: automatic. `plan`: render for this plan instead of the
         project's own (an export at another frame rate). `executor`: where jobs run (default:
         threads here); a `FarmExecutor` (a Ray cluster) makes the frames on its own workers.
+        `keep_cheap=False` (a one-shot job whose project is removed afterwards, with `on_frame`
+        taking the pictures): frames a cheap backend makes, which nothing else in this render
+        reads back, are handed over without being stored, as storing them costs more than
+        remaking them would.
         """
         plan = plan or self.plan()
         wanted = range(len(plan)) if frames is None else sorted(set(frames))
@@ -405,16 +410,20 @@ class Session:
         cached = self.cache.keys()
         jobs = self._jobs(plan, wanted, cached, between)
         renderer: Renderer
+        transient: frozenset[str] = frozenset()
         if isinstance(executor, FarmExecutor):
             renderer = executor.renderer(self.cache, self.project.source, runtime or Runtime(),
                                          pictures=on_frame is not None)
             workers = workers or executor.workers
         else:
-            renderer = FrameRenderer(self.cache, self.project.source.info, runtime)
+            if not keep_cheap:
+                transient = _unstored(jobs)
+            renderer = FrameRenderer(self.cache, self.project.source.info, runtime, transient)
 
         def run_job(job: Job, token: CancelToken) -> None:
             result = renderer(job, token)
-            if isinstance(job, FrameJob):  # kept here, so farm workers never write the log
+            # Logged here, so farm workers never write the log.
+            if isinstance(job, FrameJob) and job.key not in transient:
                 self.cache.mark_rendered(job.index)
             if on_frame is not None:
                 on_frame(job, result)
@@ -522,3 +531,19 @@ def _check_backends(project: Project) -> None:
 
 # The setting that names each kind of backend's model.
 _MODEL_SETTINGS = {"upscale": "model", "inpaint": "inpaint_model"}
+
+
+def _unstored(jobs: list[Job]) -> frozenset[str]:
+    """The keys of frames in `jobs` that a cheap backend makes from the source alone (no mask,
+    no guides) and that no other job reads back from the cache."""
+    read_back: set[str] = set()
+    for job in jobs:
+        if isinstance(job, InterpolationJob):
+            read_back.update((job.a_key, job.b_key))
+        else:
+            read_back.update(g.key for g in job.guides)
+    return frozenset(
+        job.key for job in jobs
+        if isinstance(job, FrameJob) and job.key not in read_back and not job.guides
+        and job.mask is None and registry.get("upscale", job.upscaler).cheap
+    )

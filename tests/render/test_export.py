@@ -34,6 +34,27 @@ def test_export_renders_what_is_missing_and_writes_every_frame(tiny_clip, tmp_pa
     assert session.status().counts()["done"] == clips.TINY_FRAMES
 
 
+def test_a_one_shot_export_hands_cheap_frames_over_without_storing_them(tiny_clip, tmp_path):
+    stored = Session.create(tiny_clip, tmp_path / "a.sdhd", output=OutputSettings(height=180))
+    passed = Session.create(tiny_clip, tmp_path / "b.sdhd", output=OutputSettings(height=180))
+    export_video(stored, tmp_path / "a.mp4", preset="ultrafast")
+    result = export_video(passed, tmp_path / "b.mp4", preset="ultrafast", keep_cheap=False)
+    assert result.rendered == clips.TINY_FRAMES
+    assert stored.cache.size()[0] == clips.TINY_FRAMES
+    assert passed.cache.size()[0] == 0 and passed.status().counts()["done"] == 0
+    with FrameReader(str(tmp_path / "a.mp4")) as a, FrameReader(str(tmp_path / "b.mp4")) as b:
+        assert all(np.array_equal(a.read(i), b.read(i)) for i in range(clips.TINY_FRAMES))
+
+
+def test_a_one_shot_export_stores_the_frames_in_betweens_are_made_from(tiny_clip, tmp_path):
+    session = make_session(tiny_clip, tmp_path, height=180)
+    export_video(session, tmp_path / "out.mp4", preset="ultrafast", fps_multiplier=2,
+                 keep_cheap=False)
+    assert probe(str(tmp_path / "out.mp4")).frame_count == 2 * clips.TINY_FRAMES
+    plan = session.plan()
+    assert all(key in session.cache for key in plan.keys)
+
+
 @pytest.mark.parametrize("multiplier", [1, 2])
 def test_flash_and_beep_stay_together(flash_beep_clip, tmp_path, multiplier):
     session = make_session(flash_beep_clip, tmp_path, height=240)
