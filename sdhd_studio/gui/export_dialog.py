@@ -47,12 +47,13 @@ from PySide6.QtWidgets import (
 )
 
 from sdhd_studio.core.cancel import CancelToken
-from sdhd_studio.core.errors import SdhdError
+from sdhd_studio.core.errors import ExportError, SdhdError
 from sdhd_studio.core.folder import ProjectFolder
 from sdhd_studio.core.project import PRESETS, Project
 from sdhd_studio.core.timecode import clock
 from sdhd_studio.gui.task import BackgroundTask
 from sdhd_studio.gui.workers import WorkerPool
+from sdhd_studio.media.container import OUTPUT_FORMATS, output_format
 from sdhd_studio.media.encoders import Encoder, available_encoders, find_encoder, problem
 from sdhd_studio.ml import registry
 from sdhd_studio.ml.runtime import Runtime
@@ -77,7 +78,7 @@ _ERROR_COLOUR = "#d9534f"
 
 @dataclass(frozen=True)
 class ExportOptions:
-    path: str  # absolute, ends in .mp4
+    path: str  # absolute, ends in an extension media.container writes
     codec: str  # a media.encoders name
     crf: int
     preset: str
@@ -266,7 +267,7 @@ class ExportDialog(QDialog):
 
     def accept(self) -> None:
         path = self._path()
-        error = path_problem(path, self._source)
+        error = path_problem(path, self._source, self.codec_combo.currentData())
         if error is not None:
             self._show_path_error(error)
             return
@@ -287,7 +288,7 @@ class ExportDialog(QDialog):
             self,
             "Export video",
             self._path() or os.path.dirname(self._source),
-            "MP4 video (*.mp4)",
+            f"Video ({' '.join('*' + ext for ext in OUTPUT_FORMATS)})",
             # Replacing is asked once, by Export, for a typed name and a chosen one alike.
             options=QFileDialog.Option.DontConfirmOverwrite,
         )
@@ -302,6 +303,13 @@ class ExportDialog(QDialog):
     def _show_path_error(self, message: str) -> None:
         self.path_error.setText(message)
         self.path_error.show()
+        # A message of two lines needs the dialog taller than it was laid out for.
+        layout = self.layout()
+        layout.activate()
+        height = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() \
+            else layout.totalSizeHint().height()
+        if height > self.height():
+            self.resize(self.width(), height)
         self.path_edit.setFocus()
         self.path_edit.selectAll()
 
@@ -477,12 +485,17 @@ def _list_encoders(inspection: _Inspection) -> Callable[[], None]:
     return work
 
 
-def path_problem(path: str, source: str) -> str | None:
-    """Why the video cannot be written at `path` (absolute), or None."""
+def path_problem(path: str, source: str, codec: str) -> str | None:
+    """Why the video cannot be written at `path` (absolute) with the encoder `codec`, or
+    None."""
     if not path:
         return "Choose where to save the video."
-    if not path.lower().endswith(".mp4"):
-        return "The video is written as MP4: use a name that ends in .mp4."
+    encoder = find_encoder(codec)
+    try:  # the container the extension names, and whether it carries the codec
+        output_format(path, encoder.codec if encoder else "h264")
+    except ExportError as exc:
+        text = str(exc)
+        return f"{text[:1].upper()}{text[1:]}."
     if os.path.isdir(path):
         return f"{path} is a folder; add a file name."
     if os.path.exists(source) and os.path.exists(path) and os.path.samefile(path, source):

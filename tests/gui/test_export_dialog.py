@@ -7,6 +7,7 @@ from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import clips
 import cv2
 import pytest
@@ -147,6 +148,21 @@ def test_fill_accept_and_export_writes_the_video(qtbot, tiny_clip, tmp_path):
     assert written_files(out.parent) == ["result.mp4"]
 
 
+def test_a_matroska_name_exports_matroska(qtbot, tiny_clip, tmp_path):
+    session = make_session(tiny_clip, tmp_path, height=180)
+    dialog = open_dialog(qtbot, session)
+    type_path(qtbot, dialog, tmp_path / "tape.mkv")
+    dialog.preset_combo.setCurrentText("ultrafast")
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert dialog.result() == ExportDialog.DialogCode.Accepted
+    job = ExportJob(session, dialog.options())
+    with qtbot.waitSignal(job.finished, timeout=20000):
+        job.start()
+    with av.open(str(tmp_path / "tape.mkv")) as container:
+        assert "matroska" in container.format.name
+    assert probe(str(tmp_path / "tape.mkv")).frame_count == clips.TINY_FRAMES
+
+
 def test_a_relative_name_is_put_next_to_the_source(qtbot, tiny_clip, tmp_path):
     dialog = open_dialog(qtbot, make_session(tiny_clip, tmp_path, height=180))
     type_path(qtbot, dialog, "  sub/../night shot ")
@@ -211,7 +227,8 @@ def unwritable_folder(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "case", ["empty", "missing folder", "not mp4", "a folder", "the source", "unwritable"]
+    "case", ["empty", "missing folder", "not a video container", "a container without the codec",
+             "a folder", "the source", "unwritable"]
 )
 def test_an_unusable_path_is_shown_and_the_dialog_stays_open(qtbot, tmp_path, tiny_clip, case):
     session = make_session(tiny_clip, tmp_path, height=180)
@@ -226,8 +243,14 @@ def test_an_unusable_path_is_shown_and_the_dialog_stays_open(qtbot, tmp_path, ti
             "missing folder": (
                 f"{tmp_path}/missing/out.mp4", f"The folder {tmp_path}/missing does not exist."
             ),
-            "not mp4": (
-                f"{tmp_path}/out.mkv", "The video is written as MP4: use a name that ends in .mp4."
+            "not a video container": (
+                f"{tmp_path}/out.avi",
+                "Cannot write .avi files; name the output .mp4, .mov, .mkv, .webm.",
+            ),
+            "a container without the codec": (
+                f"{tmp_path}/out.webm",
+                "WebM cannot carry H.264 video; choose the codec vp9 or av1, or another "
+                "container.",
             ),
             "a folder": (
                 f"{tmp_path}/dir.mp4", f"{tmp_path}/dir.mp4 is a folder; add a file name."
