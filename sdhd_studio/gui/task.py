@@ -165,10 +165,11 @@ def progress_dialog(
     dialog.setValue(0)
 
     def advanced(done: int, total: int) -> None:
-        dialog.setMaximum(total)
-        dialog.setValue(done)
+        # The words first: a modal dialog's setValue processes events, later reports included.
         if steps and not dialog.wasCanceled():
             dialog.setLabelText(steps.format(done=done, total=total))
+        dialog.setMaximum(total)
+        dialog.setValue(done)
 
     def cancel_asked() -> None:
         task.cancel()

@@ -94,3 +94,10 @@ def test_a_video_that_cannot_be_read_is_one_message_and_no_folder(
     assert no_message_boxes == [("warning", "New project failed")]
     assert window.document is None
     assert not os.path.exists(not_a_video.replace(".mp4", ".sdhd"))
+
+
+def test_closing_the_window_while_a_project_is_made_stops_it(window, film, tmp_path):
+    assert window.open_path(film)
+    assert window.close()
+    assert window.task is None
+    assert not (tmp_path / "film.sdhd").exists()
