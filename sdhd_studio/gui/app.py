@@ -96,6 +96,10 @@ def _screenshot(app: QApplication, window, out: str) -> int:
 
     if window.document is not None:
         window.frameShown.connect(painted)
+    elif window.task is not None:  # a project being made from the video: wait for it
+        window.frameShown.connect(painted)
+        window.task.failed.connect(window.close)  # after its message, answered (headless)
+        window.task.cancelled.connect(window.close)
     else:
         when_device_known()
     QTimer.singleShot(_SCREENSHOT_TIMEOUT_MS, too_slow)

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,9 @@ from sdhd_studio.render.status import FrameState, ranges
 
 log = logging.getLogger(__name__)
 
+# What the progress of a task that conditions the source counts (`media.telecine`).
+_MATCHING = "Matching fields: {done} of {total} pictures"
+
 _MODES = (
     (CompareMode.SOURCE, "Source", "1"),
     (CompareMode.RESULT, "Result", "2"),
@@ -99,7 +103,8 @@ class MainWindow(QMainWindow):
         self.system_info: SystemInfo | None = None
         self.models_window: ModelsWindow | None = None
         self.live_window: LiveWindow | None = None
-        self.task: BackgroundTask | None = None  # finding cuts or tracking, while it runs
+        # Making a project, finding cuts, tracking or making the source's frames, while it runs
+        self.task: BackgroundTask | None = None
         self._current = 0
         self._grid: tuple[int, Fraction] = (0, Fraction(1))  # the timeline's frame count, rate
         self._play_started: tuple[float, int] | None = None
@@ -349,24 +354,46 @@ class MainWindow(QMainWindow):
     # -- projects -----------------------------------------------------------------------------
 
     def open_path(self, path: str) -> bool:
-        """Open a project folder, or start a project from a video file."""
+        """Open a project folder, or start making a project from a video file (on a worker,
+        with progress and Cancel: it opens once made). False if neither happened."""
         path = os.path.abspath(path)
+        if self.document is None and self.task is not None:
+            return False  # a project is being made
         if not self._close_document():
             return False
         if project_files.is_project(path):
             session = project_files.open_session(self, path)
         elif os.path.isfile(path):
-            session = project_files.new_session(self, path, self.prefs.new_project_height)
+            where = project_files.where_to_make(self, path)
+            if isinstance(where, Path):
+                self._make_project(path, where)
+                return True
+            session = where
         else:
             QMessageBox.critical(self, "Cannot open", f"{path} is not a video or a project")
             return False
         if session is None:
             return False
+        self._opened(session)
+        return True
+
+    def _make_project(self, video: str, target: Path) -> None:
+        """Analysing the source, and matching the fields of every picture of telecined film,
+        take long for a long video: a worker does it, and the project opens when made."""
+        height = self.prefs.new_project_height
+
+        def work(token: CancelToken) -> Session:
+            return project_files.make_session(video, target, height, task.stepping(token))
+
+        task = BackgroundTask(work, parent=self)
+        self._run_task(task, "New project", f"Analysing {os.path.basename(video)}…",
+                       self._opened, _MATCHING)
+
+    def _opened(self, session: Session) -> None:
         self._set_document(Document(session, autosave_seconds=self.prefs.autosave_seconds))
         if session.folder.load_autosave() is not None:
             self._offer_autosave()
         add_recent_file(self.settings, str(session.folder.path))
-        return True
 
     def _offer_autosave(self) -> None:
         assert self.document is not None
@@ -712,10 +739,11 @@ class MainWindow(QMainWindow):
         self.mask_panel.show_track_warnings(report.warnings)
 
     def _run_task(
-        self, task: BackgroundTask, title: str, label: str, done: Callable[[Any], None]
+        self, task: BackgroundTask, title: str, label: str, done: Callable[[Any], None],
+        steps: str = "",
     ) -> None:
-        """Run `task` with a progress dialog; `done(result)` on the UI thread if it finished
-        and was not given up meanwhile (see `_stop_task`)."""
+        """Run `task` with a progress dialog (`steps`: see `progress_dialog`); `done(result)`
+        on the UI thread if it finished and was not given up meanwhile (see `_stop_task`)."""
         self.task = task
 
         def finished(result: object) -> None:
@@ -738,7 +766,7 @@ class MainWindow(QMainWindow):
         task.cancelled.connect(lambda: self.statusBar().showMessage(f"{title}: cancelled", 5000))
         for signal in (task.finished, task.failed, task.cancelled):
             signal.connect(ended)
-        progress_dialog(self, task, title, label)
+        progress_dialog(self, task, title, label, steps)
         task.start()
         self._update_enabled()
 
@@ -1015,11 +1043,13 @@ class MainWindow(QMainWindow):
         source = document.project.source
 
         def work(token: CancelToken) -> VideoInfo:
-            return conditioned_info(source.path, source.info, choices)
+            return conditioned_info(source.path, source.info, choices, task.stepping(token))
 
+        task = BackgroundTask(work, parent=self)
         self._run_task(
-            BackgroundTask(work, 1, self), "Source frames", "Making the source's frames…",
+            task, "Source frames", "Making the source's frames…",
             lambda info: document.edit("Source frames", edits.set_source_frames, info),
+            _MATCHING,
         )
 
     def _states_changed(self) -> None:

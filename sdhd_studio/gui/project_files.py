@@ -1,5 +1,6 @@
 """Opening and starting projects with the user in the loop: a moved or changed source video is
-located, an existing project is offered instead of a duplicate, every failure is explained."""
+located, an existing project is offered instead of a duplicate, every failure is explained.
+Making a project runs on a worker (the main window's task); opening one is quick."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import SdhdError, SourceChangedError
 from sdhd_studio.core.folder import SUFFIX, ProjectFolder
 from sdhd_studio.core.project import OutputSettings
@@ -73,9 +75,10 @@ def open_session(parent: QWidget, path: str) -> Session | None:
                 return None
 
 
-def new_session(parent: QWidget, video: str, height: int) -> Session | None:
-    """Start a project for `video` next to it (NAME.sdhd), or elsewhere if that is not
-    possible; an existing project for it is opened rather than overwritten."""
+def where_to_make(parent: QWidget, video: str) -> Path | Session | None:
+    """Where a project for `video` goes: NAME.sdhd next to it, or where the user says when
+    that folder is read-only. An existing project for it is opened instead (a Session) if the
+    user agrees, never overwritten; None when the user gives up."""
     target = Path(video).with_suffix(SUFFIX)
     if is_project(str(target)):
         answer = QMessageBox.question(
@@ -93,14 +96,15 @@ def new_session(parent: QWidget, video: str, height: int) -> Session | None:
         if not chosen:
             return None
         target = Path(chosen if chosen.endswith(SUFFIX) else chosen + SUFFIX)
-    try:
-        with busy():
-            return Session.create(
-                video, target, output=OutputSettings(height=height), save_edits=False
-            )
-    except SdhdError as exc:
-        QMessageBox.critical(parent, "Cannot start a project", str(exc))
-        return None
+    return target
+
+
+def make_session(video: str, target: Path, height: int, cancel: CancelToken) -> Session:
+    """Make the project at `target` (on a worker: for telecined film this reads the whole
+    file); `cancel.step` counts the pictures field-matched. Cancelled, it leaves no folder."""
+    return Session.create(
+        video, target, output=OutputSettings(height=height), save_edits=False, cancel=cancel
+    )
 
 
 def _source_path(project_path: str) -> str | None:

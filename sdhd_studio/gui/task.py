@@ -3,7 +3,7 @@ worker thread with a cancel button and progress, the outcome delivered back on t
 
 Finding cuts and tracking read the source one frame at a time and check their cancel token once
 per frame, so counting those checks gives the progress without the engine reporting it; an
-export reports its own.
+export reports its own, and making a project counts its steps on a token (`stepping`).
 """
 
 from __future__ import annotations
@@ -101,6 +101,19 @@ class BackgroundTask(QObject):
         """Progress from work that counts its own frames; any thread may call it."""
         self._relay.progress.emit(done, total)
 
+    def stepping(self, token: CancelToken) -> CancelToken:
+        """A child of `token` for engine work that counts its own steps (`token.step`): they
+        become this task's progress, at most _STEPS reports however many steps there are."""
+        reported = -1
+
+        def step(done: int, total: int) -> None:
+            nonlocal reported
+            if done * _STEPS // max(1, total) != reported:
+                reported = done * _STEPS // max(1, total)
+                self.report(done, total)
+
+        return token.child(step)
+
     def is_running(self) -> bool:
         """True from start() until one of finished, failed or cancelled was emitted."""
         return self._running
@@ -137,11 +150,12 @@ class BackgroundTask(QObject):
 
 
 def progress_dialog(
-    parent: QWidget, task: BackgroundTask, title: str, label: str
+    parent: QWidget, task: BackgroundTask, title: str, label: str, steps: str = ""
 ) -> QProgressDialog:
     """A window-modal progress dialog that follows `task`, cancels it from its button and
-    closes itself when the task ends, however it ends."""
-    dialog = QProgressDialog(label, "Cancel", 0, 100, parent)
+    closes itself when the task ends, however it ends. With `steps` (a format of `done` and
+    `total`), the bar moves to and fro until the first report, which `steps` then words."""
+    dialog = QProgressDialog(label, "Cancel", 0, 0 if steps else 100, parent)
     dialog.setWindowTitle(title)
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
     dialog.setMinimumDuration(_SHOW_AFTER_MS)
@@ -151,6 +165,9 @@ def progress_dialog(
     dialog.setValue(0)
 
     def advanced(done: int, total: int) -> None:
+        # The words first: a modal dialog's setValue processes events, later reports included.
+        if steps and not dialog.wasCanceled():
+            dialog.setLabelText(steps.format(done=done, total=total))
         dialog.setMaximum(total)
         dialog.setValue(done)
 

@@ -14,6 +14,10 @@ deinterlaced instead.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+from collections.abc import Iterator
+
 import av
 import numpy as np
 from av.video.frame import VideoFrame
@@ -37,37 +41,46 @@ _COMBED = 0.0
 
 
 def telecine_map(
-    path: str, info: VideoInfo, order: str, token: CancelToken | None = None
+    path: str, info: VideoInfo, order: str, cancel: CancelToken | None = None
 ) -> str:
-    """Match and decimate every picture of `path` (`order`: tff/bff); the map, encoded."""
+    """Match and decimate every picture of `path` (`order`: tff/bff); the map, encoded.
+
+    One pass holding three pictures at a time. `cancel.step(done, total)` counts the pictures
+    matched (and stops the pass when cancelled)."""
     kept_parity = 0 if order == "tff" else 1
-    pictures = _grays(path, token)
-    count = len(pictures)
     stream_frames = info.conditioning.stream_frames or info.frame_count
-    if count != stream_frames:
+    codes: list[int] = []
+    diffs: list[float] = []
+    previous = None  # the last match made
+    before = current = None  # the pictures either side of the one after them
+    with contextlib.closing(_grays(path)) as pictures:
+        for after in itertools.chain(pictures, [None]):
+            if current is not None:
+                candidates = {MATCH_C: _weave_gray(current, current, kept_parity)}
+                for code, other in ((MATCH_P, before), (MATCH_N, after)):
+                    if other is not None:
+                        candidates[code] = _weave_gray(current, other, kept_parity)
+                code = min(candidates, key=lambda c: (_mismatch(candidates[c], kept_parity), c))
+                matched = candidates[code]
+                diff = np.inf
+                if previous is not None:
+                    moving = np.abs(matched - previous) > _MOTION
+                    diff = _block_difference(matched, previous)
+                    if moving.mean() > 0.002 and comb_score(matched, moving) > _COMBED:
+                        code += DEINTERLACE
+                codes.append(code)
+                diffs.append(diff)
+                previous = matched
+                if cancel is not None:
+                    cancel.step(len(codes), stream_frames)
+            before, current = current, after
+    if len(codes) != stream_frames:
         raise MediaError(
-            f"{path} gave {count} pictures for {stream_frames} frames; inverse telecine needs "
-            "a constant frame rate (use --ivtc off)"
+            f"{path} gave {len(codes)} pictures for {stream_frames} frames; inverse telecine "
+            "needs a constant frame rate (use --ivtc off)"
         )
-    codes = np.zeros(count, dtype=np.int32)
-    diffs = np.full(count, np.inf)
-    previous = None
-    for k in range(count):
-        candidates = {}
-        for code, offset in _OFFSET.items():
-            if 0 <= k + offset < count:
-                candidates[code] = _weave_gray(pictures[k], pictures[k + offset], kept_parity)
-        code = min(candidates, key=lambda c: (_mismatch(candidates[c], kept_parity), c))
-        matched = candidates[code]
-        if previous is not None:
-            moving = np.abs(matched - previous) > _MOTION
-            diffs[k] = _block_difference(matched, previous)
-            if moving.mean() > 0.002 and comb_score(matched, moving) > _COMBED:
-                code += DEINTERLACE
-        codes[k] = code
-        previous = matched
-    kept = _decimate(diffs)
-    return encode_map(kept, codes[kept])
+    kept = _decimate(np.array(diffs))
+    return encode_map(kept, np.array(codes, dtype=np.int32)[kept])
 
 
 def other_picture(picture: int, code: int, count: int) -> int:
@@ -90,22 +103,20 @@ def weave(kept: VideoFrame, other: VideoFrame, order: str) -> VideoFrame:
     return woven
 
 
-def _grays(path: str, token: CancelToken | None) -> list[np.ndarray]:
+def _grays(path: str) -> Iterator[np.ndarray]:
     """Every picture's luma at half width (enough to see combing), in display order."""
     container, stream = open_video(path)
     stream.thread_type = "AUTO"
-    out: list[np.ndarray] = []
+    read = 0
     try:
         for frame in container.decode(stream):
-            if token is not None:
-                token.check()
-            out.append(frame.to_ndarray(format="gray")[:, ::2].astype(np.float32))
+            read += 1
+            yield frame.to_ndarray(format="gray")[:, ::2].astype(np.float32)
     except av.FFmpegError as exc:
-        if not out:
+        if not read:
             raise MediaError(f"{path} could not be read ({exc.strerror})") from exc
     finally:
         container.close()
-    return out
 
 
 def _weave_gray(kept: np.ndarray, other: np.ndarray, parity: int) -> np.ndarray:

@@ -27,10 +27,11 @@ class CacheView:
     def reload(self) -> None:
         """Read everything again from disk (on open, and after work done outside the editor's
         own renders, such as an export)."""
-        self.keys = self.cache.keys()
+        sizes = self.cache.sizes()
+        self.keys = set(sizes)
         self.rendered = self.cache.rendered_frames()
         self.failures = self.cache.failures()
-        self.bytes = sum(self._size(key) for key in self.keys)
+        self.bytes = sum(sizes.values())
 
     def apply(self, event: Event) -> None:
         if isinstance(event, FrameDone):

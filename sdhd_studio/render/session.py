@@ -91,20 +91,24 @@ class Session:
         settings: Mapping[str, Any] = {},  # noqa: B006 - read only
         conditioning: Mapping[str, str] = {},  # noqa: B006 - read only
         save_edits: bool = True,
+        cancel: CancelToken | None = None,
     ) -> Session:
         """Probe and analyse `source_path` and start a project for it (default: ./NAME.sdhd).
 
         `conditioning` holds the choices of `core.conditioning.condition` (field_order,
         deinterlace, ivtc, colour_matrix); those left out are "auto". Telecined film is
-        field-matched here, once (one pass over the file).
+        field-matched here, once (one pass over the file; `cancel.step` counts its pictures).
+        Nothing is written before the last cancel check, so a cancelled start leaves no folder.
         """
         source_path = Path(source_path).absolute()
         info = probe(source_path)
-        info = conditioned_info(str(source_path), info, conditioning)
+        info = conditioned_info(str(source_path), info, conditioning, cancel)
         source = Source(str(source_path), fingerprint(source_path), info)
         project = edits.new_project(source, output, settings)
         _check_backends(project)
         path = Path(project_path) if project_path else Path(source_path.stem + SUFFIX)
+        if cancel is not None:
+            cancel.check()
         folder = ProjectFolder.create(path, project)
         return cls(folder, project, folder.stamp(), save_edits=save_edits)
 
@@ -488,12 +492,16 @@ _BACKEND_SETTINGS = {
 
 
 def conditioned_info(
-    path: str, info: VideoInfo, conditioning: Mapping[str, str]
+    path: str, info: VideoInfo, conditioning: Mapping[str, str],
+    cancel: CancelToken | None = None,
 ) -> VideoInfo:
     """`info` analysed (once) and conditioned by these choices; telecined film is
-    field-matched here (one pass over the file) unless its map is already known."""
+    field-matched here (one pass over the file, `cancel.step` per picture) unless its map is
+    already known."""
     if info.analysis is None:
         info = dataclasses.replace(info, analysis=analyse(path, info))
+        if cancel is not None:
+            cancel.check()
     chosen = {name: conditioning.get(name, "auto")
               for name in ("field_order", "deinterlace", "ivtc")}  # fmt: skip
     telecine = ""
@@ -501,7 +509,7 @@ def conditioned_info(
         order = resolve_field_order(info, chosen["field_order"])
         known = info.conditioning
         same = known.mode == "ivtc" and known.order == order
-        telecine = known.telecine if same else telecine_map(path, info, order)
+        telecine = known.telecine if same else telecine_map(path, info, order, cancel)
     return condition(info, **conditioning, telecine=telecine)
 
 

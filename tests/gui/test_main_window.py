@@ -296,7 +296,16 @@ def test_headless_a_question_gets_its_default_answer_and_is_logged(project_path,
 def test_headless_a_file_that_is_not_a_video_ends_with_an_error(not_a_video, tmp_path):
     result, out = screenshot_of(not_a_video, tmp_path)
     assert result.returncode == 1
-    assert "'Cannot start a project'" in result.stderr and not out.exists()
+    assert "'New project failed'" in result.stderr and not out.exists()
+
+
+def test_headless_a_video_without_a_project_is_made_into_one_first(tiny_clip, tmp_path):
+    video = tmp_path / "tape.mp4"
+    shutil.copy(tiny_clip, video)
+    result, out = screenshot_of(video, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "tape.sdhd" / "project.json").exists()
+    assert QImage(str(out)).width() == 1400
 
 
 def run_cli(*argv):

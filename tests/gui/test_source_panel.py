@@ -3,6 +3,7 @@ on a worker as one undoable edit, and the timeline follows."""
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QProgressDialog, QPushButton
 
 from sdhd_studio.core.project import OutputSettings
 from sdhd_studio.core.source import COLOUR_MATRICES, DEINTERLACE_MODES, FIELD_ORDERS, IVTC_MODES
@@ -58,3 +59,52 @@ def test_findings_shown_and_a_new_mode_applied_then_undone(window, qtbot, no_mes
     assert "25 at 25.000 fps" in panel._found["frames"].text() and not panel._apply.isEnabled()
     window.document.undo()
     assert window.document.project.frame_count == 50 and window._current == 40
+
+
+@pytest.fixture
+def film_window(qtbot, tmp_path, monkeypatch, tapes):
+    """The editor on telecined film made with inverse telecine off (60 fields)."""
+    monkeypatch.setattr(
+        main_window, "collect_system_info",
+        lambda preference: SystemInfo((), "not asked here", None, "not asked here", preference),
+    )
+    project = tmp_path / "film.sdhd"
+    Session.create(tapes("film_mpg"), project, output=OutputSettings(height=240),
+                   conditioning={"ivtc": "off"})
+    window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.frameShown, timeout=20000):
+        assert window.open_path(str(project))
+    assert window.document.project.frame_count == 60
+    yield window
+    window.shutdown()
+
+
+def ask_for_ivtc(window):
+    box = window.source_panel._boxes["ivtc"]
+    box.setCurrentIndex(box.findData("on"))
+    window.source_panel._apply.click()
+    return window.findChild(QProgressDialog)
+
+
+def test_inverse_telecine_matches_fields_on_a_worker_with_progress(
+    film_window, qtbot, no_message_boxes
+):
+    dialog = ask_for_ivtc(film_window)
+    said = []
+    film_window.task.progress.connect(lambda *_: said.append(dialog.labelText()))
+    with qtbot.waitSignal(film_window.document.projectChanged, timeout=30000):
+        pass
+    assert said[-1] == "Matching fields: 30 of 30 pictures"
+    assert film_window.document.project.frame_count == 24 and not no_message_boxes
+
+
+def test_cancelled_inverse_telecine_changes_nothing(film_window, qtbot, no_message_boxes):
+    before = film_window.document.project
+    ask_for_ivtc(film_window).findChild(QPushButton).click()  # Cancel
+    task = film_window.task
+    with qtbot.waitSignal(task.cancelled, timeout=30000):
+        pass
+    assert film_window.document.project is before
+    assert film_window.document.session.history.undo_label is None and not no_message_boxes

@@ -10,8 +10,9 @@ import pytest
 import source_clips
 from clips import run_ffmpeg
 
+from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.conditioning import condition, wants_ivtc
-from sdhd_studio.core.errors import SettingError
+from sdhd_studio.core.errors import Cancelled, SettingError
 from sdhd_studio.media.analysis import analyse
 from sdhd_studio.media.combing import comb_score
 from sdhd_studio.media.probe import probe
@@ -81,3 +82,24 @@ def test_ivtc_needs_its_map_and_can_be_refused(tapes):
         condition(info)
     assert not wants_ivtc(info, field_order="auto", deinterlace="auto", ivtc="off")
     assert condition(info, ivtc="off").conditioning.mode == "double"
+
+
+def test_the_pass_counts_its_pictures_and_stops_when_cancelled(tapes):
+    path = tapes("film_mpg")
+    info = probe(path)
+    pictures = info.frame_count  # 30: each picture is matched once
+    steps = []
+    telecine_map(path, info, "tff", CancelToken().child(lambda *step: steps.append(step)))
+    assert steps == [(n, pictures) for n in range(1, pictures + 1)]
+
+    token = CancelToken()
+    seen = []
+
+    def step(done, total):
+        seen.append(done)
+        if done == 5:
+            token.cancel()  # as the editor's Cancel does, from another thread
+
+    with pytest.raises(Cancelled):
+        telecine_map(path, info, "tff", token.child(step))
+    assert seen == [1, 2, 3, 4, 5]  # the pass stopped at once, not after the whole file

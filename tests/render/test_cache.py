@@ -89,3 +89,13 @@ def test_damaged_bookkeeping_is_ignored_not_fatal(tmp_path):
     assert cache.failures() == {}
     (tmp_path / "failures.json").write_text('{"k": "bad", "j": 3}')
     assert cache.failures() == {"k": "bad"}
+
+
+def test_sizes_are_the_entries_file_sizes(tmp_path):
+    cache = FrameCache(tmp_path / "c")
+    assert cache.sizes() == {}
+    keys = [f"{i:02x}" * 32 for i in range(3)]
+    for i, key in enumerate(keys):
+        cache.put(key, frame(i))
+    assert cache.sizes() == {key: os.path.getsize(cache.path(key)) for key in keys}
+    assert set(cache.sizes()) == cache.keys()

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sdhd_studio.core import edits
-from sdhd_studio.core.errors import MediaError, SourceChangedError
+from sdhd_studio.core.cancel import CancelToken
+from sdhd_studio.core.errors import Cancelled, MediaError, SourceChangedError
 from sdhd_studio.core.project import OutputSettings
 from sdhd_studio.media.images import encode_png
 from sdhd_studio.media.reader import FrameReader
@@ -153,3 +154,22 @@ def test_save_as_keeps_rendered_frames_and_leaves_the_original(session, tmp_path
     session.undo()  # back to the rendered settings: the copy has those frames too
     assert session.status().counts()["done"] == 5
     assert Session.open(original).project.defaults["sharpen"] == 0.5
+
+
+def test_a_cancelled_start_leaves_no_project_folder(tapes, tmp_path):
+    """Cancelled while it matches the fields of telecined film, nothing was written: no
+    half-made NAME.sdhd to be taken later for an existing project."""
+    token = CancelToken()
+    steps = []
+
+    def step(done, total):
+        steps.append(done)
+        if done == 10:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        Session.create(tapes("film_mpg"), tmp_path / "film.sdhd", cancel=token.child(step))
+    assert steps[-1] == 10 and not (tmp_path / "film.sdhd").exists()
+    made = Session.create(tapes("film_mpg"), tmp_path / "film.sdhd", cancel=CancelToken())
+    assert made.project.source.info.conditioning.mode == "ivtc"
+    assert made.project.frame_count == 24  # the film's frames
