@@ -27,6 +27,24 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return starts
 
 
+def fit_tile(limit: int, height: int, width: int, overlap: int) -> int:
+    """The tile side up to `limit` (and down to half of it) that runs the fewest pixels.
+
+    Square tiles at the limit can waste much: a 640x360 frame in 512-px tiles runs two
+    512x360 tiles (1.6x the frame), in 360-px tiles two 360x360 (1.1x).
+    """
+    if limit >= max(height, width):
+        return limit
+
+    def pixels(tile: int) -> int:
+        th, tw = min(tile, height), min(tile, width)
+        rows, cols = tile_starts(height, th, overlap), tile_starts(width, tw, overlap)
+        return len(rows) * th * len(cols) * tw
+
+    # min() keeps the first of equals: the largest tile, which has the fewest seams.
+    return min(range(limit, max(limit // 2, overlap + 1) - 1, -1), key=pixels)
+
+
 def run_tiled(
     image: np.ndarray, scale: int, tile: int, overlap: int, fn: TileFn, cancel: CancelToken
 ) -> np.ndarray:

@@ -1,0 +1,290 @@
+"""The `model` upscaler: community model files of the families sdhd builds itself, made here
+with random weights in the layouts their authors save, written as .pth and .safetensors, and
+loaded back by path; the pixels must be those of the module that made the file. Then what is
+refused, in one line, and the models folder as `sdhd models` and the backend see it."""
+
+import importlib.util
+import re
+
+import numpy as np
+import pytest
+from clips import TINY_FRAMES
+
+from sdhd_studio.cli.main import main
+from sdhd_studio.core.cancel import CancelToken
+from sdhd_studio.core.errors import BackendError
+from sdhd_studio.media.probe import probe
+from sdhd_studio.media.reader import FrameReader
+from sdhd_studio.ml import realesrgan_nets, registry
+from sdhd_studio.ml.nets import span
+from sdhd_studio.ml.runtime import Runtime
+from sdhd_studio.ml.upscale import community
+from sdhd_studio.ml.upscale.community import CommunityUpscaler, found_models, identify
+from sdhd_studio.ml.weights import file_digest
+from tests.cli.test_cli import fails, last_json, sdhd
+
+torch = pytest.importorskip("torch")
+RRDB = realesrgan_nets.Arch
+# name: (architecture, family, scale, input sides must be multiples of)
+NETS = {
+    "esrgan-x4": (RRDB("rrdb", 1, 8, 32, scale=4), "ESRGAN", 4, 1),
+    "realesrgan-x2": (RRDB("rrdb", 1, 8, 32, scale=2, unshuffle=2), "ESRGAN", 2, 2),
+    "compact-x4": (RRDB("srvgg", 2, 8, scale=4), "RealESRGAN Compact", 4, 1),
+    "span-x2": (span.Arch(8, scale=2), "SPAN", 2, 1),
+}
+SPANDREL = importlib.util.find_spec("spandrel") is not None and community._spandrel() is not None
+
+
+def _module(name):
+    """A random-weight net whose output spreads over 0..1 (not clipped flat): its last
+    convolution, a linear map of the output (before the pixel shuffle and any added base),
+    is rescaled to give the output (or the detail) a set mean and spread."""
+    arch = NETS[name][0]
+    torch.manual_seed(len(name))
+    if isinstance(arch, span.Arch):
+        module, last, base = span.build(arch), "upsampler.0", False
+        module.fuse()
+    else:
+        module = realesrgan_nets.build(arch)
+        last = "conv_last" if arch.kind == "rrdb" else f"body.{2 * arch.depth + 2}"
+        base = arch.kind == "srvgg"  # its output is the input, enlarged, plus this detail
+    conv = module.get_submodule(last)
+    outputs = []
+    conv.register_forward_hook(lambda _m, _i, out: outputs.append(out))
+    with torch.no_grad():
+        module(torch.rand(1, 3, 16, 16))
+        mean, std = outputs[0].mean(), outputs[0].std()
+        target_mean, target_std = (0.0, 0.15) if base else (0.5, 0.25)
+        conv.weight.mul_(target_std / std)
+        conv.bias.sub_(mean).mul_(target_std / std).add_(target_mean)
+    if isinstance(arch, span.Arch):
+        module.fuse()
+    return module
+
+
+def _truth(name, image, multiple=None):
+    """The module's own output for `image` (reflected at the bottom and right up to a
+    `multiple` of the sides, as the net needs, and cropped back), 0..255."""
+    module, scale = _module(name), NETS[name][2]
+    if isinstance(NETS[name][0], span.Arch):
+        module.train()  # SPAN's unfused training form: the fused form must equal it
+    height, width = image.shape[:2]
+    multiple = multiple or NETS[name][3]
+    padded = np.pad(image, ((0, -height % multiple), (0, -width % multiple), (0, 0)),
+                    mode="reflect")
+    x = torch.from_numpy(padded).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        y = module(x).clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255
+    return np.rint(y[: height * scale, : width * scale]).astype(np.uint8)
+
+
+def _save(name, path, layout="new"):
+    from safetensors.torch import save_file
+
+    state = {key: value.contiguous() for key, value in _module(name).state_dict().items()}
+    if layout == "old":
+        state = _old_esrgan_keys(state)
+    if path.suffix == ".safetensors":
+        save_file(state, path)
+    else:  # as BasicSR saves them
+        torch.save({"params_ema": state}, path)
+    return path
+
+
+def _old_esrgan_keys(state):
+    """ESRGAN's original layout, written from its architecture (not from our renaming): x4 =
+    conv, shortcut(RRDBs, conv), upsample+conv+act twice, conv, act, conv, in one Sequential."""
+    old = {}
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[0] == "body":
+            block, rdb, conv, param = parts[1:]
+            key = f"model.1.sub.{block}.{rdb.upper()}.{conv}.0.{param}"
+        else:
+            index = {"conv_first": "0", "conv_up1": "3", "conv_up2": "6", "conv_hr": "8",
+                     "conv_last": "10"}.get(parts[0])
+            key = f"model.{index}.{parts[1]}" if index else f"model.1.sub.1.{parts[1]}"
+        old[key] = value
+    return old
+
+
+@pytest.fixture(scope="module")
+def upscaler():
+    return CommunityUpscaler(Runtime(device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def image():
+    """Odd sides: the unshuffling net needs them padded."""
+    return np.random.default_rng(0).integers(0, 256, (25, 41, 3), np.uint8)
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+@pytest.mark.parametrize("name", list(NETS))
+def test_a_saved_net_loads_by_path_and_makes_its_own_pixels(
+    name, suffix, upscaler, image, tmp_path
+):
+    path = _save(name, tmp_path / f"{name}{suffix}")
+    _, family, scale, multiple = NETS[name]
+    facts = identify(path)
+    assert (facts.family, facts.scale, facts.multiple_of) == (family, scale, multiple)
+    size = (41 * scale, 25 * scale)
+    out = upscaler.upscale(image, size, {"model": str(path)}, CancelToken())
+    # Padded as the loaded net asks (spandrel, when it loads the file, may ask for more).
+    truth = _truth(name, image, upscaler.net(str(path)).facts.multiple_of)
+    assert out.shape == truth.shape == (size[1], size[0], 3)
+    assert truth.std() > 20  # the nets make pictures, not flat grey: a wrong pixel shows
+    assert np.abs(out.astype(int) - truth).max() <= 1  # float rounding only
+
+
+def test_the_original_esrgan_layout_loads_as_the_same_net(upscaler, image, tmp_path):
+    path = _save("esrgan-x4", tmp_path / "old.pth", layout="old")
+    assert "model.1.sub.0.RDB1.conv1.0.weight" in torch.load(path)["params_ema"]
+    out = upscaler.upscale(image, (164, 100), {"model": str(path)}, CancelToken())
+    assert np.abs(out.astype(int) - _truth("esrgan-x4", image)).max() <= 1
+
+
+def test_tiles_are_padded_and_cropped_back(sample_clip, tmp_path):
+    """Small tiles (odd sides among them) through the unshuffling net, which needs even ones:
+    the size is exact and the picture stays the net's, the seams blended."""
+    with FrameReader(sample_clip) as reader:
+        image = np.ascontiguousarray(reader.read(60)[100:161, 200:297])
+    path = _save("realesrgan-x2", tmp_path / "x2.pth")
+    tiled = CommunityUpscaler(Runtime(device="cpu", tile=33))
+    out = tiled.upscale(image, (194, 122), {"model": str(path)}, CancelToken())
+    truth = _truth("realesrgan-x2", image)
+    assert out.shape == truth.shape
+    error = np.abs(out.astype(int) - truth)
+    # Near tile borders the net saw padding instead of the neighbours; a misplaced tile or a
+    # padding left in would be off by tens everywhere.
+    assert np.median(error) <= 1 and error.mean() < 8, (np.median(error), error.mean())
+
+
+def test_the_output_is_resized_to_exactly_the_asked_size(upscaler, image, tmp_path):
+    path = _save("compact-x4", tmp_path / "c.pth")
+    for size in [(100, 60), (180, 110)]:
+        out = upscaler.upscale(image, size, {"model": str(path), "sharpen": 0.0}, CancelToken())
+        assert out.shape == (size[1], size[0], 3)
+
+
+def test_the_weights_digest_goes_into_the_recipe(tmp_path):
+    spec = registry.get("upscale", "model")
+    path = _save("compact-x4", tmp_path / "c.safetensors")
+    first = spec.weights({"model": str(path)})
+    assert first == file_digest(path) and len(first) == 64
+    _save("span-x2", path)
+    assert spec.weights({"model": str(path)}) != first
+
+
+class _Payload:
+    """Pickled, it would call print when loaded: what a hostile .pth does with worse calls."""
+
+    def __reduce__(self):
+        return (print, ("this ran while loading",))
+
+
+def _refusals(tmp_path):
+    hostile = tmp_path / "hostile.pth"
+    torch.save({"params": {"body.0.weight": torch.zeros(1)}, "x": _Payload()}, hostile)
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"\x89 not a checkpoint " * 50)
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{")
+    unknown = tmp_path / "unknown.pth"
+    torch.save({"encoder.conv.weight": torch.zeros(8, 3, 3, 3)}, unknown)
+    own = tmp_path / "own.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"body.0.weight": torch.zeros(4, 3, 3, 3)}, own, metadata={"kind": "realtime"})
+    return {
+        hostile: "holds pickled objects, not just tensors: refused",
+        garbage: "cannot read weights file",
+        cut: "not a safetensors file",
+        unknown: "neither sdhd nor spandrel knows" if SPANDREL else
+                 "not an architecture sdhd knows; sdhd loads ESRGAN",
+        own: "sdhd's own realtime net: use --upscaler realtime",
+    }
+
+
+def test_unsafe_broken_and_unknown_files_are_refused_in_one_line(upscaler, tmp_path, capsys):
+    for path, reason in _refusals(tmp_path).items():
+        problem = community.unknown_model({"model": str(path)})
+        assert problem is not None and reason in problem and "\n" not in problem, problem
+        with pytest.raises(BackendError, match=re.escape(reason.split(":")[0])):
+            upscaler.net(str(path))
+    assert "this ran" not in capsys.readouterr().out
+    if not SPANDREL:
+        assert "spandrel loads many more" in community.unknown_model(
+            {"model": str(tmp_path / "unknown.pth")})
+
+
+def test_check_says_what_is_missing(tmp_path):
+    spec = registry.get("upscale", "model")
+    assert "needs a model file: --set model=PATH" in spec.unusable_reason({"model": ""})
+    assert spec.unusable_reason({"model": str(tmp_path / "gone.pth")}) == (
+        f"no weights file {tmp_path}/gone.pth")
+    assert "is not a .pth, .pt, .safetensors or .ckpt file" in spec.unusable_reason(
+        {"model": str(tmp_path / "notes.txt")})
+    assert spec.unusable_reason({"model": str(_save("span-x2", tmp_path / "s.pth"))}) is None
+
+
+def test_sdhd_upscale_runs_a_model_file_end_to_end(tiny_clip, tmp_path):
+    weights = _save("compact-x4", tmp_path / "4x-Tiny.safetensors")
+    out = tmp_path / "hd.mp4"
+    assert main(["upscale", tiny_clip, "-o", str(out), "--height", "180", "--upscaler", "model",
+                 "--set", f"model={weights}", "--preset", "ultrafast"]) == 0
+    info = probe(str(out))
+    assert (info.width, info.height, info.frame_count) == (320, 180, TINY_FRAMES)
+
+
+def test_sdhd_upscale_refuses_a_bad_file_before_any_work(tiny_clip, tmp_path, capsys):
+    for path, reason in _refusals(tmp_path).items():
+        out = tmp_path / "hd.mp4"
+        fails(capsys, "upscale", tiny_clip, "-o", out, "--upscaler", "model", "--set",
+              f"model={path}", match=reason)
+        assert not out.exists() and not out.with_suffix(".sdhd").exists()
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDHD_MODELS_DIR", str(tmp_path / "models"))
+    folder = tmp_path / "models" / "upscalers"
+    folder.mkdir(parents=True)
+    _save("esrgan-x4", folder / "4x-Tiny.pth", layout="old")
+    _save("span-x2", folder / "2x-Span.safetensors")
+    (folder / "notes.txt").write_text("not a model")
+    (folder / "broken.pth").write_bytes(b"nothing")
+    return folder
+
+
+def test_the_models_folder_lists_each_file_by_name_family_and_scale(models_dir):
+    found = {model.path.name: model for model in found_models()}
+    assert set(found) == {"4x-Tiny.pth", "2x-Span.safetensors", "broken.pth"}
+    assert found["4x-Tiny.pth"].label == "4x-Tiny — ESRGAN ×4"
+    assert found["2x-Span.safetensors"].label == "2x-Span — SPAN ×2"
+    assert found["4x-Tiny.pth"].problem is None
+    assert "cannot read weights file" in found["broken.pth"].problem
+
+
+def test_sdhd_models_lists_the_folders_models(models_dir, capsys):
+    code, out, _ = sdhd(capsys, "models", "--json")
+    assert code == 0
+    rows = {row["id"]: row for row in last_json(out)}
+    tiny = rows[str(models_dir / "4x-Tiny.pth")]
+    assert tiny["backends"] == ["model"] and tiny["present"] and tiny["where"] == "ESRGAN ×4"
+    assert tiny["bytes"] == (models_dir / "4x-Tiny.pth").stat().st_size
+    code, out, _ = sdhd(capsys, "models")
+    assert "4x-Tiny.pth" in out and "SPAN ×2" in out
+
+
+@pytest.mark.skipif(not SPANDREL, reason="spandrel does not import here (it needs a torchvision "
+                    "built for this torch); CI runs sdhd's own loaders")
+def test_spandrel_loads_the_files_when_it_imports(upscaler, image, tmp_path):
+    for name, (_, family, scale, _) in NETS.items():
+        path = _save(name, tmp_path / f"{name}.safetensors")
+        net = upscaler.net(str(path))
+        assert type(net.run.module).__module__.startswith("spandrel.architectures.")
+        assert (net.facts.family, net.facts.scale) == (family, scale)  # its descriptor's
+        out = upscaler.upscale(image, (41 * scale, 25 * scale), {"model": str(path)},
+                               CancelToken())
+        assert np.abs(out.astype(int) - _truth(name, image, net.facts.multiple_of)).max() <= 1
