@@ -78,7 +78,7 @@ def _truth(name, image, multiple=None):
     return np.rint(y[: height * scale, : width * scale]).astype(np.uint8)
 
 
-def _save(name, path, layout="new"):
+def save_net(name, path, layout="new"):
     from safetensors.torch import save_file
 
     state = {key: value.contiguous() for key, value in _module(name).state_dict().items()}
@@ -124,7 +124,7 @@ def image():
 def test_a_saved_net_loads_by_path_and_makes_its_own_pixels(
     name, suffix, upscaler, image, tmp_path
 ):
-    path = _save(name, tmp_path / f"{name}{suffix}")
+    path = save_net(name, tmp_path / f"{name}{suffix}")
     _, family, scale, multiple = NETS[name]
     facts = identify(path)
     assert (facts.family, facts.scale, facts.multiple_of) == (family, scale, multiple)
@@ -138,7 +138,7 @@ def test_a_saved_net_loads_by_path_and_makes_its_own_pixels(
 
 
 def test_the_original_esrgan_layout_loads_as_the_same_net(upscaler, image, tmp_path):
-    path = _save("esrgan-x4", tmp_path / "old.pth", layout="old")
+    path = save_net("esrgan-x4", tmp_path / "old.pth", layout="old")
     assert "model.1.sub.0.RDB1.conv1.0.weight" in torch.load(path)["params_ema"]
     out = upscaler.upscale(image, (164, 100), {"model": str(path)}, CancelToken())
     assert np.abs(out.astype(int) - _truth("esrgan-x4", image)).max() <= 1
@@ -149,7 +149,7 @@ def test_tiles_are_padded_and_cropped_back(sample_clip, tmp_path):
     the size is exact and the picture stays the net's, the seams blended."""
     with FrameReader(sample_clip) as reader:
         image = np.ascontiguousarray(reader.read(60)[100:161, 200:297])
-    path = _save("realesrgan-x2", tmp_path / "x2.pth")
+    path = save_net("realesrgan-x2", tmp_path / "x2.pth")
     tiled = CommunityUpscaler(Runtime(device="cpu", tile=33))
     out = tiled.upscale(image, (194, 122), {"model": str(path)}, CancelToken())
     truth = _truth("realesrgan-x2", image)
@@ -161,7 +161,7 @@ def test_tiles_are_padded_and_cropped_back(sample_clip, tmp_path):
 
 
 def test_the_output_is_resized_to_exactly_the_asked_size(upscaler, image, tmp_path):
-    path = _save("compact-x4", tmp_path / "c.pth")
+    path = save_net("compact-x4", tmp_path / "c.pth")
     for size in [(100, 60), (180, 110)]:
         out = upscaler.upscale(image, size, {"model": str(path), "sharpen": 0.0}, CancelToken())
         assert out.shape == (size[1], size[0], 3)
@@ -169,10 +169,10 @@ def test_the_output_is_resized_to_exactly_the_asked_size(upscaler, image, tmp_pa
 
 def test_the_weights_digest_goes_into_the_recipe(tmp_path):
     spec = registry.get("upscale", "model")
-    path = _save("compact-x4", tmp_path / "c.safetensors")
+    path = save_net("compact-x4", tmp_path / "c.safetensors")
     first = spec.weights({"model": str(path)})
     assert first == file_digest(path) and len(first) == 64
-    _save("span-x2", path)
+    save_net("span-x2", path)
     assert spec.weights({"model": str(path)}) != first
 
 
@@ -225,11 +225,11 @@ def test_check_says_what_is_missing(tmp_path):
         f"no weights file {tmp_path}/gone.pth")
     assert "is not a .pth, .pt, .safetensors or .ckpt file" in spec.unusable_reason(
         {"model": str(tmp_path / "notes.txt")})
-    assert spec.unusable_reason({"model": str(_save("span-x2", tmp_path / "s.pth"))}) is None
+    assert spec.unusable_reason({"model": str(save_net("span-x2", tmp_path / "s.pth"))}) is None
 
 
 def test_sdhd_upscale_runs_a_model_file_end_to_end(tiny_clip, tmp_path):
-    weights = _save("compact-x4", tmp_path / "4x-Tiny.safetensors")
+    weights = save_net("compact-x4", tmp_path / "4x-Tiny.safetensors")
     out = tmp_path / "hd.mp4"
     assert main(["upscale", tiny_clip, "-o", str(out), "--height", "180", "--upscaler", "model",
                  "--set", f"model={weights}", "--preset", "ultrafast"]) == 0
@@ -250,8 +250,8 @@ def models_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("SDHD_MODELS_DIR", str(tmp_path / "models"))
     folder = tmp_path / "models" / "upscalers"
     folder.mkdir(parents=True)
-    _save("esrgan-x4", folder / "4x-Tiny.pth", layout="old")
-    _save("span-x2", folder / "2x-Span.safetensors")
+    save_net("esrgan-x4", folder / "4x-Tiny.pth", layout="old")
+    save_net("span-x2", folder / "2x-Span.safetensors")
     (folder / "notes.txt").write_text("not a model")
     (folder / "broken.pth").write_bytes(b"nothing")
     return folder
@@ -281,7 +281,7 @@ def test_sdhd_models_lists_the_folders_models(models_dir, capsys):
                     "built for this torch); CI runs sdhd's own loaders")
 def test_spandrel_loads_the_files_when_it_imports(upscaler, image, tmp_path):
     for name, (_, family, scale, _) in NETS.items():
-        path = _save(name, tmp_path / f"{name}.safetensors")
+        path = save_net(name, tmp_path / f"{name}.safetensors")
         net = upscaler.net(str(path))
         assert type(net.run.module).__module__.startswith("spandrel.architectures.")
         assert (net.facts.family, net.facts.scale) == (family, scale)  # its descriptor's
