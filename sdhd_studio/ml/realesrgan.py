@@ -63,7 +63,7 @@ CPU_ENGINE: Engine = "ncnn"
 # Largest tile side by device and network when the runtime leaves it to us. The compact net
 # takes a whole SD frame on the CPU (640x360: the peaks above); RRDBNet works at 64 features
 # on x4-size maps, so its tiles are smaller. CUDA runs fp16, which halves the memory.
-_MAX_TILE = {
+MAX_TILE = {
     ("cpu", "srvgg"): 720, ("cpu", "rrdb"): 256,
     ("cuda", "srvgg"): 1024, ("cuda", "rrdb"): 512,
     ("gpu", "srvgg"): 512, ("gpu", "rrdb"): 256,
@@ -171,16 +171,9 @@ class RealEsrganUpscaler:
     ) -> np.ndarray:
         net = self.net(str(settings.get("model", "")))
         image = np.ascontiguousarray(image)
-        height, width = image.shape[:2]
-        limit = self.runtime.tile or _MAX_TILE[(_device_kind(net.device), net.arch.kind)]
-
-        def run(tile: int) -> np.ndarray:
-            tile = tiles.fit_tile(tile, height, width, OVERLAP)
-            return tiles.run_tiled(image, net.arch.scale, tile, OVERLAP, net, cancel)
-
-        big = tiles.with_smaller_tiles_on_oom(
-            run, limit, min(MIN_TILE, limit), net.device, "realesrgan"
-        )
+        limit = self.runtime.tile or MAX_TILE[(device_kind(net.device), net.arch.kind)]
+        big = tiles.run_fitted(image, net.arch.scale, limit, OVERLAP, net, cancel, net.device,
+                               "realesrgan", MIN_TILE)
         return to_size(big, size, settings, cancel)
 
     def net(self, model: str) -> _TorchNet | _NcnnNet:
@@ -196,6 +189,9 @@ class RealEsrganUpscaler:
             state = _read_checkpoint(path)
             shapes = {key: tuple(value.shape) for key, value in state.items()}
             arch = realesrgan_nets.arch_of(shapes, str(path))
+            if arch.scale != 4:  # its input sides must be multiples of the unshuffle factor
+                raise BackendError(f"{path}: an x{arch.scale} RRDBNet; the model upscaler "
+                                   "runs it (--upscaler model)")
             # ncnn cannot read PyTorch checkpoints: they run on torch whatever the default.
             device = self.device if self.engine == "torch" else _torch_device(self.runtime)
             return _TorchNet(arch, state, device)
@@ -237,7 +233,8 @@ def _vulkan_gpus() -> int:
     return ncnn.get_gpu_count()
 
 
-def _device_kind(device: str) -> str:
+def device_kind(device: str) -> str:
+    """The key of a torch or ncnn device in MAX_TILE."""
     return "cpu" if device == "cpu" else "cuda" if device.startswith("cuda") else "gpu"
 
 

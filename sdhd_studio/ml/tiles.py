@@ -45,6 +45,21 @@ def fit_tile(limit: int, height: int, width: int, overlap: int) -> int:
     return min(range(limit, max(limit // 2, overlap + 1) - 1, -1), key=pixels)
 
 
+def run_fitted(
+    image: np.ndarray, scale: int, limit: int, overlap: int, fn: TileFn, cancel: CancelToken,
+    device: str, what: str, minimum: int = 64,
+) -> np.ndarray:
+    """`run_tiled` with tiles of up to `limit` px fitted to the image (`fit_tile`), halved
+    after each out-of-memory error down to `minimum` (`with_smaller_tiles_on_oom`)."""
+    height, width = image.shape[:2]
+
+    def run(tile: int) -> np.ndarray:
+        tile = fit_tile(tile, height, width, overlap)
+        return run_tiled(image, scale, tile, overlap, fn, cancel)
+
+    return with_smaller_tiles_on_oom(run, limit, min(minimum, limit), device, what)
+
+
 def run_tiled(
     image: np.ndarray, scale: int, tile: int, overlap: int, fn: TileFn, cancel: CancelToken
 ) -> np.ndarray:

