@@ -51,6 +51,9 @@ def read_tensors(path: Path, mmap: bool = False) -> Any:
                 f"{path} holds pickled objects, not just tensors: refused, since loading them "
                 "could run code"
             ) from None
+        if "TorchScript" in str(exc):  # torch.load would hand it to torch.jit.load: code
+            raise BackendError(f"{path} is a TorchScript archive (a program, not just "
+                               "weights): refused; a state dict of it loads") from None
         first_line = (str(exc).strip() or "no details").splitlines()[0]
         raise BackendError(
             f"cannot read weights file {path}: {type(exc).__name__}: {first_line}"

@@ -139,9 +139,12 @@ def test_a_saved_net_loads_by_path_and_makes_its_own_pixels(
 
 
 def test_the_original_esrgan_layout_loads_as_the_same_net(upscaler, image, tmp_path):
-    path = save_net("esrgan-x4", tmp_path / "old.pth", layout="old")
-    assert "model.1.sub.0.RDB1.conv1.0.weight" in torch.load(path)["params_ema"]
-    out = upscaler.upscale(image, (164, 100), {"model": str(path)}, CancelToken())
+    """ESRGAN's original key layout, in torch's pre-1.6 file format as those files were."""
+    state = torch.load(save_net("esrgan-x4", tmp_path / "old.pth", layout="old"))["params_ema"]
+    assert "model.1.sub.0.RDB1.conv1.0.weight" in state
+    torch.save(state, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    out = upscaler.upscale(image, (164, 100), {"model": str(tmp_path / "legacy.pth")},
+                           CancelToken())
     assert np.abs(out.astype(int) - _truth("esrgan-x4", image)).max() <= 1
 
 
@@ -214,8 +217,11 @@ def _refusals(tmp_path):
     from safetensors.torch import save_file
 
     save_file({"body.0.weight": torch.zeros(4, 3, 3, 3)}, own, metadata={"kind": "realtime"})
+    script = tmp_path / "script.pt"
+    torch.jit.script(torch.nn.Conv2d(3, 3, 3)).save(str(script))
     return {
         hostile: "holds pickled objects, not just tensors: refused",
+        script: "is a TorchScript archive (a program, not just weights): refused",
         garbage: "cannot read weights file",
         cut: "not a safetensors file",
         unknown: "neither sdhd nor spandrel knows" if SPANDREL else
