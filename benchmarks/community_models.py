@@ -3,7 +3,7 @@
 Frames of the bundled sample (640x360) go to 1280x720 on the CPU through
 - `realesrgan` on torch with its default model (realesr-animevideov3), the baseline;
 - `model` with the same weights written as a community .safetensors file: the same network
-  and tiles but for the tile size (256 px for any community file, 720 for Compact here);
+  and the same tiles;
 - `model` with a SPAN x4 of 48 features (the published SPAN size; random weights, which cost
   the same as trained ones).
 Each frame runs in a fresh process (its peak RSS is its own), configurations taking turns
