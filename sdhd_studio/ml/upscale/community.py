@@ -59,13 +59,16 @@ class Facts:
     minimum: int = 0  # each side at least this
     square: bool = False
     whole: bool = False  # tiling harms it (it needs the whole picture): one piece if it fits
-    # Small and light at low resolution (Compact, SPAN): tiles as large as Real-ESRGAN's
-    # compact net takes. Otherwise (ESRGAN, transformers, anything spandrel brings) RRDBNet's.
-    light: bool = False
 
     @property
     def label(self) -> str:
         return f"{self.family} ×{self.scale}"
+
+    @property
+    def light(self) -> bool:
+        """Small at low resolution: tiles as large as Real-ESRGAN's compact net takes. Others
+        (ESRGAN, transformers, anything else spandrel brings) get RRDBNet's."""
+        return self.family in ("RealESRGAN Compact", "SPAN")
 
     def padded(self, height: int, width: int) -> tuple[int, int]:
         """The input size to run a height x width tile at."""
@@ -125,12 +128,11 @@ def _built_in(
     try:
         if span.is_span(shapes):
             arch = span.arch_of(shapes, source)
-            return Facts("SPAN", arch.scale, light=True), functools.partial(_span_module, arch)
+            return Facts("SPAN", arch.scale), functools.partial(_span_module, arch)
         modern = realesrgan_nets.modern_keys(shapes)
         if "conv_first.weight" in modern or len(modern.get("body.0.weight", ())) == 4:
             esrgan = realesrgan_nets.arch_of(modern, source)
-            facts = Facts(esrgan.family, esrgan.scale, multiple_of=esrgan.unshuffle,
-                          light=esrgan.kind == "srvgg")
+            facts = Facts(esrgan.family, esrgan.scale, multiple_of=esrgan.unshuffle)
             return facts, functools.partial(_esrgan_module, esrgan)
     except BackendError as exc:  # shaped like a family, but not quite
         raise _NotBuiltIn(str(exc)) from None
@@ -259,7 +261,7 @@ class CommunityUpscaler:
 
         self.runtime = runtime
         self.device = pick_device(runtime.device).name
-        self._nets: dict[tuple[str, int, int], _Net] = {}
+        self._nets: dict[str, tuple[tuple[int, int], _Net]] = {}  # path: ((size, mtime), net)
 
     def upscale(
         self, image: np.ndarray, size: tuple[int, int], settings: Mapping[str, Any],
@@ -284,10 +286,10 @@ class CommunityUpscaler:
             stat = path.stat()
         except OSError:
             raise BackendError(f"no weights file {path}") from None
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
-        if key not in self._nets:
-            self._nets[key] = _load(path, self.device)
-        return self._nets[key]
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        if str(path) not in self._nets or self._nets[str(path)][0] != stamp:
+            self._nets[str(path)] = (stamp, _load(path, self.device))  # the old one goes
+        return self._nets[str(path)][1]
 
 
 _NO_MODEL = f"needs a model file: --set model=PATH (a {_suffixes()} file)"

@@ -181,6 +181,23 @@ def test_real_weights_make_the_same_pixels_as_the_realesrgan_backend(sample_clip
     np.testing.assert_array_equal(ours, theirs)
 
 
+def test_size_requirements_from_a_descriptor_are_met_by_padding_and_cropped_back():
+    """What spandrel's descriptors ask for (a minimum, a multiple, a square input), met by a
+    net that refuses anything else."""
+    facts = community.Facts("Picky", 2, multiple_of=8, minimum=16, square=True)
+    assert facts.padded(5, 30) == (32, 32) and facts.padded(16, 16) == (16, 16)
+
+    class Picky(torch.nn.Module):
+        def forward(self, x):
+            height, width = x.shape[-2:]
+            assert height == width and height % 8 == 0 and height >= 16, x.shape
+            return torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+
+    tile = np.random.default_rng(2).integers(0, 256, (5, 30, 3), np.uint8)
+    out = community._Net(facts, Picky(), "cpu")(tile)
+    np.testing.assert_array_equal(out, tile.repeat(2, 0).repeat(2, 1))
+
+
 def test_the_output_is_resized_to_exactly_the_asked_size(upscaler, image, tmp_path):
     path = save_net("compact-x4", tmp_path / "c.pth")
     for size in [(100, 60), (180, 110)]:
