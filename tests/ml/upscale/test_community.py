@@ -279,7 +279,11 @@ def test_sdhd_upscale_runs_a_model_file_end_to_end(tiny_clip, tmp_path):
 
 
 def test_sdhd_upscale_refuses_a_bad_file_before_any_work(tiny_clip, tmp_path, capsys):
-    for path, reason in _refusals(tmp_path).items():
+    huge = tmp_path / "huge.safetensors"
+    with open(huge, "wb") as file:  # sparse: no disk used
+        file.truncate((8 << 30) + 1)
+    refusals = {**_refusals(tmp_path), huge: "more than any model file (8 GiB)"}
+    for path, reason in refusals.items():
         out = tmp_path / "hd.mp4"
         fails(capsys, "upscale", tiny_clip, "-o", out, "--upscaler", "model", "--set",
               f"model={path}", match=reason)
