@@ -16,7 +16,7 @@ from sdhd_studio.core.errors import BackendError
 from sdhd_studio.media.probe import probe
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.ml import ncnn_model, realesrgan_nets, registry
-from sdhd_studio.ml.nets import span
+from sdhd_studio.ml.nets import realcugan, span
 from sdhd_studio.ml.realesrgan import RealEsrganUpscaler, wheel_files
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.ml.upscale import community
@@ -26,12 +26,13 @@ from tests.cli.test_cli import fails, last_json, sdhd
 
 torch = pytest.importorskip("torch")
 RRDB = realesrgan_nets.Arch
-# name: (architecture, family, scale, input sides must be multiples of)
+# name: (architecture, family, scale, (input sides a multiple of, at least))
 NETS = {
-    "esrgan-x4": (RRDB("rrdb", 1, 8, 32, scale=4), "ESRGAN", 4, 1),
-    "realesrgan-x2": (RRDB("rrdb", 1, 8, 32, scale=2, unshuffle=2), "ESRGAN", 2, 2),
-    "compact-x4": (RRDB("srvgg", 2, 8, scale=4), "RealESRGAN Compact", 4, 1),
-    "span-x2": (span.Arch(8, scale=2), "SPAN", 2, 1),
+    "esrgan-x4": (RRDB("rrdb", 1, 8, 32, scale=4), "ESRGAN", 4, (1, 0)),
+    "realesrgan-x2": (RRDB("rrdb", 1, 8, 32, scale=2, unshuffle=2), "ESRGAN", 2, (2, 0)),
+    "compact-x4": (RRDB("srvgg", 2, 8, scale=4), "RealESRGAN Compact", 4, (1, 0)),
+    "span-x2": (span.Arch(8, scale=2), "SPAN", 2, (1, 0)),
+    "realcugan-x4-pro": (realcugan.Arch(4, pro=True), "RealCUGAN", 4, (1, 32)),
 }
 SPANDREL = importlib.util.find_spec("spandrel") is not None and community._spandrel() is not None
 
@@ -45,6 +46,8 @@ def _module(name):
     if isinstance(arch, span.Arch):
         module, last, base = span.build(arch), "upsampler.0", False
         module.fuse()
+    elif isinstance(arch, realcugan.Arch):  # x4: the input, enlarged, plus this detail
+        module, last, base = realcugan.build(arch), "conv_final", True
     else:
         module = realesrgan_nets.build(arch)
         last = "conv_last" if arch.kind == "rrdb" else f"body.{2 * arch.depth + 2}"
@@ -53,7 +56,7 @@ def _module(name):
     outputs = []
     conv.register_forward_hook(lambda _m, _i, out: outputs.append(out))
     with torch.no_grad():
-        module(torch.rand(1, 3, 16, 16))
+        module(torch.rand(1, 3, 40, 40))
         mean, std = outputs[0].mean(), outputs[0].std()
         target_mean, target_std = (0.0, 0.15) if base else (0.5, 0.25)
         conv.weight.mul_(target_std / std)
@@ -63,15 +66,15 @@ def _module(name):
     return module
 
 
-def _truth(name, image, multiple=None):
-    """The module's own output for `image` (reflected at the bottom and right up to a
-    `multiple` of the sides, as the net needs, and cropped back), 0..255."""
+def _truth(name, image, facts):
+    """The module's own output for `image` (reflected at the bottom and right up to the size
+    the loaded net's `facts` ask for, and cropped back), 0..255."""
     module, scale = _module(name), NETS[name][2]
     if isinstance(NETS[name][0], span.Arch):
         module.train()  # SPAN's unfused training form: the fused form must equal it
     height, width = image.shape[:2]
-    multiple = multiple or NETS[name][3]
-    padded = np.pad(image, ((0, -height % multiple), (0, -width % multiple), (0, 0)),
+    padded_height, padded_width = facts.padded(height, width)
+    padded = np.pad(image, ((0, padded_height - height), (0, padded_width - width), (0, 0)),
                     mode="reflect")
     x = torch.from_numpy(padded).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
@@ -85,6 +88,8 @@ def save_net(name, path, layout="new"):
     state = {key: value.contiguous() for key, value in _module(name).state_dict().items()}
     if layout == "old":
         state = _old_esrgan_keys(state)
+    if getattr(NETS[name][0], "pro", False):
+        state["pro"] = torch.zeros(1)  # the published pro files' marker
     if path.suffix == ".safetensors":
         save_file(state, path)
     else:  # as BasicSR saves them
@@ -126,13 +131,14 @@ def test_a_saved_net_loads_by_path_and_makes_its_own_pixels(
     name, suffix, upscaler, image, tmp_path
 ):
     path = save_net(name, tmp_path / f"{name}{suffix}")
-    _, family, scale, multiple = NETS[name]
+    _, family, scale, needs = NETS[name]
     facts = identify(path)
-    assert (facts.family, facts.scale, facts.multiple_of) == (family, scale, multiple)
+    assert (facts.family, facts.scale, (facts.multiple_of, facts.minimum)) == (
+        family, scale, needs)
     size = (41 * scale, 25 * scale)
     out = upscaler.upscale(image, size, {"model": str(path)}, CancelToken())
     # Padded as the loaded net asks (spandrel, when it loads the file, may ask for more).
-    truth = _truth(name, image, upscaler.net(str(path)).facts.multiple_of)
+    truth = _truth(name, image, upscaler.net(str(path)).facts)
     assert out.shape == truth.shape == (size[1], size[0], 3)
     assert truth.std() > 20  # the nets make pictures, not flat grey: a wrong pixel shows
     assert np.abs(out.astype(int) - truth).max() <= 1  # float rounding only
@@ -145,7 +151,8 @@ def test_the_original_esrgan_layout_loads_as_the_same_net(upscaler, image, tmp_p
     torch.save(state, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
     out = upscaler.upscale(image, (164, 100), {"model": str(tmp_path / "legacy.pth")},
                            CancelToken())
-    assert np.abs(out.astype(int) - _truth("esrgan-x4", image)).max() <= 1
+    truth = _truth("esrgan-x4", image, identify(tmp_path / "legacy.pth"))
+    assert np.abs(out.astype(int) - truth).max() <= 1
 
 
 def test_tiles_are_padded_and_cropped_back(sample_clip, tmp_path):
@@ -156,7 +163,7 @@ def test_tiles_are_padded_and_cropped_back(sample_clip, tmp_path):
     path = save_net("realesrgan-x2", tmp_path / "x2.pth")
     tiled = CommunityUpscaler(Runtime(device="cpu", tile=33))
     out = tiled.upscale(image, (194, 122), {"model": str(path)}, CancelToken())
-    truth = _truth("realesrgan-x2", image)
+    truth = _truth("realesrgan-x2", image, tiled.net(str(path)).facts)
     assert out.shape == truth.shape
     error = np.abs(out.astype(int) - truth)
     # Near tile borders the net saw padding instead of the neighbours; a misplaced tile or a
@@ -332,4 +339,4 @@ def test_spandrel_loads_the_files_when_it_imports(upscaler, image, tmp_path):
         assert (net.facts.family, net.facts.scale) == (family, scale)  # its descriptor's
         out = upscaler.upscale(image, (41 * scale, 25 * scale), {"model": str(path)},
                                CancelToken())
-        assert np.abs(out.astype(int) - _truth(name, image, net.facts.multiple_of)).max() <= 1
+        assert np.abs(out.astype(int) - _truth(name, image, net.facts)).max() <= 1
