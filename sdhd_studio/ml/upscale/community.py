@@ -3,7 +3,7 @@
 
 Files are read safely (`weights.read_tensors`: safetensors, or plain tensors from a pickle,
 never code). With spandrel installed (`pip install "sdhd-studio[community]"`) it recognises
-the architecture, so everything spandrel knows loads (SwinIR, HAT, DAT, OmniSR, RealCUGAN, ...),
+the architecture, so everything spandrel knows loads (SwinIR, HAT, DAT, OmniSR, ...),
 and the file's scale, half-precision support, size requirements and tiling advice come from
 its descriptor. Without it, the families sdhd builds itself load: ESRGAN in its three key
 layouts and x1-x8 (`realesrgan_nets`), Real-ESRGAN Compact, SPAN (`nets/span.py`) and
