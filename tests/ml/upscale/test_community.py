@@ -86,8 +86,8 @@ def save_net(name, path, layout="new"):
     from safetensors.torch import save_file
 
     state = {key: value.contiguous() for key, value in _module(name).state_dict().items()}
-    if layout == "old":
-        state = _old_esrgan_keys(state)
+    if layout != "new":
+        state = {"old": _old_esrgan_keys, "trunk": _trunk_esrgan_keys}[layout](state)
     if getattr(NETS[name][0], "pro", False):
         state["pro"] = torch.zeros(1)  # the published pro files' marker
     if path.suffix == ".safetensors":
@@ -112,6 +112,23 @@ def _old_esrgan_keys(state):
             key = f"model.{index}.{parts[1]}" if index else f"model.1.sub.1.{parts[1]}"
         old[key] = value
     return old
+
+
+def _trunk_esrgan_keys(state):
+    """ESRGAN's later code (RRDBNet_arch.py): RRDB_trunk.N.RDB1.conv1, trunk_conv, upconv1,
+    upconv2, HRconv, with conv_first and conv_last as today."""
+    names = {"conv_body": "trunk_conv", "conv_up1": "upconv1", "conv_up2": "upconv2",
+             "conv_hr": "HRconv"}
+    trunk = {}
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[0] == "body":
+            block, rdb, conv, param = parts[1:]
+            key = f"RRDB_trunk.{block}.{rdb.upper()}.{conv}.{param}"
+        else:
+            key = f"{names.get(parts[0], parts[0])}.{parts[1]}"
+        trunk[key] = value
+    return trunk
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +161,13 @@ def test_a_saved_net_loads_by_path_and_makes_its_own_pixels(
     assert np.abs(out.astype(int) - truth).max() <= 1  # float rounding only
 
 
-def test_the_original_esrgan_layout_loads_as_the_same_net(upscaler, image, tmp_path):
-    """ESRGAN's original key layout, in torch's pre-1.6 file format as those files were."""
-    state = torch.load(save_net("esrgan-x4", tmp_path / "old.pth", layout="old"))["params_ema"]
-    assert "model.1.sub.0.RDB1.conv1.0.weight" in state
+@pytest.mark.parametrize(("layout", "key"), [
+    ("old", "model.1.sub.0.RDB1.conv1.0.weight"), ("trunk", "RRDB_trunk.0.RDB1.conv1.weight"),
+])
+def test_the_older_esrgan_layouts_load_as_the_same_net(layout, key, upscaler, image, tmp_path):
+    """ESRGAN's two older key layouts, in torch's pre-1.6 file format as such files often are."""
+    state = torch.load(save_net("esrgan-x4", tmp_path / "x.pth", layout=layout))["params_ema"]
+    assert key in state
     torch.save(state, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
     out = upscaler.upscale(image, (164, 100), {"model": str(tmp_path / "legacy.pth")},
                            CancelToken())
