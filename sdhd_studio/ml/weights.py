@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import struct
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,14 @@ def read_tensors(path: Path, mmap: bool = False) -> Any:
             return load_file(str(path))
         import torch
 
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-        except RuntimeError as exc:
-            if not (mmap and "mmap" in str(exc)):
-                raise
-            return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's "dispatching to torch.jit.load" for a
+            warnings.simplefilter("ignore")  # TorchScript archive, which is refused below
+            try:
+                return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+            except RuntimeError as exc:
+                if not (mmap and "mmap" in str(exc)):
+                    raise
+                return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unreadable, truncated or not weights: the same to a user
         if type(exc).__name__ == "UnpicklingError":  # torch's advice (weights_only=False) is
             if "GLOBAL" not in str(exc):  # the one thing not to do with a stranger's file

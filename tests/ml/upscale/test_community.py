@@ -5,6 +5,7 @@ refused, in one line, and the models folder as `sdhd models` and the backend see
 
 import importlib.util
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -262,7 +263,9 @@ def _refusals(tmp_path):
 
     save_file({"body.0.weight": torch.zeros(4, 3, 3, 3)}, own, metadata={"kind": "realtime"})
     script = tmp_path / "script.pt"
-    torch.jit.script(torch.nn.Conv2d(3, 3, 3)).save(str(script))
+    with warnings.catch_warnings():  # torch.jit is deprecated, but such files are about
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(torch.nn.Conv2d(3, 3, 3)).save(str(script))
     return {
         hostile: "holds pickled objects, not just tensors: refused",
         script: "is a TorchScript archive (a program, not just weights): refused",
