@@ -88,7 +88,7 @@ def save_net(name, path, layout="new"):
 
     state = {key: value.contiguous() for key, value in _module(name).state_dict().items()}
     if layout != "new":
-        state = {"old": _old_esrgan_keys, "trunk": _trunk_esrgan_keys}[layout](state)
+        state = _older_keys(state, layout)
     if getattr(NETS[name][0], "pro", False):
         state["pro"] = torch.zeros(1)  # the published pro files' marker
     if path.suffix == ".safetensors":
@@ -98,38 +98,33 @@ def save_net(name, path, layout="new"):
     return path
 
 
-def _old_esrgan_keys(state):
-    """ESRGAN's original layout, written from its architecture (not from our renaming): x4 =
-    conv, shortcut(RRDBs, conv), upsample+conv+act twice, conv, act, conv, in one Sequential."""
-    old = {}
+# ESRGAN's older key layouts for RRDBNet's names, written from their code (not from our
+# renaming): the RDB convolutions' pattern, and the other layers' names (for one block).
+_LAYOUTS = {
+    # The first code: x4 = conv, shortcut(RRDBs, conv), (upsample, conv, act) twice, conv,
+    # act, conv, flattened into one Sequential; each RDB conv wrapped as `.0`.
+    "old": ("model.1.sub.{block}.{rdb}.{conv}.0.{param}",
+            {"conv_first": "model.0", "conv_body": "model.1.sub.1", "conv_up1": "model.3",
+             "conv_up2": "model.6", "conv_hr": "model.8", "conv_last": "model.10"}),
+    # The later RRDBNet_arch.py.
+    "trunk": ("RRDB_trunk.{block}.{rdb}.{conv}.{param}",
+              {"conv_body": "trunk_conv", "conv_up1": "upconv1", "conv_up2": "upconv2",
+               "conv_hr": "HRconv"}),
+}
+
+
+def _older_keys(state, layout):
+    body, names = _LAYOUTS[layout]
+    renamed = {}
     for key, value in state.items():
         parts = key.split(".")
         if parts[0] == "body":
             block, rdb, conv, param = parts[1:]
-            key = f"model.1.sub.{block}.{rdb.upper()}.{conv}.0.{param}"
-        else:
-            index = {"conv_first": "0", "conv_up1": "3", "conv_up2": "6", "conv_hr": "8",
-                     "conv_last": "10"}.get(parts[0])
-            key = f"model.{index}.{parts[1]}" if index else f"model.1.sub.1.{parts[1]}"
-        old[key] = value
-    return old
-
-
-def _trunk_esrgan_keys(state):
-    """ESRGAN's later code (RRDBNet_arch.py): RRDB_trunk.N.RDB1.conv1, trunk_conv, upconv1,
-    upconv2, HRconv, with conv_first and conv_last as today."""
-    names = {"conv_body": "trunk_conv", "conv_up1": "upconv1", "conv_up2": "upconv2",
-             "conv_hr": "HRconv"}
-    trunk = {}
-    for key, value in state.items():
-        parts = key.split(".")
-        if parts[0] == "body":
-            block, rdb, conv, param = parts[1:]
-            key = f"RRDB_trunk.{block}.{rdb.upper()}.{conv}.{param}"
+            key = body.format(block=block, rdb=rdb.upper(), conv=conv, param=param)
         else:
             key = f"{names.get(parts[0], parts[0])}.{parts[1]}"
-        trunk[key] = value
-    return trunk
+        renamed[key] = value
+    return renamed
 
 
 @pytest.fixture(scope="module")
