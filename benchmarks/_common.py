@@ -8,7 +8,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sdhd_studio.media.ffmpeg import ffmpeg_exe
 
@@ -65,3 +67,29 @@ def max_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     """Peak resident memory of this process (or, with RUSAGE_CHILDREN, of its largest
     finished child) in MB."""
     return resource.getrusage(who).ru_maxrss / 1024  # KB on Linux
+
+
+def time_upscaler(make: Callable[[], Any], model: str, frame: int,
+                  size: tuple[int, int]) -> tuple[dict, Any]:
+    """Make an upscaler, load `model` in it and upscale frame `frame` of the sample to `size`
+    twice: the first run pays one-off allocations and kernel choices, the second is the
+    per-frame figure a long render sees. ({load, first, seconds, peak_rss_mb}, the upscaler)"""
+    from sdhd_studio.core.cancel import CancelToken
+    from sdhd_studio.media.reader import FrameReader
+
+    with FrameReader(str(SAMPLE)) as reader:
+        image = reader.read(frame)
+    settings, cancel = {"model": model, "sharpen": 0.0}, CancelToken()
+    t0 = time.perf_counter()
+    upscaler = make()
+    upscaler.net(model)
+    load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    upscaler.upscale(image, size, settings, cancel)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = upscaler.upscale(image, size, settings, cancel)
+    seconds = time.perf_counter() - t0
+    assert out.shape == (size[1], size[0], 3)
+    return {"load": load, "first": first, "seconds": seconds,
+            "peak_rss_mb": max_rss_mb()}, upscaler

@@ -18,9 +18,8 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 
-from _common import SAMPLE, max_rss_mb, median
+from _common import SAMPLE, median, time_upscaler
 
 from sdhd_studio.media.probe import probe
 
@@ -86,34 +85,19 @@ def configurations() -> list[tuple[str, str, str]]:
 
 
 def measure(model: str, engine: str, device: str, frame: int) -> dict:
-    from sdhd_studio.core.cancel import CancelToken
-    from sdhd_studio.media.reader import FrameReader
     from sdhd_studio.ml.realesrgan import RealEsrganUpscaler
     from sdhd_studio.ml.runtime import Runtime
 
-    with FrameReader(str(SAMPLE)) as reader:
-        image = reader.read(frame)
-    settings, cancel = {"model": model, "sharpen": 0.0}, CancelToken()
-    t0 = time.perf_counter()
-    upscaler = RealEsrganUpscaler(Runtime(device=device), engine)  # type: ignore[arg-type]
-    upscaler.net(model)
-    load = time.perf_counter() - t0
-    # The first frame of a size also pays for buffers and kernel choices a render pays once.
-    t0 = time.perf_counter()
-    upscaler.upscale(image, SIZE, settings, cancel)
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    out = upscaler.upscale(image, SIZE, settings, cancel)
-    seconds = time.perf_counter() - t0
-    assert out.shape == (SIZE[1], SIZE[0], 3)
-    peak = max_rss_mb()
+    result, upscaler = time_upscaler(
+        lambda: RealEsrganUpscaler(Runtime(device=device), engine),  # type: ignore[arg-type]
+        model, frame, SIZE,
+    )
     gpu = None
     if upscaler.device.startswith("cuda"):
         import torch
 
         gpu = torch.cuda.max_memory_allocated() / 2**20
-    return {"load": load, "first": first, "seconds": seconds, "peak_rss_mb": peak,
-            "peak_cuda_mb": gpu}
+    return {**result, "peak_cuda_mb": gpu}
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from sdhd_studio.core.project import Keyframe, Project, SettingSource
 from sdhd_studio.core.settings import DEFAULTS, SETTINGS, SettingSpec
 from sdhd_studio.core.timecode import frame_time
 from sdhd_studio.ml import models, registry
+from sdhd_studio.ml.upscale import community
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,10 @@ _FLOAT_STEPS = {"strength": 0.05, "inpaint_strength": 0.05, "guidance": 0.5, "fl
 _INT32_MAX = 2**31 - 1
 _NAME_ROLE = Qt.ItemDataRole.UserRole
 _REASON_ROLE = Qt.ItemDataRole.UserRole + 1
+_PATH_ROLE = Qt.ItemDataRole.UserRole + 2  # a model file's row: the file
+# The backend list that also offers the model files found in the models folder (choosing one
+# sets the backend and its model together).
+_FILES_IN = "upscaler"
 
 
 def _show(widget: QWidget, visible: bool) -> None:
@@ -173,8 +178,14 @@ class _BackendDelegate(QStyledItemDelegate):
 
 
 class _BackendField(_Field):
-    def __init__(self, spec: SettingSpec, commit: Callable[[str, Any], None]) -> None:
+    def __init__(
+        self, spec: SettingSpec, commit: Callable[[str, Any], None],
+        commit_many: Callable[[dict[str, Any]], None],
+    ) -> None:
         super().__init__(spec, commit)
+        self._commit_many = commit_many
+        self.model = ""  # the frame's model setting: which file row shows the model backend
+        self._files: tuple[tuple[community.Found, ...], list[str | None]] = ((), [])
         self.uses: dict[str, frozenset[str]] = {}
         self.specs = {b.name: b for b in registry.backends(_BACKEND_KINDS[spec.name])}
         self.checked_for: str | None = None  # the model setting the reasons were found for
@@ -191,28 +202,60 @@ class _BackendField(_Field):
         )
         self.combo.setMinimumContentsLength(8)
         self.combo.view().setTextElideMode(Qt.TextElideMode.ElideNone)
-        self.combo.activated.connect(
-            lambda row: self._user_value(self.combo.itemData(row, _NAME_ROLE))
-        )
+        self.combo.activated.connect(self._activated)
         self.with_models: frozenset[str] = frozenset()  # backends the catalogue has models for
         self.below = self.warning = QLabel()
         self.warning.setWordWrap(True)
         self.warning.setTextFormat(Qt.TextFormat.RichText)  # for the link to the Models window
         self.warning.setVisible(False)
 
-    def _add(self, name: str) -> None:
-        item = QStandardItem(name)
+    def _add(self, name: str, label: str = "") -> None:
+        item = QStandardItem(label or name)
         item.setData(name, _NAME_ROLE)
         upright = QFont()
         upright.setItalic(False)  # an inherited value's italics are for the box, not the list
         item.setFont(upright)
         self._model.appendRow(item)
-        self._set_reason(item, None if name in self.specs else "not installed here")
+        if not label:
+            self._set_reason(item, None if name in self.specs else "not installed here")
+
+    def offer_files(self, files: tuple[community.Found, ...], reasons: list[str | None]) -> None:
+        """Rows for the model files found in the models folder, after the backends, each
+        named by its family and scale; `reasons` says why each cannot run (None: it can)."""
+        if (files, reasons) == self._files:
+            return
+        self._files = (files, reasons)
+        for row in reversed(range(self._model.rowCount())):
+            if self._model.item(row).data(_PATH_ROLE):
+                self._model.removeRow(row)
+        for found, reason in zip(files, reasons, strict=True):
+            self._add(community.NAME, found.label)
+            item = self._model.item(self._model.rowCount() - 1)
+            item.setData(str(found.path), _PATH_ROLE)
+            self._set_reason(item, found.problem or reason)
+        if self.shown is not None:
+            with QSignalBlocker(self.combo):
+                self._put(self.shown)
+
+    def show_model(self, model: str) -> None:
+        """The frame's model setting: the model backend shows as the file row it names."""
+        if model != self.model:
+            self.model = model
+            if self.shown is not None:
+                with QSignalBlocker(self.combo):
+                    self._put(self.shown)
+
+    def _activated(self, row: int) -> None:
+        name, path = self.combo.itemData(row, _NAME_ROLE), self.combo.itemData(row, _PATH_ROLE)
+        if not path:
+            self._user_value(name)
+        elif (name, path) != (self.shown, self.model):  # the refill that follows shows it
+            self._commit_many({self.spec.name: name, _MODEL_SETTINGS[self.spec.name]: path})
 
     def _set_reason(self, item: QStandardItem, reason: str | None) -> None:
         item.setData(reason, _REASON_ROLE)
         spec = self.specs.get(item.data(_NAME_ROLE))
-        tips = [(spec.description if spec else "") or item.text()]
+        tips = [item.data(_PATH_ROLE) or (spec.description if spec else "") or item.text()]
         item.setToolTip("\n".join(tips + ([f"Unavailable: {reason}"] if reason else [])))
         usable = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         item.setFlags(item.flags() & ~usable if reason else item.flags() | usable)
@@ -222,12 +265,17 @@ class _BackendField(_Field):
         for row in range(self._model.rowCount()):
             item = self._model.item(row)
             name = item.data(_NAME_ROLE)
+            if item.data(_PATH_ROLE):  # a model file's row has its own reason
+                continue
             if name in reasons and item.data(_REASON_ROLE) != reasons[name]:
                 self._set_reason(item, reasons[name])
         self._show_warning()
 
     def _put(self, value: Any) -> None:
-        row = self.combo.findData(value, _NAME_ROLE)
+        rows = range(self._model.rowCount())
+        row = next((r for r in rows if self.model and self.combo.itemData(r, _PATH_ROLE)
+                    == self.model and self.combo.itemData(r, _NAME_ROLE) == value),
+                   self.combo.findData(value, _NAME_ROLE))
         if row < 0:  # a project made where more backends are installed
             self._add(value)
             row = self._model.rowCount() - 1
@@ -509,6 +557,7 @@ class InspectorWidget(QWidget):
         self._dim = QPalette()
         self._checks: dict[tuple[str, str, str], str | None] = {}  # (kind, backend, model)
         self._catalogue: list[models.ModelInfo] | None = None
+        self._found: tuple[community.Found, ...] | None = None  # files in the models folder
 
         self._frame_label = QLabel("No video open")
         font = self._frame_label.font()
@@ -591,7 +640,7 @@ class InspectorWidget(QWidget):
     def _make_row(self, spec: SettingSpec) -> _Row:
         field: _Field
         if spec.name in _BACKEND_KINDS:
-            field = _BackendField(spec, self._commit)
+            field = _BackendField(spec, self._commit, self._commit_many)
         elif spec.name in _MODEL_SETTINGS.values():
             field = _ModelField(spec, self._commit)
         elif spec.numeric:
@@ -652,6 +701,7 @@ class InspectorWidget(QWidget):
         catalogue again, at the next `show_frame`."""
         self._checks.clear()
         self._catalogue = None
+        self._found = None
         for field in self._backends.values():
             field.checked_for = None
         self._state = None
@@ -668,6 +718,15 @@ class InspectorWidget(QWidget):
                     {backend: self._reason(spec, model, values)
                      for backend, spec in field.specs.items()}
                 )
+        files = self._backends[_FILES_IN]
+        if self._found is None:
+            self._found = tuple(community.found_models())
+        spec = files.specs.get(community.NAME)
+        files.offer_files(self._found, [
+            self._reason(spec, str(f.path), {**values, "model": str(f.path)}) if spec else
+            "not installed here" for f in self._found
+        ])
+        files.show_model(values[_MODEL_SETTINGS[_FILES_IN]])
         for model_name, name in _OFFERED_BY.items():
             model_field = self._rows[model_name].field
             assert isinstance(model_field, _ModelField)
@@ -824,11 +883,14 @@ class InspectorWidget(QWidget):
                 row.ramp.setVisible(False)
 
     def _commit(self, name: str, value: Any) -> None:
+        self._commit_many({name: value})
+
+    def _commit_many(self, values: dict[str, Any]) -> None:
         if self._target is None:
             return
         # The main window answers with show_frame; refill then even if the edit was refused.
         self._state = None
-        self.settingsEdited.emit(self._target, {name: value})
+        self.settingsEdited.emit(self._target, values)
 
     def _toggle_ramp(self, name: str, on: bool) -> None:
         if self._target is None:

@@ -39,11 +39,18 @@ class ModelInfo:
 
 
 _CATALOGUE: dict[str, ModelInfo] = {}
+# Functions listing models found on disk (files a user put in the models folder): asked anew
+# for each catalogue, since files come and go while the editor runs.
+_FINDERS: list[Callable[[], list[ModelInfo]]] = []
 
 
 def register_model(info: ModelInfo) -> ModelInfo:
     _CATALOGUE[info.id] = info
     return info
+
+
+def register_finder(find: Callable[[], list[ModelInfo]]) -> None:
+    _FINDERS.append(find)
 
 
 def user_models_dir() -> Path:
@@ -70,7 +77,8 @@ def catalogue() -> list[ModelInfo]:
     from sdhd_studio.ml import registry
 
     registry.backends()  # importing the backends registers their models
-    return sorted(_CATALOGUE.values(), key=lambda m: (m.source, m.id))
+    found = [model for find in _FINDERS for model in find()]
+    return sorted([*_CATALOGUE.values(), *found], key=lambda m: (m.source, m.id))
 
 
 def hub_model(model_id: str, backends: tuple[str, ...], description: str) -> ModelInfo:

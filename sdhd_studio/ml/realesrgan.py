@@ -15,19 +15,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 
 from sdhd_studio.core import build
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import BackendError
 from sdhd_studio.ml import ncnn_model, realesrgan_nets, tiles
-from sdhd_studio.ml.classical import ResizeUpscaler
+from sdhd_studio.ml.classical import to_size
 from sdhd_studio.ml.models import Location, ModelInfo, register_model
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.ml.torch_net import TorchImageNet
-from sdhd_studio.ml.weights import file_digest, read_tensors
+from sdhd_studio.ml.weights import file_digest, read_tensors, state_dict
 
 Engine = Literal["torch", "ncnn"]
 
@@ -64,7 +63,7 @@ CPU_ENGINE: Engine = "ncnn"
 # Largest tile side by device and network when the runtime leaves it to us. The compact net
 # takes a whole SD frame on the CPU (640x360: the peaks above); RRDBNet works at 64 features
 # on x4-size maps, so its tiles are smaller. CUDA runs fp16, which halves the memory.
-_MAX_TILE = {
+MAX_TILE = {
     ("cpu", "srvgg"): 720, ("cpu", "rrdb"): 256,
     ("cuda", "srvgg"): 1024, ("cuda", "rrdb"): 512,
     ("gpu", "srvgg"): 512, ("gpu", "rrdb"): 256,
@@ -172,21 +171,10 @@ class RealEsrganUpscaler:
     ) -> np.ndarray:
         net = self.net(str(settings.get("model", "")))
         image = np.ascontiguousarray(image)
-        height, width = image.shape[:2]
-        limit = self.runtime.tile or _MAX_TILE[(_device_kind(net.device), net.arch.kind)]
-
-        def run(tile: int) -> np.ndarray:
-            tile = _fit_tile(tile, height, width)
-            return tiles.run_tiled(image, net.arch.scale, tile, OVERLAP, net, cancel)
-
-        big = tiles.with_smaller_tiles_on_oom(
-            run, limit, min(MIN_TILE, limit), net.device, "realesrgan"
-        )
-        # The network's own scale, then exactly the asked size: area averaging when shrinking
-        # (no aliasing), Lanczos when the output is beyond the network's scale.
-        grow = size[0] > big.shape[1] or size[1] > big.shape[0]
-        resize = ResizeUpscaler(cv2.INTER_LANCZOS4 if grow else cv2.INTER_AREA)
-        return resize.upscale(big, size, settings, cancel)
+        limit = self.runtime.tile or MAX_TILE[(device_kind(net.device), net.arch.kind)]
+        big = tiles.run_fitted(image, net.arch.scale, limit, OVERLAP, net, cancel, net.device,
+                               "realesrgan", MIN_TILE)
+        return to_size(big, size, settings, cancel)
 
     def net(self, model: str) -> _TorchNet | _NcnnNet:
         """The loaded network for a `model` setting ("" = the default)."""
@@ -201,6 +189,9 @@ class RealEsrganUpscaler:
             state = _read_checkpoint(path)
             shapes = {key: tuple(value.shape) for key, value in state.items()}
             arch = realesrgan_nets.arch_of(shapes, str(path))
+            if arch.scale != 4:  # its input sides must be multiples of the unshuffle factor
+                raise BackendError(f"{path}: an x{arch.scale} RRDBNet; the model upscaler "
+                                   "runs it (--upscaler model)")
             # ncnn cannot read PyTorch checkpoints: they run on torch whatever the default.
             device = self.device if self.engine == "torch" else _torch_device(self.runtime)
             return _TorchNet(arch, state, device)
@@ -242,38 +233,14 @@ def _vulkan_gpus() -> int:
     return ncnn.get_gpu_count()
 
 
-def _device_kind(device: str) -> str:
+def device_kind(device: str) -> str:
+    """The key of a torch or ncnn device in MAX_TILE."""
     return "cpu" if device == "cpu" else "cuda" if device.startswith("cuda") else "gpu"
-
-
-def _fit_tile(limit: int, height: int, width: int) -> int:
-    """The tile side up to `limit` (and down to half of it) that runs the fewest pixels.
-
-    Square tiles at the limit can waste much: a 640x360 frame in 512-px tiles runs two
-    512x360 tiles (1.6x the frame), in 360-px tiles two 360x360 (1.1x).
-    """
-    if limit >= max(height, width):
-        return limit
-
-    def pixels(tile: int) -> int:
-        th, tw = min(tile, height), min(tile, width)
-        rows, cols = tiles.tile_starts(height, th, OVERLAP), tiles.tile_starts(width, tw, OVERLAP)
-        return len(rows) * th * len(cols) * tw
-
-    # min() keeps the first of equals: the largest tile, which has the fewest seams.
-    return min(range(limit, max(limit // 2, OVERLAP + 1) - 1, -1), key=pixels)
 
 
 def _read_checkpoint(path: Path) -> Mapping[str, Any]:
     """An official checkpoint's state dict, unwrapped from `params_ema` / `params`."""
-    state = read_tensors(path)
-    for wrapper in ("params_ema", "params"):
-        if isinstance(state, Mapping) and wrapper in state:
-            state = state[wrapper]
-            break
-    if not isinstance(state, Mapping):
-        raise BackendError(f"{path} does not hold a state dict")
-    return state
+    return state_dict(read_tensors(path), str(path))
 
 
 class _TorchNet(TorchImageNet):

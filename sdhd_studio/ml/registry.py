@@ -24,7 +24,7 @@ Kind = Literal["upscale", "inpaint", "interpolate"]
 NOUNS = {"upscale": "upscaler", "inpaint": "inpainter", "interpolate": "interpolator"}
 _BUILTIN_MODULES = (
     "classical", "diffusion", "interpolate", "realesrgan", "rife", "temporal_fill",
-    "upscale.compact",
+    "upscale.compact", "upscale.community",
 )
 
 

@@ -27,6 +27,39 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return starts
 
 
+def fit_tile(limit: int, height: int, width: int, overlap: int) -> int:
+    """The tile side up to `limit` (and down to half of it) that runs the fewest pixels.
+
+    Square tiles at the limit can waste much: a 640x360 frame in 512-px tiles runs two
+    512x360 tiles (1.6x the frame), in 360-px tiles two 360x360 (1.1x).
+    """
+    if limit >= max(height, width):
+        return limit
+
+    def pixels(tile: int) -> int:
+        th, tw = min(tile, height), min(tile, width)
+        rows, cols = tile_starts(height, th, overlap), tile_starts(width, tw, overlap)
+        return len(rows) * th * len(cols) * tw
+
+    # min() keeps the first of equals: the largest tile, which has the fewest seams.
+    return min(range(limit, max(limit // 2, overlap + 1) - 1, -1), key=pixels)
+
+
+def run_fitted(
+    image: np.ndarray, scale: int, limit: int, overlap: int, fn: TileFn, cancel: CancelToken,
+    device: str, what: str, minimum: int = 64,
+) -> np.ndarray:
+    """`run_tiled` with tiles of up to `limit` px fitted to the image (`fit_tile`), halved
+    after each out-of-memory error down to `minimum` (`with_smaller_tiles_on_oom`)."""
+    height, width = image.shape[:2]
+
+    def run(tile: int) -> np.ndarray:
+        tile = fit_tile(tile, height, width, overlap)
+        return run_tiled(image, scale, tile, overlap, fn, cancel)
+
+    return with_smaller_tiles_on_oom(run, limit, min(minimum, limit), device, what)
+
+
 def run_tiled(
     image: np.ndarray, scale: int, tile: int, overlap: int, fn: TileFn, cancel: CancelToken
 ) -> np.ndarray:

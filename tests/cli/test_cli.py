@@ -160,7 +160,7 @@ def test_bad_settings_and_backends(project, capsys):
     fails(capsys, "keyframe", "set", project, 3, "--set", "strength=7", match="strength must be")
     fails(capsys, "keyframe", "set", project, 3, "--upscaler", "magic",
           match="unknown upscaler 'magic'; available: bicubic, diffusion, diffusion-refine, "
-                "lanczos, realesrgan")
+                "lanczos, model, realesrgan")
     assert (project / "project.json").read_bytes() == before
 
 

@@ -592,3 +592,33 @@ def test_an_unusable_fast_upscaler_is_greyed_out_like_the_upscaler(qtbot, sessio
     assert not backend_item(widget, "upscaler", "test-gpu").isEnabled()
     warning = field(widget, "fast_upscaler").warning
     assert warning.isVisible() and warning.text() == "⚠ test-gpu cannot run here: needs a GPU"
+
+
+def test_the_upscaler_list_offers_the_model_files_in_the_models_folder(
+    qtbot, session, tmp_path, monkeypatch
+):
+    from tests.ml.upscale.test_community import save_net
+
+    monkeypatch.setenv("SDHD_MODELS_DIR", str(tmp_path / "models"))
+    folder = tmp_path / "models" / "upscalers"
+    folder.mkdir(parents=True)
+    tiny = save_net("esrgan-x4", folder / "4x-Tiny.pth")
+    (folder / "broken.pth").write_bytes(b"nothing")
+    widget = InspectorWidget()
+    qtbot.addWidget(widget)
+    widget.show()
+    edited = record(widget.settingsEdited)
+    widget.show_frame(session.project, 4)
+    combo = field(widget, "upscaler").combo
+    row = combo.findText("4x-Tiny — ESRGAN ×4")
+    assert row >= 0 and combo.model().item(row).isEnabled()
+    assert combo.model().item(row).toolTip() == str(tiny)
+    broken = combo.model().item(combo.findText("broken — unusable"))
+    assert not broken.isEnabled() and "cannot read weights file" in broken.toolTip()
+
+    combo.activated.emit(row)  # what a click on the row sends (the refill then selects it)
+    assert edited == [(4, {"upscaler": "model", "model": str(tiny)})]
+    widget.show_frame(apply(session, 4, edited[0][1]), 4)
+    assert combo.currentText() == "4x-Tiny — ESRGAN ×4"
+    assert not field(widget, "upscaler").warning.isVisible()
+    assert field(widget, "model").combo.currentText() == str(tiny)

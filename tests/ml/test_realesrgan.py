@@ -120,6 +120,15 @@ def test_a_checkpoint_of_another_shape_is_a_clear_error():
         realesrgan_nets.arch_of(shapes, "x.pth")
 
 
+def test_an_x2_checkpoint_is_sent_to_the_model_upscaler(upscaler, tmp_path):
+    import torch
+
+    arch = realesrgan_nets.Arch("rrdb", 1, 8, 32, scale=2, unshuffle=2)
+    torch.save(realesrgan_nets.build(arch).state_dict(), tmp_path / "x2.pth")
+    with pytest.raises(BackendError, match=r"an x2 RRDBNet; the model upscaler runs it"):
+        upscaler.net(str(tmp_path / "x2.pth"))
+
+
 @pytest.mark.parametrize("size", [(203, 117), (300, 160), (40, 30)])
 def test_the_output_is_exactly_the_requested_size(upscaler, sd_frame, size):
     image = sd_frame[100:137, 200:261]  # 61x37, odd both ways

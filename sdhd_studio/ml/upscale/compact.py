@@ -22,13 +22,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import BackendError
 from sdhd_studio.ml import tiles
-from sdhd_studio.ml.classical import ResizeUpscaler
+from sdhd_studio.ml.classical import to_size
 from sdhd_studio.ml.models import Location, ModelInfo, register_model
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
@@ -94,10 +93,7 @@ class CompactUpscaler:
             return tiles.run_tiled(image, SCALE, tile, OVERLAP, self.net, cancel)
 
         big = tiles.with_smaller_tiles_on_oom(run, limit, min(64, limit), self.device, self.name)
-        # Exactly the asked size: area averaging when shrinking, Lanczos beyond x2.
-        grow = size[0] > big.shape[1] or size[1] > big.shape[0]
-        resize = ResizeUpscaler(cv2.INTER_LANCZOS4 if grow else cv2.INTER_AREA)
-        return resize.upscale(big, size, settings, cancel)
+        return to_size(big, size, settings, cancel)
 
 
 def _choose(runtime: Runtime, forced: Engine | None) -> tuple[Engine, str]:
