@@ -33,8 +33,9 @@ _FLOW_SCALE = 1.0
 _WINDOW = 5
 _TOLERANCE = 4.0
 # How far (of the weight) the field's own lines move towards the interpolated picture. 0.4 to
-# 0.6 measured best across four test sources; all the way (1.0) loses 1 dB on a soft source
-# (carphone upscaled) whose own lines are cleaner than the neighbours' guesses.
+# 0.6 measured best across four test sources (benchmarks/README.md); all the way (1.0) falls
+# below bwdif on a soft, clean one (carphone upscaled), whose own lines are better than the
+# neighbours' guesses.
 _KNOWN_SHARE = 0.4
 
 
