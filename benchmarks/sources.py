@@ -10,7 +10,10 @@ top field first), an NTSC DV AVI (29.97i bottom field first) and 3:2 telecined N
 from probe to the last RGB frame, the analysis and (for film) the field-matching pass
 included.
 
-    python benchmarks/sources.py [--seconds 4] [--runs 3]
+    python benchmarks/sources.py [--seconds 4] [--runs 3] [--clip other.mp4] [--only-fields]
+
+`--clip` makes the truth from another clip (a check that the figures are not the sample's
+alone); `--only-fields` leaves out the telecined film.
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--clip", type=Path, default=source_clips.SAMPLE)
+    parser.add_argument("--only-fields", action="store_true")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,9 +90,12 @@ def main() -> None:
              "film.mpg", (*source_clips.MPEG2, "-f", "dvd")),
         ]  # fmt: skip
         for label, size, rate, order, name, codec in cases:
+            if order == "film" and args.only_fields:
+                continue
             frames = round(args.seconds * Fraction(rate))
             frames -= frames % (4 if order == "film" else 2)
-            truth_path = source_clips.make_truth(folder / f"{order}.mkv", size, frames, rate)
+            truth_path = source_clips.make_truth(folder / f"{order}.mkv", size, frames, rate,
+                                                 args.clip)  # fmt: skip
             if order == "film":
                 path = str(source_clips.telecine(truth_path, folder / name, *codec))
                 reference = ("ffmpeg fieldmatch,decimate", "fieldmatch=order=tff,decimate")

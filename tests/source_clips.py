@@ -27,11 +27,14 @@ NTSC_FIELDS = 60  # fields of the NTSC clips: about 1 s at 29.97i
 FILM_FRAMES = 24  # film frames of the telecined clip: 1 s at 23.976p, 30 pictures after 3:2
 
 
-def make_truth(path: Path, size: tuple[int, int], fields: int, rate: str) -> Path:
-    """`fields` progressive pictures at `rate`, one per field time, stored losslessly."""
+def make_truth(
+    path: Path, size: tuple[int, int], fields: int, rate: str, clip: Path = SAMPLE
+) -> Path:
+    """`fields` progressive pictures of `clip` at `rate`, one per field time, stored
+    losslessly."""
     w, h = size
     run_ffmpeg(
-        "-i", str(SAMPLE), "-frames:v", str(fields),
+        "-i", str(clip), "-frames:v", str(fields),
         "-vf", f"setpts=N/({rate})/TB,scale={w}:{h}:flags=lanczos,setsar=1", "-r", rate,
         "-an", "-c:v", "ffv1", "-pix_fmt", "yuv420p", str(path),
     )  # fmt: skip

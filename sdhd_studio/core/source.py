@@ -90,7 +90,7 @@ class Conditioning:
         if self.mode != "progressive":
             stage.update(mode=self.mode, order=self.order, filter="bwdif")
         if self.motion:
-            stage.update(motion={"name": "dis-fields", "version": 1})
+            stage.update(motion={"name": "dis-fields", "version": 2})
         if self.mode == "ivtc":
             digest = hashlib.sha256(self.telecine.encode("ascii")).hexdigest()[:16]
             stage.update(telecine=digest)

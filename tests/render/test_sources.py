@@ -17,8 +17,8 @@ def test_motion_compensated_fields_beat_bwdif(tapes):
     truth = source_clips.bt601_frames(tapes.truth("pal_mpg"))
     with open_reader(path, motion) as reader:
         refined = [frame for _, frame in reader.frames()]
-        # Measured +0.47 dB on this clip (and +0.47 on the NTSC DV one).
+        # Measured +0.82 dB on this clip (and +0.66 on the NTSC DV one).
         bwdif = source_clips.mean_psnr(source_clips.read_all(path, plain), truth)
-        assert source_clips.mean_psnr(refined, truth) > bwdif + 0.3
+        assert source_clips.mean_psnr(refined, truth) > bwdif + 0.5
         for index in (49, 0, 31, 30, 7):
             assert np.array_equal(reader.read(index), refined[index]), index
