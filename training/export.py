@@ -22,10 +22,11 @@ from sdhd_studio.ml.upscale.compact import _NcnnNet, _torch_net, weights_file  #
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("kind", choices=("realtime", "restore"))
+    parser.add_argument("--run", help="the run folder under runs/ (default: KIND)")
     args = parser.parse_args()
     weights = weights_file(args.kind)
-    shutil.copyfile(Path(__file__).parent / "runs" / args.kind / f"{args.kind}.safetensors",
-                    weights)
+    run = Path(__file__).parent / "runs" / (args.run or args.kind)
+    shutil.copyfile(run / f"{args.kind}.safetensors", weights)
     frame = np.random.default_rng(0).integers(0, 256, (90, 160, 3), np.uint8)
     difference = np.abs(_NcnnNet(weights)(frame) - _torch_net(weights, "cpu")(frame)).max()
     with safe_open(str(weights), "np") as file:

@@ -30,7 +30,7 @@ import degrade  # noqa: E402
 from sdhd_studio.media.quality import psnr_y  # noqa: E402
 from sdhd_studio.ml.nets.compact_x2 import build  # noqa: E402
 
-SHAPES = {"realtime": (32, 4), "restore": (32, 4)}  # (features, convs)
+SHAPES = {"realtime": (32, 4), "restore": (32, 4)}  # default (features, convs)
 PATCH = 48  # input crop side; the truth is 96
 BATCH = 16
 # Of the samples, the share from the MPEG-2 round-tripped clips (restore: blocking is half its
@@ -46,13 +46,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--minutes", type=float, default=40, help="wall-clock cap")
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--shape", type=int, nargs=2, metavar=("FEATURES", "CONVS"),
+                        help="the net's width and depth (default: the kind's, see SHAPES)")
+    parser.add_argument("--run", help="name of the run folder under runs/ (default: KIND)")
     parser.add_argument("--init", type=Path, help="start from these weights (a .safetensors "
                         "of the same shape), e.g. the realtime net for restore")
     args = parser.parse_args()
     torch.set_num_threads(1)  # the machine's cores are shared
     torch.manual_seed(SEED)
     rng = np.random.default_rng(SEED)
-    out = Path(__file__).parent / "runs" / args.kind
+    out = Path(__file__).parent / "runs" / (args.run or args.kind)
     out.mkdir(parents=True, exist_ok=True)
     log = (out / "log.txt").open("a")
 
@@ -70,7 +73,8 @@ def main() -> None:
     weights = np.array([p.shape[0] * p.shape[1] for p in pictures], np.float64)
     weights /= weights.sum()
 
-    net = build(*SHAPES[args.kind])
+    shape = tuple(args.shape or SHAPES[args.kind])
+    net = build(*shape)
     if args.init:
         net.load_state_dict(load_file(str(args.init)))
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
@@ -83,7 +87,7 @@ def main() -> None:
         step, rng = saved["step"], saved["rng"]
         say(f"resumed at step {step}")
     else:
-        say(f"{args.kind}: CompactX2{SHAPES[args.kind]}, "
+        say(f"{args.kind}: CompactX2{shape}, "
             f"{sum(p.numel() for p in net.parameters())} params, {len(pictures)} pictures, "
             f"{len(pairs)} MPEG-2 pairs, batch {BATCH}x{PATCH}px, {args.steps} steps, "
             f"lr {args.lr} cosine, seed {SEED}, from {args.init or 'random weights'}")
@@ -113,8 +117,8 @@ def main() -> None:
     torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                 "rng": rng}, checkpoint)
     psnr, lanczos = evaluate(net, held_out)
-    metadata = {"kind": args.kind, "features": str(SHAPES[args.kind][0]),
-                "convs": str(SHAPES[args.kind][1]), "steps": str(step), "seed": str(SEED),
+    metadata = {"kind": args.kind, "features": str(shape[0]), "convs": str(shape[1]),
+                "steps": str(step), "seed": str(SEED),
                 "held_out_psnr_y": f"{psnr:.2f}", "held_out_lanczos_psnr_y": f"{lanczos:.2f}"}
     save_file({k: v.contiguous() for k, v in net.state_dict().items()},
               str(out / f"{args.kind}.safetensors"), metadata=metadata)
