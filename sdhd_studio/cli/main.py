@@ -46,10 +46,11 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_new(args: argparse.Namespace) -> int:
     from sdhd_studio.render.session import Session
 
-    session = Session.create(
-        args.source, args.output, output=_output_settings(args), settings=_settings(args),
-        conditioning=_conditioning(args),
-    )
+    with _making_project(args) as cancel:
+        session = Session.create(
+            args.source, args.output, output=_output_settings(args), settings=_settings(args),
+            conditioning=_conditioning(args), cancel=cancel,
+        )
     _place_keyframes(session, args)
     _report(args, _info(session), f"created {session.folder.path}")
     return 0
@@ -294,9 +295,12 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from sdhd_studio.render.export import check_output
 
     check_output(args.output, args.source, args.codec or "h264")  # before making a project
-    work = UpscaleProject.take(args.source, args.project or Path(args.output).with_suffix(".sdhd"),
-                               _settings(args), _output_changes(args), args.keyframe_every,
-                               _conditioning(args))
+    with _making_project(args) as cancel:
+        work = UpscaleProject.take(
+            args.source, args.project or Path(args.output).with_suffix(".sdhd"),
+            _settings(args), _output_changes(args), args.keyframe_every, _conditioning(args),
+            cancel,
+        )
     session = work.session
     if work.resumed:
         print(f"sdhd: {work.resumed}", file=sys.stderr)
@@ -667,6 +671,20 @@ def _fps(text: str) -> Fraction:
 def _format_ranges(found: list[tuple[int, int]]) -> str:
     parts = [f"{a}-{b}" if a != b else str(a) for a, b in found[:12]]
     return ", ".join(parts) + (f" and {len(found) - 12} more ranges" if len(found) > 12 else "")
+
+
+@contextlib.contextmanager
+def _making_project(args: argparse.Namespace) -> Iterator[Any]:
+    """The token for making a project: telecined film's field matching (one pass over the
+    file) shows on a progress bar, and Ctrl+C stops it with nothing written."""
+    from sdhd_studio.cli.progress import ProgressBar
+
+    bar = ProgressBar("matching fields", enabled=not args.json)
+    with _cancel_on_interrupt() as token:
+        try:
+            yield token.child(bar.update)
+        finally:
+            bar.close()
 
 
 class _cancel_on_interrupt:

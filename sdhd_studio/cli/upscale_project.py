@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sdhd_studio.core import edits
+from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import SdhdError
 from sdhd_studio.core.folder import ProjectFolder, write_atomic
 from sdhd_studio.core.project import OutputSettings
@@ -48,6 +49,7 @@ class UpscaleProject:
         output: Mapping[str, Any],
         keyframe_every: int | None,
         conditioning: Mapping[str, str],
+        cancel: CancelToken | None = None,
     ) -> UpscaleProject:
         """The project to upscale `source` in at `path`: resumed, or made (with `output`
         changes and `settings` over the defaults, its frames made by `conditioning`)."""
@@ -61,7 +63,7 @@ class UpscaleProject:
                             "with a new folder")
         made_folder = not folder.path.exists()
         session = Session.create(source, folder.path, output=OutputSettings().changed(**output),
-                                 settings=settings, conditioning=conditioning)
+                                 settings=settings, conditioning=conditioning, cancel=cancel)
         write_atomic(folder.path / MARK,
                      json.dumps({"options": options, "made_folder": made_folder}).encode())
         return cls(session, created=True, owned=True, resumed=None)

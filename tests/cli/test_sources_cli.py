@@ -1,11 +1,16 @@
 """Tapes and discs through `sdhd`: the analysis shown, fields become frames, overrides."""
 
+import contextlib
 import json
+import os
+import pty
+import subprocess
+import sys
 
 import clips
 import numpy as np
 from PIL import Image
-from source_clips import PAL_FIELDS
+from source_clips import FILM_FRAMES, PAL_FIELDS
 
 from sdhd_studio.cli.main import main
 from sdhd_studio.media.combing import comb_score
@@ -112,3 +117,22 @@ def test_changing_the_mode_keeps_keyframes_masks_and_cuts_at_their_times(tapes, 
     frames, keyframes, cuts, masks = state()
     assert (frames, cuts, masks) == (before[0], before[2], before[3])
     assert keyframes == [(20, {"sharpen": 0.7})]
+
+
+def test_field_matching_shows_its_progress_at_a_terminal(tapes, tmp_path):
+    # A pseudo-terminal as stderr, as a person running `sdhd new` in a shell has.
+    controller, terminal = pty.openpty()
+    project = tmp_path / "film.sdhd"
+    done = subprocess.run(
+        [sys.executable, "-m", "sdhd_studio", "new", str(tapes("film_mpg")), "-o", str(project)],
+        stdout=subprocess.DEVNULL, stderr=terminal, timeout=120,
+    )
+    os.close(terminal)
+    shown = b""
+    with contextlib.suppress(OSError):  # EIO once everything written has been read
+        while chunk := os.read(controller, 4096):
+            shown += chunk
+    os.close(controller)
+    assert done.returncode == 0 and project.exists()
+    pictures = FILM_FRAMES * 5 // 4  # the film's frames after 3:2 pulldown
+    assert f"matching fields [{'#' * 30}] {pictures}/{pictures}".encode() in shown
