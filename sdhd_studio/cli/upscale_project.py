@@ -25,6 +25,8 @@ from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import SdhdError
 from sdhd_studio.core.folder import ProjectFolder, write_atomic
 from sdhd_studio.core.project import OutputSettings
+from sdhd_studio.core.settings import DEFAULTS
+from sdhd_studio.ml import registry
 from sdhd_studio.render.session import Session
 
 MARK = "upscale.json"
@@ -61,6 +63,10 @@ class UpscaleProject:
         if folder.path.exists() and (not folder.path.is_dir() or any(folder.path.iterdir())):
             raise SdhdError(f"{folder.path} exists and is not an SDHD project; pass --project "
                             "with a new folder")
+        # A backend that cannot run here would fail at frame 0 and leave the working project
+        # behind, in the way of the next try with other options.
+        chosen = {**DEFAULTS, **settings}
+        registry.require_usable("upscale", chosen["upscaler"], chosen)
         made_folder = not folder.path.exists()
         session = Session.create(source, folder.path, output=OutputSettings().changed(**output),
                                  settings=settings, conditioning=conditioning, cancel=cancel)

@@ -256,3 +256,10 @@ def test_backends_is_a_table(capsys):
     column = header.index("NAME")
     rows = [line for line in lines if line.startswith(("upscaler", "inpainter", "interpolator"))]
     assert {row[column:].split()[0] for row in rows} >= {"lanczos", "telea", "dis"}
+
+
+def test_upscale_with_a_backend_that_cannot_run_makes_no_project(tiny_clip, tmp_path, capsys):
+    out = tmp_path / "o.mp4"
+    fails(capsys, "upscale", tiny_clip, "-o", out, "--upscaler", "model",
+          match="model cannot run here: needs a model file")
+    assert not (tmp_path / "o.sdhd").exists() and not out.exists()
