@@ -211,8 +211,10 @@ class _RenderFeed:
         for pair in plan.pairs:
             self._maker.update((key, pair.key) for _, key in pair.outputs if key in self._maker)
         self._first: dict[str, int] = {}
+        self._last: dict[str, int] = {}  # a picture shown twice is kept until its last place
         for position, key in enumerate(plan.outputs):
             self._first.setdefault(key, position)
+            self._last[key] = position
         self._ready = threading.Condition()
         self._outcome: dict[str, str | None] = {}  # job key -> None when done, else the error
         self._images: dict[str, np.ndarray] = {}
@@ -243,7 +245,9 @@ class _RenderFeed:
                     raise ExportError(f"frame {index} was not rendered")
                 self._ready.wait(0.25)
             error = self._outcome[job]
-            image = self._images.pop(key, None)
+            image = self._images.get(key)
+            if position >= self._last[key]:
+                self._images.pop(key, None)
         if error is not None:
             what = f"frame {index}" if job == key else f"the in-between frames after {index}"
             hint = "" if UNUSABLE in error else (
