@@ -485,6 +485,7 @@ def _export(
         "fps": str(result.fps),
         "rendered": result.rendered,
         "previews": result.previews,
+        "direct": result.direct,
         "seconds": round(result.seconds, 3),
     }
 

@@ -17,6 +17,7 @@ import contextlib
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from types import TracebackType
@@ -26,6 +27,7 @@ import av
 import ffmpeg
 import numpy as np
 
+from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import ExportError
 from sdhd_studio.core.lock import FileLock, LockedError
 from sdhd_studio.media.container import OutputFormat, output_format
@@ -48,6 +50,17 @@ class AudioSource:
     video_start: float  # the source video's start_time, seconds
 
 
+@dataclass(frozen=True)
+class DirectSource:
+    """Pictures ffmpeg makes itself from a file, when a job needs nothing but its filters: the
+    video stream `stream_index` of `path`, through `filters`, `frames` of them."""
+
+    path: str
+    stream_index: int  # stream index in the container
+    filters: str  # an ffmpeg filter chain ending at the output size
+    frames: int
+
+
 class VideoWriter:
     """Encodes frames (HxWx3 uint8 RGB) to `path`; use as a context manager or call close().
 
@@ -67,7 +80,9 @@ class VideoWriter:
         crf: int = 18,
         preset: str = "medium",
         audio: AudioSource | None = None,
+        direct: DirectSource | None = None,
     ) -> None:
+        """With `direct`, ffmpeg makes the frames from that file (`run_direct`), not `write`."""
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"output size must be positive and even, got {width}x{height}")
         self.path = os.path.abspath(path)
@@ -76,6 +91,7 @@ class VideoWriter:
         self._encoder = encoder_for(codec)
         self._format = output_format(self.path, self._encoder.codec)
         self._audio = audio
+        self._direct = direct
         folder, name = os.path.split(self.path)
         self._video_tmp = os.path.join(folder, f".{name}.partial-video")
         self._final_tmp = os.path.join(folder, f".{name}.partial")
@@ -95,27 +111,31 @@ class VideoWriter:
         self._open = True
 
     def _start(self, width: int, height: int, crf: int, preset: str) -> None:
+        options = output_options(self._encoder, crf, preset)
+        direct = self._direct
+        if direct is None:
+            video = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24",
+                                 s=f"{width}x{height}", framerate=str(self.fps))
+            progress: tuple[str, ...] = ()
+        else:
+            # Timestamps from 0 at the project's exact rate, as the piped frames get them.
+            video = ffmpeg.input(direct.path)[str(direct.stream_index)]
+            options.update({"vf": f"{direct.filters},{options['vf']}", "r": str(self.fps),
+                            "fps_mode": "cfr", "frames:v": str(direct.frames)})
+            progress = ("-progress", "pipe:1")
         args = (
-            ffmpeg.input(
-                "pipe:",
-                format="rawvideo",
-                pix_fmt="rgb24",
-                s=f"{width}x{height}",
-                framerate=str(self.fps),
-            )
-            .output(self._video_tmp, f=self._format.muxer,
-                    **output_options(self._encoder, crf, preset))
-            .global_args(
-                "-hide_banner", "-loglevel", "error", "-nostats", *device_args(self._encoder)
-            )
+            video.output(self._video_tmp, f=self._format.muxer, **options)
+            .global_args("-hide_banner", "-loglevel", "error", "-nostats", *progress,
+                         *device_args(self._encoder))
             .overwrite_output()
             .compile(cmd=ffmpeg_exe())
         )
         try:
             # A session of its own: Ctrl+C at a terminal reaches only us, and we stop ffmpeg.
             self._proc = subprocess.Popen(
-                args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                start_new_session=True,
+                args, stdin=subprocess.PIPE if direct is None else subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL if direct is None else subprocess.PIPE,
+                stderr=subprocess.PIPE, start_new_session=True,
             )
         except OSError as exc:
             raise ExportError(f"could not start ffmpeg: {exc}") from exc
@@ -141,14 +161,48 @@ class VideoWriter:
             self._fail(f"ffmpeg stopped while writing {self.path}", exc)
         self.frames_written += 1
 
+    def run_direct(self, on_progress: Callable[[int], None], cancel: CancelToken) -> int:
+        """Let ffmpeg make and encode the direct source's frames; the number it wrote.
+
+        `on_progress(frames)` hears its count as it goes; once `cancel` is cancelled, ffmpeg is
+        stopped, nothing is left, and Cancelled raised.
+        """
+        assert self._direct is not None and self._proc is not None
+        assert self._proc.stdout is not None
+        counter = threading.Thread(target=self._count, args=(self._proc.stdout, on_progress))
+        counter.daemon = True
+        counter.start()
+        while True:
+            try:
+                code = self._proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if cancel.cancelled:
+                    self.abort()
+                    cancel.check()
+        counter.join()
+        if code != 0:
+            self._fail(f"ffmpeg could not encode {self.path}")
+        return self.frames_written
+
+    def _count(self, pipe: IO[bytes], on_progress: Callable[[int], None]) -> None:
+        """Read ffmpeg's `-progress` lines (key=value) for its frame count."""
+        for raw in pipe:
+            key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+            if key == "frame" and value.isdigit():
+                self.frames_written = int(value)
+                on_progress(self.frames_written)
+        pipe.close()
+
     def close(self) -> None:
         """Finish the file; raises ExportError (and leaves no output) when anything failed."""
         if not self._open:
             return
-        assert self._proc is not None and self._proc.stdin is not None
+        assert self._proc is not None
         try:
             try:
-                self._proc.stdin.close()
+                if self._proc.stdin is not None:
+                    self._proc.stdin.close()
             except OSError as exc:
                 self._fail(f"ffmpeg stopped while writing {self.path}", exc)
             if self._proc.wait() != 0:

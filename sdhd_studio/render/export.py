@@ -9,6 +9,7 @@ source cannot decode repeats the one before it).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,18 +24,22 @@ import numpy as np
 from sdhd_studio.core.cancel import CancelToken
 from sdhd_studio.core.errors import Cancelled, ExportError, FrameDecodeError
 from sdhd_studio.core.folder import project_folder_holding
+from sdhd_studio.core.project import OutputSettings
 from sdhd_studio.core.source import VideoInfo
 from sdhd_studio.media import disc
 from sdhd_studio.media.container import output_format
 from sdhd_studio.media.encoders import encoder_for
 from sdhd_studio.media.reader import FrameReader
-from sdhd_studio.media.writer import AudioSource, VideoWriter
+from sdhd_studio.media.writer import AudioSource, DirectSource, VideoWriter
 from sdhd_studio.ml import registry
 from sdhd_studio.ml.runtime import Runtime
+from sdhd_studio.render.direct import direct_source
 from sdhd_studio.render.events import Event, FrameDone, FrameFailed
 from sdhd_studio.render.frame_job import UNUSABLE
 from sdhd_studio.render.plan import InterpolationJob, Job, Plan
 from sdhd_studio.render.session import Session
+
+log = logging.getLogger(__name__)
 
 # Rendered frames are handed straight to the encoder rather than re-read from the cache. Workers
 # that get this far ahead of the encoder wait (encoding is usually the slower stage), which
@@ -54,6 +59,7 @@ class ExportResult:
     rendered: int  # frames rendered for this export
     previews: int  # frames filled by the fast preview upscale
     seconds: float
+    direct: bool = False  # made by ffmpeg alone (`render.direct`)
 
 
 def check_output(out: str | Path, source: str, codec: str) -> None:
@@ -109,6 +115,14 @@ def export_video(
     if output.audio and info.audio:
         audio = AudioSource(disc.url(project.source.path), info.audio[0].index, info.start_time)
     fps = output.fps(info)
+    if not keep_cheap and executor is None:
+        direct = direct_source(project, plan, (width, height))
+        if direct is not None:
+            made = _export_direct(out, (width, height), fps, output, audio, direct,
+                                  on_progress, cancel)
+            if made is not None:
+                return ExportResult(Path(out), made, width, height, fps, made, 0,
+                                    time.monotonic() - started, direct=True)
     previews = _Previews(project.source.path, info, (width, height))
     image: np.ndarray | None = None  # the frame written last
     try:
@@ -142,6 +156,35 @@ def export_video(
         Path(out), count, width, height, fps,
         feed.rendered, previews.made, time.monotonic() - started,
     )
+
+
+def _export_direct(
+    out: str | Path,
+    size: tuple[int, int],
+    fps: Fraction,
+    output: OutputSettings,
+    audio: AudioSource | None,
+    direct: DirectSource,
+    on_progress: Callable[[int, int], None] | None,
+    cancel: CancelToken,
+) -> int | None:
+    """The frames ffmpeg made of `direct` on its own (`render.direct`), or None, having written
+    nothing, when it did not make exactly the project's frames."""
+    total = direct.frames
+
+    def progress(done: int) -> None:
+        if on_progress is not None:
+            on_progress(min(done, total), total)
+
+    with VideoWriter(out, *size, fps, codec=output.codec, crf=output.crf,
+                     preset=output.preset, audio=audio, direct=direct) as writer:
+        made = writer.run_direct(progress, cancel)
+        if made != total:
+            log.warning("ffmpeg made %d frames of %s where the project counts %d; making them "
+                        "one by one instead", made, direct.path, total)
+            writer.abort()
+            return None
+    return made
 
 
 def _cached(session: Session, key: str, index: int) -> np.ndarray:

@@ -35,11 +35,15 @@ def test_export_renders_what_is_missing_and_writes_every_frame(tiny_clip, tmp_pa
 
 
 def test_a_one_shot_export_hands_cheap_frames_over_without_storing_them(tiny_clip, tmp_path):
-    stored = Session.create(tiny_clip, tmp_path / "a.sdhd", output=OutputSettings(height=180))
-    passed = Session.create(tiny_clip, tmp_path / "b.sdhd", output=OutputSettings(height=180))
+    # Sharpened Lanczos: cheap, but more than ffmpeg makes on its own (see test_direct.py).
+    sharp = {"sharpen": 0.5}
+    stored = Session.create(tiny_clip, tmp_path / "a.sdhd", output=OutputSettings(height=180),
+                            settings=sharp)
+    passed = Session.create(tiny_clip, tmp_path / "b.sdhd", output=OutputSettings(height=180),
+                            settings=sharp)
     export_video(stored, tmp_path / "a.mp4", preset="ultrafast")
     result = export_video(passed, tmp_path / "b.mp4", preset="ultrafast", keep_cheap=False)
-    assert result.rendered == clips.TINY_FRAMES
+    assert result.rendered == clips.TINY_FRAMES and not result.direct
     assert stored.cache.size()[0] == clips.TINY_FRAMES
     assert passed.cache.size()[0] == 0 and passed.status().counts()["done"] == 0
     with FrameReader(str(tmp_path / "a.mp4")) as a, FrameReader(str(tmp_path / "b.mp4")) as b:
