@@ -1,14 +1,14 @@
 """Plain jobs handed to ffmpeg whole: when every frame of a one-shot export is the source
-picture as it is, resized by Lanczos and nothing else, ffmpeg decodes, scales and encodes in one
-process, as fast as ffmpeg alone; frames through Python cost ~1.5x that (benchmarks/README.md,
-"The fast path").
+picture as it is (or deinterlaced by bwdif), resized by Lanczos and nothing else, ffmpeg
+decodes, deinterlaces, scales and encodes in one process, about as fast as ffmpeg alone;
+frames through Python cost ~1.5x that (benchmarks/README.md, "The fast path").
 
 Only a one-shot job may: the pixels come from FFmpeg's own scaler working in Y'CbCr, which
-differ slightly (PSNR ~45-50 dB) from the `lanczos` backend's RGB frames, and no frame is stored,
-so a project's cache and timeline never mix the two. The frames must also be the pictures
-ffmpeg decodes, one for one: a regular, constant-rate stream starting at a keyframe, checked
-on the frame index; the export counts what ffmpeg made and falls back to the usual path if the
-count is off.
+differ slightly (~44 dB apart, as close to an HD original) from the `lanczos` backend's RGB
+frames, and no frame is stored, so a project's cache and timeline never mix the two. The
+frames must also be the pictures ffmpeg decodes, one for one: a regular, constant-rate stream
+starting at a keyframe, checked on the frame index; the export counts what ffmpeg made and
+makes the frames one by one instead if the count is off.
 """
 
 from __future__ import annotations
@@ -25,17 +25,25 @@ from sdhd_studio.media.writer import DirectSource
 from sdhd_studio.render.plan import Plan
 
 UPSCALER = "lanczos"
+# Conditioning modes ffmpeg does alone: the pictures as they are, or bwdif as the reader runs it
+# (media/reader.py `_Deinterlacer`); not inverse telecine or motion-compensated fields.
+_DEINTERLACE = {
+    "progressive": "",
+    "double": "bwdif=mode=send_field:parity={order}:deint=all,",
+    "single": "bwdif=mode=send_frame:parity={order}:deint=all,",
+}
 
 
 def direct_source(project: Project, plan: Plan, size: tuple[int, int]) -> DirectSource | None:
     """What ffmpeg should make for `plan` at `size`, or None when the job needs more than its
-    filters (conditioning, masks, guides, other upscalers, sharpening, frame-rate change) or
-    the stream is not one ffmpeg decodes picture for picture as the project counts them."""
+    filters (inverse telecine, `mc` fields, masks, guides, other upscalers, sharpening,
+    frame-rate change) or the stream is not one ffmpeg decodes picture for picture as the
+    project counts them."""
     info = project.source.info
     cond = info.conditioning
     path = project.source.path
-    if (cond.mode != "progressive" or not cond.matrix or cond.telecine or info.rotation
-            or cond.stream_fps not in (None, info.fps) or disc.url(path) != path):
+    if (cond.mode not in _DEINTERLACE or cond.motion or not cond.matrix or info.rotation
+            or disc.url(path) != path):
         return None
     positions = plan.positions
     if plan.pairs or len(positions) != info.frame_count or any(
@@ -46,13 +54,14 @@ def direct_source(project: Project, plan: Plan, size: tuple[int, int]) -> Direct
         if (job.upscaler != UPSCALER or job.mask is not None or job.guides
                 or float(job.upscale_settings.get("sharpen", 0.0))):
             return None
-    stream = _regular_stream(path, info.frame_count, info.fps)
+    pictures = cond.stream_frames or info.frame_count
+    stream = _regular_stream(path, pictures, cond.stream_fps or info.fps)
     if stream is None:
         return None
     width, height = size
     levels = "pc" if cond.full_range else "tv"
     filters = (
-        f"setpts=PTS-STARTPTS,scale={width}:{height}:flags=lanczos+accurate_rnd+full_chroma_int:"
+        f"{_DEINTERLACE[cond.mode].format(order=cond.order)}setpts=PTS-STARTPTS,scale={width}:{height}:flags=lanczos+accurate_rnd+full_chroma_int:"
         f"in_color_matrix={cond.matrix}:in_range={levels}:out_color_matrix=bt709:out_range=tv"
     )
     return DirectSource(path, stream, filters, len(positions))

@@ -9,6 +9,7 @@ import clips
 import numpy as np
 import pytest
 from av.video.reformatter import ColorRange, Colorspace
+from source_clips import PAL_FIELDS
 
 from sdhd_studio.core import edits
 from sdhd_studio.core.cancel import CancelToken
@@ -85,8 +86,10 @@ def test_what_ffmpeg_cannot_do_alone_goes_frame_by_frame(sample_clip, tapes, tmp
     keyframed = make(sample_clip, tmp_path / "kf.sdhd")
     keyframed.edit("Keyframe", edits.set_keyframe, 60, {"upscaler": "bicubic"})
     assert direct_source(keyframed.project, keyframed.plan(), size) is None
-    fields = make(tapes("pal_mpg"), tmp_path / "tape.sdhd")  # deinterlaced: frames of fields
-    assert direct_source(fields.project, fields.plan(), fields.project.frame_size) is None
+    for tape, conditioning in (("pal_mpg", {"deinterlace": "mc"}), ("film_mpg", {})):
+        made = Session.create(tapes(tape), tmp_path / f"{tape}.sdhd", conditioning=conditioning,
+                              output=OutputSettings(height=240))  # mc fields; film (IVTC)
+        assert direct_source(made.project, made.plan(), made.project.frame_size) is None
     doubled = make(sample_clip, tmp_path / "x2.sdhd")
     doubled.edit("Rate", edits.set_output, fps_multiplier=2)
     assert direct_source(doubled.project, doubled.plan(), size) is None
@@ -108,3 +111,15 @@ def test_cancelling_stops_ffmpeg_and_leaves_nothing(sample_clip, tmp_path):
                      on_progress=progress)
     assert seen and not out.exists()
     assert sorted(os.listdir(tmp_path)) == ["p.sdhd"]  # no temp, no lock
+
+
+def test_a_dvd_tape_is_deinterlaced_to_one_frame_per_field_by_ffmpeg_alone(tapes, tmp_path):
+    one_by_one = make(tapes("pal_mpg"), tmp_path / "a.sdhd")
+    whole = make(tapes("pal_mpg"), tmp_path / "b.sdhd")
+    a = export_video(one_by_one, tmp_path / "a.mp4", crf=8, preset="ultrafast")
+    b = export_video(whole, tmp_path / "b.mp4", crf=8, preset="ultrafast", keep_cheap=False)
+    assert b.direct and (b.frames, b.fps) == (a.frames, a.fps) == (PAL_FIELDS, 50)
+    assert clips.audio_duration(tmp_path / "b.mp4") == pytest.approx(1.0, abs=0.05)
+    with FrameReader(str(tmp_path / "a.mp4")) as ra, FrameReader(str(tmp_path / "b.mp4")) as rb:
+        worst = min(psnr_y(ra.read(i), rb.read(i)) for i in range(0, a.frames, 5))
+    assert worst > 40  # the same fields in the same places
