@@ -93,3 +93,25 @@ def time_upscaler(make: Callable[[], Any], model: str, frame: int,
     assert out.shape == (size[1], size[0], 3)
     return {"load": load, "first": first, "seconds": seconds,
             "peak_rss_mb": max_rss_mb()}, upscaler
+
+
+def ticking(app, done) -> list[float]:
+    """Gaps (ms) between ticks of a 1 ms timer while the event loop runs until `done()`."""
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        gaps.append((now - last[0]) * 1000)
+        last[0] = now
+
+    from PySide6.QtCore import QTimer  # only the GUI benchmarks, which set Qt up first
+
+    ticker = QTimer()
+    ticker.timeout.connect(tick)
+    ticker.start(1)
+    while not done():
+        app.processEvents()
+        time.sleep(0.0005)  # a real event loop sleeps between events too
+    ticker.stop()
+    return gaps

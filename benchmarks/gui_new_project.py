@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import SAMPLE, median
+from _common import SAMPLE, median, ticking
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
 
 from sdhd_studio.gui.app import make_application  # noqa: E402
 from sdhd_studio.media.ffmpeg import ffmpeg_exe  # noqa: E402
@@ -44,26 +44,6 @@ def telecined_film(out: Path, pictures: int) -> Path:
         check=True,
     )  # fmt: skip
     return out
-
-
-def ticking(app, done) -> list[float]:
-    """Gaps (ms) between ticks of a 1 ms timer while the event loop runs until `done()`."""
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append((now - last[0]) * 1000)
-        last[0] = now
-
-    ticker = QTimer()
-    ticker.timeout.connect(tick)
-    ticker.start(1)
-    while not done():
-        app.processEvents()
-        time.sleep(0.0005)  # a real event loop sleeps between events too
-    ticker.stop()
-    return gaps
 
 
 def made_in_editor(app, window, video: Path) -> tuple[list[float], float, int]:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import SAMPLE, median
+from _common import SAMPLE, median, ticking
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -31,18 +31,7 @@ from sdhd_studio.render.session import Session  # noqa: E402
 
 def measure(app, window, seconds: float | None, render: bool) -> tuple[list[float], float]:
     """Event-loop gaps (ms) over `seconds`, or until the render finishes."""
-    gaps: list[float] = []
-    last = [time.perf_counter()]
     started = time.perf_counter()
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append((now - last[0]) * 1000)
-        last[0] = now
-
-    ticker = QTimer()
-    ticker.timeout.connect(tick)
-    ticker.start(1)
     scrub = QTimer()
     frames = window.document.project.frame_count
     scrub.timeout.connect(lambda: window.set_current_frame((window.current_frame() + 7) % frames))
@@ -51,10 +40,8 @@ def measure(app, window, seconds: float | None, render: bool) -> tuple[list[floa
     if render:
         window.render_pool.finished.connect(lambda summary: done.__setitem__(0, True))
         window.act_render.trigger()
-    while not done[0] and (seconds is None or time.perf_counter() - started < seconds):
-        app.processEvents()
-        time.sleep(0.0005)  # a real event loop sleeps between events too
-    ticker.stop()
+    gaps = ticking(app, lambda: done[0] or (
+        seconds is not None and time.perf_counter() - started >= seconds))
     scrub.stop()
     return gaps[5:], time.perf_counter() - started  # the first ticks include start-up
 
