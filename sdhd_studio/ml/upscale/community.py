@@ -6,8 +6,8 @@ never code). With spandrel installed (`pip install "sdhd-studio[community]"`) it
 the architecture, so everything spandrel knows loads (SwinIR, HAT, DAT, OmniSR, ...),
 and the file's scale, half-precision support, size requirements and tiling advice come from
 its descriptor. Without it, the families sdhd builds itself load: ESRGAN in its three key
-layouts and x1-x8 (`realesrgan_nets`), Real-ESRGAN Compact, SPAN (`nets/span.py`) and
-Real-CUGAN (`nets/realcugan.py`).
+layouts and x1-x8 (`realesrgan_nets`), Real-ESRGAN Compact, SPAN (`nets/span.py`),
+Real-CUGAN (`nets/realcugan.py`) and SwinIR (`nets/swinir.py`).
 
 Each tile is padded (reflected) up to the size the net needs and the result cropped back;
 the net's own scale is then resized to exactly the asked size, as the other learned upscalers.
@@ -32,7 +32,7 @@ from sdhd_studio.core.errors import BackendError
 from sdhd_studio.ml import realesrgan_nets, tiles
 from sdhd_studio.ml.classical import to_size
 from sdhd_studio.ml.models import Location, ModelInfo, register_finder, user_models_dir
-from sdhd_studio.ml.nets import realcugan, span
+from sdhd_studio.ml.nets import realcugan, span, swinir
 from sdhd_studio.ml.realesrgan import MAX_TILE, device_kind
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 NAME = "model"
 SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt")
-BUILT_IN = "ESRGAN (x1-x8, old and new layouts), Real-ESRGAN Compact, SPAN and Real-CUGAN"
+BUILT_IN = ("ESRGAN (x1-x8, old and new layouts), Real-ESRGAN Compact, SPAN, Real-CUGAN and "
+            "SwinIR")
 OVERLAP = 16  # input pixels shared by neighbouring tiles, as for Real-ESRGAN
 MIN_TILE = 64
 
@@ -130,6 +131,12 @@ def _built_in(
         if span.is_span(shapes):
             arch = span.arch_of(shapes, source)
             return Facts("SPAN", arch.scale), functools.partial(_span_module, arch)
+        if swinir.is_swinir(shapes):  # before ESRGAN: both begin with conv_first
+            swin = swinir.arch_of(shapes, source)
+            # fp32: spandrel, too, keeps SwinIR from fp16. The net pads itself to whole
+            # windows, so a tile need only be as large as one.
+            facts = Facts("SwinIR", swin.scale, half=False, minimum=swin.window)
+            return facts, functools.partial(_swinir_module, swin)
         if realcugan.is_realcugan(shapes):
             cugan = realcugan.arch_of(shapes, source)
             facts = Facts("RealCUGAN", cugan.scale, minimum=realcugan.MINIMUM)
@@ -165,6 +172,12 @@ def _span_module(arch: span.Arch, state: Mapping[str, Any]) -> Any:
     module = span.build(arch)
     module.load_state_dict(state)
     module.fuse()  # in fp32, before any conversion to fp16
+    return module
+
+
+def _swinir_module(arch: swinir.Arch, state: Mapping[str, Any]) -> Any:
+    module = swinir.build(arch)
+    module.load_state_dict(swinir.weights(state))
     return module
 
 

@@ -17,7 +17,7 @@ from sdhd_studio.core.errors import BackendError
 from sdhd_studio.media.probe import probe
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.ml import ncnn_model, realesrgan_nets, registry
-from sdhd_studio.ml.nets import realcugan, span
+from sdhd_studio.ml.nets import realcugan, span, swinir
 from sdhd_studio.ml.realesrgan import RealEsrganUpscaler, wheel_files
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.ml.upscale import community
@@ -34,6 +34,10 @@ NETS = {
     "compact-x4": (RRDB("srvgg", 2, 8, scale=4), "RealESRGAN Compact", 4, (1, 0)),
     "span-x2": (span.Arch(8, scale=2), "SPAN", 2, (1, 0)),
     "realcugan-x4-pro": (realcugan.Arch(4, pro=True), "RealCUGAN", 4, (1, 32)),
+    "swinir-x2": (swinir.Arch(12, (2, 1), (2, 3), 8, 24, "pixelshuffle", 2, 16), "SwinIR", 2,
+                  (1, 8)),
+    "swinir-x4-real": (swinir.Arch(16, (2,), (2,), 8, 32, "nearest+conv", 4, 16,
+                                   three_convs=True), "SwinIR", 4, (1, 8)),
 }
 SPANDREL = importlib.util.find_spec("spandrel") is not None and community._spandrel() is not None
 
@@ -49,6 +53,8 @@ def _module(name):
         module.fuse()
     elif isinstance(arch, realcugan.Arch):  # x4: the input, enlarged, plus this detail
         module, last, base = realcugan.build(arch), "conv_final", True
+    elif isinstance(arch, swinir.Arch):  # the mean is added back to this
+        module, last, base = swinir.build(arch), "conv_last", True
     else:
         module = realesrgan_nets.build(arch)
         last = "conv_last" if arch.kind == "rrdb" else f"body.{2 * arch.depth + 2}"
@@ -91,11 +97,27 @@ def save_net(name, path, layout="new"):
         state = _older_keys(state, layout)
     if getattr(NETS[name][0], "pro", False):
         state["pro"] = torch.zeros(1)  # the published pro files' marker
+    if isinstance(NETS[name][0], swinir.Arch):
+        state.update(_swinir_buffers(NETS[name][0]))
     if path.suffix == ".safetensors":
         save_file(state, path)
     else:  # as BasicSR saves them
         torch.save({"params_ema": state}, path)
     return path
+
+
+def _swinir_buffers(arch, crop=48):
+    """The buffers SwinIR's own code saves with the weights: each block's relative position
+    index, each shifted block's attention mask for the training crop (48 pixels), as noise: the
+    net makes its own for the picture at hand."""
+    w, buffers = arch.window, {}
+    for layer, depth in enumerate(arch.depths):
+        for block in range(depth):
+            name = f"layers.{layer}.residual_group.blocks.{block}"
+            buffers[f"{name}.attn.relative_position_index"] = torch.randint(0, 9, (w * w,) * 2)
+            if block % 2:
+                buffers[f"{name}.attn_mask"] = torch.randn((crop // w) ** 2, w * w, w * w)
+    return buffers
 
 
 # ESRGAN's older key layouts for RRDBNet's names, written from their code (not from our
@@ -257,6 +279,11 @@ def _refusals(tmp_path):
     from safetensors.torch import save_file
 
     save_file({"body.0.weight": torch.zeros(4, 3, 3, 3)}, own, metadata={"kind": "realtime"})
+    swin = torch.load(save_net("swinir-x2", tmp_path / "swin.pth"))["params_ema"]
+    gray = tmp_path / "gray-swinir.pth"  # the grey denoisers
+    torch.save({**swin, "conv_first.weight": torch.zeros(12, 1, 3, 3)}, gray)
+    torn = tmp_path / "torn-swinir.pth"
+    torch.save({k: v for k, v in swin.items() if "blocks.1.mlp.fc2" not in k}, torn)
     script = tmp_path / "script.pt"
     with warnings.catch_warnings():  # torch.jit is deprecated, but such files are about
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -269,6 +296,9 @@ def _refusals(tmp_path):
         unknown: "neither sdhd nor spandrel knows" if SPANDREL else
                  "not an architecture sdhd knows; sdhd loads ESRGAN",
         own: "sdhd's own realtime net: use --upscaler realtime",
+        gray: "only RGB models run here",
+        torn: "cannot load" if SPANDREL else "does not match SwinIR (2 groups, 12 dims, x2): "
+              "missing layers.0.residual_group.blocks.1.mlp.fc2.bias",
     }
 
 
