@@ -127,7 +127,7 @@ def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:
                            "not an OmniSR's convolutions")
     features, channels = first[:2]
     scale = math.isqrt(up[0] // 3)
-    if channels != 3 or 3 * scale**2 != up[0]:
+    if channels != 3 or scale < 1 or 3 * scale**2 != up[0]:
         raise BackendError(f"{source}: an OmniSR taking {channels} channels to {up[0]}: "
                            "not an RGB upscaler")
     if features % HEADS:
