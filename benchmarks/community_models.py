@@ -4,8 +4,9 @@ Frames of the bundled sample (640x360) go to 1280x720 on the CPU through
 - `realesrgan` on torch with its default model (realesr-animevideov3), the baseline;
 - `model` with the same weights written as a community .safetensors file: the same network
   and the same tiles;
-- `model` with a SPAN x4 of 48 features (the published SPAN size; random weights, which cost
-  the same as trained ones).
+- `model` with a SPAN x4 of 48 features and with transformers at their published light
+  sizes (random weights, which cost the same as trained ones): SwinIR-S x2 (60 dims, 4 groups
+  of 6 blocks, built by sdhd itself).
 Each frame runs in a fresh process (its peak RSS is its own), configurations taking turns
 frame by frame; each loads its model, upscales the frame once (paying one-off allocations)
 and again: the second run is the per-frame figure.
@@ -31,6 +32,7 @@ CONFIGS = {
     "realesrgan torch, realesr-animevideov3": ("realesrgan", ""),
     "model, realesr-animevideov3 as a .safetensors file": ("model", "av3.safetensors"),
     "model, SPAN x4 48 features (.safetensors)": ("model", "span-x4.safetensors"),
+    "model, SwinIR-S x2 (.safetensors)": ("model", "swinir-s-x2.safetensors"),
 }
 
 
@@ -78,16 +80,21 @@ def write_models(folder: Path) -> None:
     from safetensors.torch import save_file
 
     from sdhd_studio.ml import ncnn_model, realesrgan_nets
-    from sdhd_studio.ml.nets import span
+    from sdhd_studio.ml.nets import span, swinir
     from sdhd_studio.ml.realesrgan import wheel_files
 
     param, weights = wheel_files("realesr-animevideov3")
     _, state = realesrgan_nets.from_ncnn(ncnn_model.load(param, weights), param.name)
     save_file({k: torch.from_numpy(v) for k, v in state.items()}, folder / "av3.safetensors")
     torch.manual_seed(0)
-    module = span.build(span.Arch(48, 4))
-    save_file({k: v.contiguous() for k, v in module.state_dict().items()},
-              folder / "span-x4.safetensors")
+    nets = {
+        "span-x4": span.build(span.Arch(48, 4)),
+        "swinir-s-x2": swinir.build(swinir.Arch(60, (6,) * 4, (6,) * 4, 8, 120,
+                                                "pixelshuffledirect", 2)),
+    }
+    for name, module in nets.items():
+        save_file({k: v.contiguous() for k, v in module.state_dict().items()},
+                  folder / f"{name}.safetensors")
 
 
 def measure(backend: str, model: str, frame: int) -> dict:

@@ -126,7 +126,7 @@ def is_swinir(shapes: Mapping[str, Shape]) -> bool:
             and not any(key.startswith(f"{_FIRST}conv_block") for key in shapes))
 
 
-def weights(state: Mapping[str, Any]) -> dict[str, Any]:
+def without_extras(state: Mapping[str, Any]) -> dict[str, Any]:
     """The state without the buffers the net makes itself."""
     return {key: value for key, value in state.items() if key.rsplit(".", 1)[-1] not in _BUFFERS}
 
@@ -134,7 +134,7 @@ def weights(state: Mapping[str, Any]) -> dict[str, Any]:
 def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:
     """The SwinIR whose state dict has exactly these keys and shapes (besides the buffers);
     BackendError if none."""
-    shapes = weights(shapes)
+    shapes = without_extras(shapes)
     embed_dim, channels = shapes["conv_first.weight"][:2]
     if channels != 3:
         raise BackendError(f"{source}: a SwinIR for {channels}-channel pictures; only RGB "

@@ -7,7 +7,7 @@ the architecture, so everything spandrel knows loads (SwinIR, HAT, DAT, OmniSR, 
 and the file's scale, half-precision support, size requirements and tiling advice come from
 its descriptor. Without it, the families sdhd builds itself load: ESRGAN in its three key
 layouts and x1-x8 (`realesrgan_nets`), Real-ESRGAN Compact, SPAN (`nets/span.py`),
-Real-CUGAN (`nets/realcugan.py`) and SwinIR (`nets/swinir.py`).
+Real-CUGAN (`nets/realcugan.py`), SwinIR (`nets/swinir.py`) and OmniSR (`nets/omnisr.py`).
 
 Each tile is padded (reflected) up to the size the net needs and the result cropped back;
 the net's own scale is then resized to exactly the asked size, as the other learned upscalers.
@@ -32,7 +32,7 @@ from sdhd_studio.core.errors import BackendError
 from sdhd_studio.ml import realesrgan_nets, tiles
 from sdhd_studio.ml.classical import to_size
 from sdhd_studio.ml.models import Location, ModelInfo, register_finder, user_models_dir
-from sdhd_studio.ml.nets import realcugan, span, swinir
+from sdhd_studio.ml.nets import omnisr, realcugan, span, swinir
 from sdhd_studio.ml.realesrgan import MAX_TILE, device_kind
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 
 NAME = "model"
 SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt")
-BUILT_IN = ("ESRGAN (x1-x8, old and new layouts), Real-ESRGAN Compact, SPAN, Real-CUGAN and "
-            "SwinIR")
+BUILT_IN = ("ESRGAN (x1-x8, old and new layouts), Real-ESRGAN Compact, SPAN, Real-CUGAN, "
+            "SwinIR and OmniSR")
 OVERLAP = 16  # input pixels shared by neighbouring tiles, as for Real-ESRGAN
 MIN_TILE = 64
 
@@ -137,6 +137,9 @@ def _built_in(
             # windows, so a tile need only be as large as one.
             facts = Facts("SwinIR", swin.scale, half=False, minimum=swin.window)
             return facts, functools.partial(_swinir_module, swin)
+        if omnisr.is_omnisr(shapes):
+            omni = omnisr.arch_of(shapes, source)  # pads itself to whole windows
+            return Facts("OmniSR", omni.scale), functools.partial(_omnisr_module, omni)
         if realcugan.is_realcugan(shapes):
             cugan = realcugan.arch_of(shapes, source)
             facts = Facts("RealCUGAN", cugan.scale, minimum=realcugan.MINIMUM)
@@ -177,7 +180,13 @@ def _span_module(arch: span.Arch, state: Mapping[str, Any]) -> Any:
 
 def _swinir_module(arch: swinir.Arch, state: Mapping[str, Any]) -> Any:
     module = swinir.build(arch)
-    module.load_state_dict(swinir.weights(state))
+    module.load_state_dict(swinir.without_extras(state))
+    return module
+
+
+def _omnisr_module(arch: omnisr.Arch, state: Mapping[str, Any]) -> Any:
+    module = omnisr.build(arch)
+    module.load_state_dict(omnisr.without_extras(state))
     return module
 
 

@@ -17,7 +17,7 @@ from sdhd_studio.core.errors import BackendError
 from sdhd_studio.media.probe import probe
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.ml import ncnn_model, realesrgan_nets, registry
-from sdhd_studio.ml.nets import realcugan, span, swinir
+from sdhd_studio.ml.nets import omnisr, realcugan, span, swinir
 from sdhd_studio.ml.realesrgan import RealEsrganUpscaler, wheel_files
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.ml.upscale import community
@@ -34,6 +34,7 @@ NETS = {
     "compact-x4": (RRDB("srvgg", 2, 8, scale=4), "RealESRGAN Compact", 4, (1, 0)),
     "span-x2": (span.Arch(8, scale=2), "SPAN", 2, (1, 0)),
     "realcugan-x4-pro": (realcugan.Arch(4, pro=True), "RealCUGAN", 4, (1, 32)),
+    "omnisr-x3": (omnisr.Arch(16, 2, 1, 3), "OmniSR", 3, (1, 0)),
     "swinir-x2": (swinir.Arch(12, (2, 1), (2, 3), 8, 24, "pixelshuffle", 2, 16), "SwinIR", 2,
                   (1, 8)),
     "swinir-x4-real": (swinir.Arch(16, (2,), (2,), 8, 32, "nearest+conv", 4, 16,
@@ -53,6 +54,8 @@ def _module(name):
         module.fuse()
     elif isinstance(arch, realcugan.Arch):  # x4: the input, enlarged, plus this detail
         module, last, base = realcugan.build(arch), "conv_final", True
+    elif isinstance(arch, omnisr.Arch):
+        module, last, base = omnisr.build(arch), "up.0", False
     elif isinstance(arch, swinir.Arch):  # the mean is added back to this
         module, last, base = swinir.build(arch), "conv_last", True
     else:
