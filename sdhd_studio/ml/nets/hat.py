@@ -50,7 +50,8 @@ class Arch:
     scale: int  # 1 (restoration), 2, 3, 4, 8 ...
     qkv_bias: bool = True
     patch_norm: bool = True  # a LayerNorm on the tokens before the first group
-    resi_connection: str = "1conv"  # or "identity": a 3x3 convolution closing each group
+    resi_connection: str = "1conv"  # a 3x3 convolution closing each group and the body;
+    # or "identity": none
 
     @property
     def title(self) -> str:
