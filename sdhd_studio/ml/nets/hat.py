@@ -69,12 +69,10 @@ class Arch:
         return [2] * int(math.log2(self.scale))
 
     def shapes(self) -> dict[str, Shape]:
-        """The state dict's keys and shapes, as the original code saves it."""
+        """The state dict's keys and shapes, as the original code saves it less the buffers
+        the net makes itself (`without_extras`)."""
         c, w, ow = self.embed_dim, self.window, self.overlap_window
-        shapes: dict[str, Shape] = {
-            INDEX_KEYS[0]: (w * w, w * w), INDEX_KEYS[1]: (w * w, ow * ow),
-            **_conv("conv_first", 3, c, 3),
-        }
+        shapes = _conv("conv_first", 3, c, 3)
         if self.patch_norm:
             shapes.update(_norm("patch_embed.norm", c))
         for i, (depth, heads) in enumerate(zip(self.depths, self.heads, strict=True)):
@@ -141,7 +139,7 @@ def is_hat(shapes: Mapping[str, Shape]) -> bool:
 def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:
     """The HAT whose state dict has exactly these keys and shapes (give or take the buffers
     the net recomputes); BackendError if none."""
-    shapes = _without_masks(shapes)
+    shapes = without_extras(shapes)
     block, cross = f"{_LAYER.format(0)}.blocks.0", f"{_LAYER.format(0)}.overlap_attn"
     needed = ("conv_first.weight", "conv_last.weight",
               f"{block}.attn.relative_position_bias_table", f"{block}.conv_block.cab.0.weight",
@@ -177,11 +175,7 @@ def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:
         patch_norm="patch_embed.norm.weight" in shapes,
         resi_connection="1conv" if "conv_after_body.weight" in shapes else "identity",
     )
-    want = arch.shapes()
-    for key in INDEX_KEYS:  # recomputed: their shapes are checked only where a file has them
-        if key not in shapes:
-            del want[key]
-    check_shapes(want, shapes, source, arch.title)
+    check_shapes(arch.shapes(), shapes, source, arch.title)
     if bad := [h for h in arch.heads if h < 1 or embed_dim % h]:
         raise BackendError(f"{source}: {bad[0]} heads do not divide {embed_dim} features")
     if arch.overlap_window < window or (arch.overlap_window - window) % 2:  # the original's
@@ -191,9 +185,11 @@ def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:
     return arch
 
 
-def _without_masks(state: Mapping[str, Any]) -> dict[str, Any]:
-    """The state dict without fixed-size attention masks (the net makes its own per size)."""
-    return {key: value for key, value in state.items() if not key.endswith(_MASK_SUFFIX)}
+def without_extras(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The state dict without the buffers the net makes itself: the relative position
+    indices (fixed by the windows) and any fixed-size attention masks."""
+    return {key: value for key, value in state.items()
+            if key not in INDEX_KEYS and not key.endswith(_MASK_SUFFIX)}
 
 
 def _dim(shapes: Mapping[str, Shape], key: str, axis: int) -> int:
@@ -226,8 +222,7 @@ def _scale(shapes: Mapping[str, Shape], features: int, source: str) -> int:
 
 def build(arch: Arch) -> Any:
     """A HAT module for `arch` in eval mode: RGB 0..1 NCHW in, about 0..1 at x`scale` out, any
-    input size. `load_state_dict` takes a file's state dict with or without the buffers the
-    net recomputes (their values are ignored)."""
+    input size; load a file's state dict through `without_extras`."""
     return _class()(arch).eval()
 
 
@@ -473,12 +468,11 @@ def _class() -> type:
             self.arch = arch
             self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1),
                                  persistent=False)
-            # Saved, as by the original (so the state dict is the files'), but never loaded:
-            # `_recomputed` puts these values back over a file's.
-            self.register_buffer(INDEX_KEYS[0], relative_index_sa(arch.window))
+            self.register_buffer(INDEX_KEYS[0], relative_index_sa(arch.window),
+                                 persistent=False)
             self.register_buffer(INDEX_KEYS[1],
-                                 relative_index_oca(arch.window, arch.overlap_window))
-            self.register_load_state_dict_pre_hook(self._recomputed)
+                                 relative_index_oca(arch.window, arch.overlap_window),
+                                 persistent=False)
             self.conv_first = nn.Conv2d(3, c, 3, padding=1)
             self.patch_embed = PatchEmbed(arch)
             self.layers = nn.ModuleList(
@@ -491,16 +485,6 @@ def _class() -> type:
                 nn.Conv2d(c, arch.features, 3, padding=1), nn.LeakyReLU())
             self.upsample = Upsample(arch)
             self.conv_last = nn.Conv2d(arch.features, 3, 3, padding=1)
-
-        def _recomputed(self, module: nn.Module, state: dict[str, Any], prefix: str,
-                        *_: Any) -> None:
-            """A file's relative position indices and attention masks are not loaded (they
-            are made here; a file may lack them or carry masks for one size)."""
-            for key in [key for key in state
-                        if key.startswith(prefix) and key.endswith(_MASK_SUFFIX)]:
-                del state[key]
-            for name in INDEX_KEYS:
-                state[prefix + name] = getattr(self, name)
 
         def forward(self, image: torch.Tensor) -> torch.Tensor:
             height, width = image.shape[-2:]

@@ -7,7 +7,8 @@ the architecture, so everything spandrel knows loads (SwinIR, HAT, DAT, OmniSR, 
 and the file's scale, half-precision support, size requirements and tiling advice come from
 its descriptor. Without it, the families sdhd builds itself load: ESRGAN in its three key
 layouts and x1-x8 (`realesrgan_nets`), Real-ESRGAN Compact, SPAN (`nets/span.py`),
-Real-CUGAN (`nets/realcugan.py`), SwinIR (`nets/swinir.py`) and OmniSR (`nets/omnisr.py`).
+Real-CUGAN (`nets/realcugan.py`), and the transformers SwinIR, HAT and OmniSR (`nets/swinir.py`,
+`hat.py`, `omnisr.py`).
 
 Each tile is padded (reflected) up to the size the net needs and the result cropped back;
 the net's own scale is then resized to exactly the asked size, as the other learned upscalers.
@@ -32,7 +33,7 @@ from sdhd_studio.core.errors import BackendError
 from sdhd_studio.ml import realesrgan_nets, tiles
 from sdhd_studio.ml.classical import to_size
 from sdhd_studio.ml.models import Location, ModelInfo, register_finder, user_models_dir
-from sdhd_studio.ml.nets import omnisr, realcugan, span, swinir
+from sdhd_studio.ml.nets import hat, omnisr, realcugan, span, swinir
 from sdhd_studio.ml.realesrgan import MAX_TILE, device_kind
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 NAME = "model"
 SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt")
 BUILT_IN = ("ESRGAN (x1-x8, old and new layouts), Real-ESRGAN Compact, SPAN, Real-CUGAN, "
-            "SwinIR and OmniSR")
+            "SwinIR, HAT and OmniSR")
 OVERLAP = 16  # input pixels shared by neighbouring tiles, as for Real-ESRGAN
 MIN_TILE = 64
 
@@ -131,15 +132,21 @@ def _built_in(
         if span.is_span(shapes):
             arch = span.arch_of(shapes, source)
             return Facts("SPAN", arch.scale), functools.partial(_span_module, arch)
-        if swinir.is_swinir(shapes):  # before ESRGAN: both begin with conv_first
+        if hat.is_hat(shapes):  # HAT and SwinIR before ESRGAN: all begin with conv_first
+            hybrid = hat.arch_of(shapes, source)
+            # fp32, as spandrel keeps it; the net pads itself to whole windows.
+            facts = Facts("HAT", hybrid.scale, half=False)
+            return facts, functools.partial(_transformer_module, hat, hybrid)
+        if swinir.is_swinir(shapes):
             swin = swinir.arch_of(shapes, source)
             # fp32: spandrel, too, keeps SwinIR from fp16. The net pads itself to whole
             # windows, so a tile need only be as large as one.
             facts = Facts("SwinIR", swin.scale, half=False, minimum=swin.window)
-            return facts, functools.partial(_swinir_module, swin)
+            return facts, functools.partial(_transformer_module, swinir, swin)
         if omnisr.is_omnisr(shapes):
             omni = omnisr.arch_of(shapes, source)  # pads itself to whole windows
-            return Facts("OmniSR", omni.scale), functools.partial(_omnisr_module, omni)
+            return Facts("OmniSR", omni.scale), functools.partial(_transformer_module, omnisr,
+                                                                  omni)
         if realcugan.is_realcugan(shapes):
             cugan = realcugan.arch_of(shapes, source)
             facts = Facts("RealCUGAN", cugan.scale, minimum=realcugan.MINIMUM)
@@ -178,15 +185,11 @@ def _span_module(arch: span.Arch, state: Mapping[str, Any]) -> Any:
     return module
 
 
-def _swinir_module(arch: swinir.Arch, state: Mapping[str, Any]) -> Any:
-    module = swinir.build(arch)
-    module.load_state_dict(swinir.without_extras(state))
-    return module
-
-
-def _omnisr_module(arch: omnisr.Arch, state: Mapping[str, Any]) -> Any:
-    module = omnisr.build(arch)
-    module.load_state_dict(omnisr.without_extras(state))
+def _transformer_module(family: Any, arch: Any, state: Mapping[str, Any]) -> Any:
+    """A HAT, SwinIR or OmniSR module (`family`'s) with the file's weights, less the buffers
+    it makes itself for the picture at hand."""
+    module = family.build(arch)
+    module.load_state_dict(family.without_extras(state))
     return module
 
 

@@ -44,8 +44,6 @@ def _state(arch, seed=0):
     rng = np.random.default_rng(seed)
     state = {}
     for key, shape in sorted(arch.shapes().items()):
-        if key in hat.INDEX_KEYS:
-            continue
         noise = rng.standard_normal(shape)
         if key.endswith("relative_position_bias_table"):
             value = noise
@@ -61,7 +59,7 @@ def _state(arch, seed=0):
 
 def _net(arch, state):
     net = hat.build(arch)
-    net.load_state_dict(state)  # strict: every weight as the files have them
+    net.load_state_dict(hat.without_extras(state))  # strict: every weight as in the files
     return net
 
 
@@ -136,8 +134,8 @@ def test_buffers_the_net_makes_itself_may_be_absent_extra_or_wrong_in_a_file():
     net = _net(X2, _state(X2))
     image = _image(8, 12)
     state = dict(net.state_dict())
-    for key in hat.INDEX_KEYS:
-        state[key] = torch.zeros_like(state[key])  # nonsense: never used
+    state[hat.INDEX_KEYS[0]] = torch.zeros(16, 16, dtype=torch.int64)  # nonsense: never used
+    state[hat.INDEX_KEYS[1]] = torch.zeros(16, 36, dtype=torch.int64)
     # the fixed-size masks SwinIR-style code saves with its shifted blocks
     state["layers.0.residual_group.blocks.1.attn_mask"] = torch.zeros(4, 16, 16)
     shapes = {key: tuple(value.shape) for key, value in state.items()}
@@ -167,8 +165,8 @@ def _broken():
                                 if key.endswith("relative_position_bias_table")}),
                   "3 heads do not divide 16 features"),
         "odd-overlap": (dict(good, **{
-            "layers.0.residual_group.overlap_attn.relative_position_bias_table": (100, 2),
-            hat.INDEX_KEYS[1]: (16, 49)}), "7-pixel overlapping window around a 4-pixel one"),
+            "layers.0.residual_group.overlap_attn.relative_position_bias_table": (100, 2)}),
+            "7-pixel overlapping window around a 4-pixel one"),
         "position-embedding": (dict(good, absolute_pos_embed=(1, 4096, 16)),
                                "absolute position embedding"),
     }
@@ -200,7 +198,7 @@ def test_other_families_are_not_taken_for_hat():
     # SwinIR: the same groups of shifted-window blocks, the same head, fixed masks; but no
     # convolution branch in its blocks and no cross-attention closing its groups.
     swinir = {key.replace("overlap_attn", "blocks.2"): shape for key, shape in X2.shapes().items()
-              if "conv_block" not in key and key not in hat.INDEX_KEYS}
+              if "conv_block" not in key}
     swinir["layers.0.residual_group.blocks.1.attn_mask"] = (4, 16, 16)
     swinir["layers.0.residual_group.blocks.0.attn.relative_position_index"] = (16, 16)
     for shapes in (

@@ -17,7 +17,7 @@ from sdhd_studio.core.errors import BackendError
 from sdhd_studio.media.probe import probe
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.ml import ncnn_model, realesrgan_nets, registry
-from sdhd_studio.ml.nets import omnisr, realcugan, span, swinir
+from sdhd_studio.ml.nets import hat, omnisr, realcugan, span, swinir
 from sdhd_studio.ml.realesrgan import RealEsrganUpscaler, wheel_files
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.ml.upscale import community
@@ -34,6 +34,9 @@ NETS = {
     "compact-x4": (RRDB("srvgg", 2, 8, scale=4), "RealESRGAN Compact", 4, (1, 0)),
     "span-x2": (span.Arch(8, scale=2), "SPAN", 2, (1, 0)),
     "realcugan-x4-pro": (realcugan.Arch(4, pro=True), "RealCUGAN", 4, (1, 32)),
+    "hat-x2": (hat.Arch(16, (2,), (2,), window=4, overlap_window=6, conv_features=8,
+                        squeeze_features=2, mlp_features=24, features=16, scale=2),
+               "HAT", 2, (1, 0)),
     "omnisr-x3": (omnisr.Arch(16, 2, 1, 3), "OmniSR", 3, (1, 0)),
     "swinir-x2": (swinir.Arch(12, (2, 1), (2, 3), 8, 24, "pixelshuffle", 2, 16), "SwinIR", 2,
                   (1, 8)),
@@ -54,6 +57,8 @@ def _module(name):
         module.fuse()
     elif isinstance(arch, realcugan.Arch):  # x4: the input, enlarged, plus this detail
         module, last, base = realcugan.build(arch), "conv_final", True
+    elif isinstance(arch, hat.Arch):  # the mean is added back to this
+        module, last, base = hat.build(arch), "conv_last", True
     elif isinstance(arch, omnisr.Arch):
         module, last, base = omnisr.build(arch), "up.0", False
     elif isinstance(arch, swinir.Arch):  # the mean is added back to this
