@@ -145,7 +145,7 @@ def _closing(name: str, e: int, three: bool) -> dict[str, Shape]:
 
 def _factors(scale: int) -> list[int]:
     """The pixel-shuffle steps of the pixelshuffle tail: x2 steps, or one x3 (none for x1)."""
-    return [3] if scale == 3 else [2] * int(math.log2(scale))
+    return [3] if scale == 3 else [2] * (scale.bit_length() - 1)
 
 
 def is_dat(shapes: Mapping[str, Shape]) -> bool:
@@ -181,21 +181,26 @@ def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:
         depths.append(depth)
         # The channel blocks have all the heads; the window ones half each (so a group of
         # one block tells an even count only, which is all it uses).
-        temperature = shapes.get(f"layers.{layer}.blocks.1.attn.temperature")
-        pos3 = shapes.get(f"layers.{layer}.blocks.0.attn.attns.0.pos.pos3.2.weight", (0,))
-        heads.append(temperature[0] if temperature else 2 * pos3[0])
+        group = f"layers.{layer}.blocks"
+        heads.append(_rows(shapes, f"{group}.1.attn.temperature")
+                     or 2 * _rows(shapes, f"{group}.0.attn.attns.0.pos.pos3.2.weight"))
     tail, scale, features = _tail(shapes, source)
     arch = Arch(embed_dim, tuple(depths), tuple(heads), window,
-                shapes.get(f"{_FIRST}ffn.fc1.weight", (0,))[0], tail, scale, features,
+                _rows(shapes, f"{_FIRST}ffn.fc1.weight"), tail, scale, features,
                 three_convs="conv_after_body.0.weight" in shapes,
                 qkv_bias=f"{_FIRST}attn.qkv.bias" in shapes)
     check_shapes(arch.shapes(), shapes, source, arch.title)
-    if embed_dim % 2 or arch.ffn_hidden % 2 or embed_dim < 32 or any(
+    if embed_dim % 2 or arch.ffn_hidden % 2 or any(
         h < 2 or (embed_dim // 2) % (h // 2) or embed_dim % h for h in heads
     ):
         raise BackendError(f"{source}: {embed_dim} dims and a {arch.ffn_hidden}-wide "
                            f"feed-forward do not split into halves and {list(heads)} heads")
     return arch
+
+
+def _rows(shapes: Mapping[str, Shape], key: str) -> int:
+    """The first dimension of `key`'s tensor; 0 when there is none (`check_shapes` says why)."""
+    return (tuple(shapes.get(key, ())) or (0,))[0]
 
 
 def _window(shapes: Mapping[str, Shape], source: str) -> tuple[int, int]:
@@ -206,7 +211,8 @@ def _window(shapes: Mapping[str, Shape], source: str) -> tuple[int, int]:
     if f"{name}rpe_biases" not in shapes or f"{name}relative_position_index" not in shapes:
         raise BackendError(f"{source}: a DAT without its windows' position tables "
                            "(rpe_biases, relative_position_index)")
-    area, table = shapes[f"{name}relative_position_index"][0], shapes[f"{name}rpe_biases"][0]
+    area = _rows(shapes, f"{name}relative_position_index")
+    table = _rows(shapes, f"{name}rpe_biases")
     sides = (4 * area + 1 - table) // 2  # h + w
     root = math.isqrt(max(sides * sides - 4 * area, 0))
     h, w = (sides - root) // 2, (sides + root) // 2
@@ -219,14 +225,14 @@ def _window(shapes: Mapping[str, Shape], source: str) -> tuple[int, int]:
 def _tail(shapes: Mapping[str, Shape], source: str) -> tuple[str, int, int]:
     """(tail, scale, its width) from the keys the two tails have."""
     if "conv_before_upsample.0.weight" in shapes:
-        features = shapes["conv_before_upsample.0.weight"][0]
+        features = max(_rows(shapes, "conv_before_upsample.0.weight"), 1)
         scale = 1
         for index in range(0, 6, 2):
-            if (weight := shapes.get(f"upsample.{index}.weight")) is not None:
-                scale *= math.isqrt(weight[0] // features)
+            if f"upsample.{index}.weight" in shapes:
+                scale *= math.isqrt(_rows(shapes, f"upsample.{index}.weight") // features)
         return "pixelshuffle", scale, features
     if "upsample.0.weight" in shapes:  # one convolution to 3 x scale^2 channels, shuffled
-        return "pixelshuffledirect", max(math.isqrt(shapes["upsample.0.weight"][0] // 3), 1), 64
+        return "pixelshuffledirect", max(math.isqrt(_rows(shapes, "upsample.0.weight") // 3), 1), 64
     raise BackendError(f"{source}: a DAT with no tail (conv_before_upsample or upsample)")
 
 
