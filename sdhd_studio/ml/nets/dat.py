@@ -11,7 +11,11 @@ from the other). The input is centred on DIV2K's mean and the mean added back at
 
 Any picture size runs as the original runs it: each window attention pads its queries, keys
 and values with zeros, at the bottom and right, up to whole windows (of the longer side), and
-crops its result back; the shifted windows' masks are made for that padded size.
+crops its result back; the shifted windows' masks are made for that padded size. (The zero
+keys take part in the softmax, as in the original, so padding the picture outside instead
+would change the result at its bottom and right edges.) The channel attention and the
+interaction's channel map average over the whole input, so a tile's result depends slightly on
+the rest of the tile: tiles need an overlap, as for any net.
 
 Files carry three buffers besides the weights. `rpe_biases` and `relative_position_index` are
 fixed by the window; they stay in the state dict (and must hold this net's windows, which
