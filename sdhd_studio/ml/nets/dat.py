@@ -159,7 +159,7 @@ def is_dat(shapes: Mapping[str, Shape]) -> bool:
             and f"{_FIRST}attn.attns.0.pos.pos_proj.weight" in shapes)
 
 
-def weights(state: Mapping[str, Any]) -> dict[str, Any]:
+def without_extras(state: Mapping[str, Any]) -> dict[str, Any]:
     """The state without the attention masks, which the net makes for each picture size."""
     return {key: value for key, value in state.items() if key.rsplit(".", 1)[-1] not in _MASKS}
 
@@ -167,7 +167,7 @@ def weights(state: Mapping[str, Any]) -> dict[str, Any]:
 def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:
     """The DAT whose state dict has exactly these keys and shapes (besides the masks);
     BackendError if none."""
-    shapes = weights(shapes)
+    shapes = without_extras(shapes)
     first = shapes.get("conv_first.weight", ())
     if len(first) != 4:
         raise BackendError(f"{source}: a DAT without its first convolution (conv_first)")
@@ -242,7 +242,7 @@ def _tail(shapes: Mapping[str, Shape], source: str) -> tuple[str, int, int]:
 
 def build(arch: Arch) -> Any:
     """A DAT module for `arch` in eval mode, taking any picture size (RGB 0..1, NCHW); load
-    `weights(state)` into it."""
+    `without_extras(state)` into it."""
     return _class()(arch).eval()
 
 

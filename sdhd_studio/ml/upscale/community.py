@@ -3,12 +3,12 @@
 
 Files are read safely (`weights.read_tensors`: safetensors, or plain tensors from a pickle,
 never code). With spandrel installed (`pip install "sdhd-studio[community]"`) it recognises
-the architecture, so everything spandrel knows loads (SwinIR, HAT, DAT, OmniSR, ...),
+the architecture, so everything spandrel knows loads (GRL, RGT, DRCT, ATD, ...),
 and the file's scale, half-precision support, size requirements and tiling advice come from
 its descriptor. Without it, the families sdhd builds itself load: ESRGAN in its three key
 layouts and x1-x8 (`realesrgan_nets`), Real-ESRGAN Compact, SPAN (`nets/span.py`),
-Real-CUGAN (`nets/realcugan.py`), and the transformers SwinIR, HAT and OmniSR (`nets/swinir.py`,
-`hat.py`, `omnisr.py`).
+Real-CUGAN (`nets/realcugan.py`), and the transformers SwinIR, HAT, DAT and OmniSR
+(`nets/swinir.py`, `hat.py`, `dat.py`, `omnisr.py`).
 
 Each tile is padded (reflected) up to the size the net needs and the result cropped back;
 the net's own scale is then resized to exactly the asked size, as the other learned upscalers.
@@ -33,7 +33,7 @@ from sdhd_studio.core.errors import BackendError
 from sdhd_studio.ml import realesrgan_nets, tiles
 from sdhd_studio.ml.classical import to_size
 from sdhd_studio.ml.models import Location, ModelInfo, register_finder, user_models_dir
-from sdhd_studio.ml.nets import hat, omnisr, realcugan, span, swinir
+from sdhd_studio.ml.nets import dat, hat, omnisr, realcugan, span, swinir
 from sdhd_studio.ml.realesrgan import MAX_TILE, device_kind
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 NAME = "model"
 SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt")
 BUILT_IN = ("ESRGAN (x1-x8, old and new layouts), Real-ESRGAN Compact, SPAN, Real-CUGAN, "
-            "SwinIR, HAT and OmniSR")
+            "SwinIR, HAT, DAT and OmniSR")
 OVERLAP = 16  # input pixels shared by neighbouring tiles, as for Real-ESRGAN
 MIN_TILE = 64
 
@@ -137,6 +137,10 @@ def _built_in(
             # fp32, as spandrel keeps it; the net pads itself to whole windows.
             facts = Facts("HAT", hybrid.scale, half=False)
             return facts, functools.partial(_transformer_module, hat, hybrid)
+        if dat.is_dat(shapes):
+            dual = dat.arch_of(shapes, source)  # fp32, as spandrel keeps it; any size runs
+            return Facts("DAT", dual.scale, half=False), functools.partial(
+                _transformer_module, dat, dual)
         if swinir.is_swinir(shapes):
             swin = swinir.arch_of(shapes, source)
             # fp32: spandrel, too, keeps SwinIR from fp16. The net pads itself to whole
@@ -186,7 +190,7 @@ def _span_module(arch: span.Arch, state: Mapping[str, Any]) -> Any:
 
 
 def _transformer_module(family: Any, arch: Any, state: Mapping[str, Any]) -> Any:
-    """A HAT, SwinIR or OmniSR module (`family`'s) with the file's weights, less the buffers
+    """A HAT, DAT, SwinIR or OmniSR module (`family`'s) with the file's weights, less the buffers
     it makes itself for the picture at hand."""
     module = family.build(arch)
     module.load_state_dict(family.without_extras(state))

@@ -80,7 +80,7 @@ def _load(path):
     assert dat.is_dat(shapes)
     arch = dat.arch_of(shapes, str(path))
     module = dat.build(arch)
-    module.load_state_dict(dat.weights(state_dict(read_tensors(path), str(path))))
+    module.load_state_dict(dat.without_extras(state_dict(read_tensors(path), str(path))))
     return arch, module
 
 

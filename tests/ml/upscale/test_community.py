@@ -17,7 +17,7 @@ from sdhd_studio.core.errors import BackendError
 from sdhd_studio.media.probe import probe
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.ml import ncnn_model, realesrgan_nets, registry
-from sdhd_studio.ml.nets import hat, omnisr, realcugan, span, swinir
+from sdhd_studio.ml.nets import dat, hat, omnisr, realcugan, span, swinir
 from sdhd_studio.ml.realesrgan import RealEsrganUpscaler, wheel_files
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.ml.upscale import community
@@ -37,6 +37,7 @@ NETS = {
     "hat-x2": (hat.Arch(16, (2,), (2,), window=4, overlap_window=6, conv_features=8,
                         squeeze_features=2, mlp_features=24, features=16, scale=2),
                "HAT", 2, (1, 0)),
+    "dat-x2": (dat.Arch(32, (2,), (4,), (4, 8), 64, "pixelshuffle", 2, 16), "DAT", 2, (1, 0)),
     "omnisr-x3": (omnisr.Arch(16, 2, 1, 3), "OmniSR", 3, (1, 0)),
     "swinir-x2": (swinir.Arch(12, (2, 1), (2, 3), 8, 24, "pixelshuffle", 2, 16), "SwinIR", 2,
                   (1, 8)),
@@ -59,6 +60,8 @@ def _module(name):
         module, last, base = realcugan.build(arch), "conv_final", True
     elif isinstance(arch, hat.Arch):  # the mean is added back to this
         module, last, base = hat.build(arch), "conv_last", True
+    elif isinstance(arch, dat.Arch):  # so too here
+        module, last, base = dat.build(arch), "conv_last", True
     elif isinstance(arch, omnisr.Arch):
         module, last, base = omnisr.build(arch), "up.0", False
     elif isinstance(arch, swinir.Arch):  # the mean is added back to this
