@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdhd_studio.core.errors import BackendError
+from sdhd_studio.ml.nets.layers import DIV2K_MEAN, closing, closing_module, conv, linear, norm
 from sdhd_studio.ml.weights import Shape, check_shapes
 
-RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K's, fixed in the original code (not in the files)
 TAILS = ("pixelshuffle", "pixelshuffledirect")
 _MASKS = ("attn_mask_0", "attn_mask_1")
 _FIRST = "layers.0.blocks.0."
@@ -66,43 +66,43 @@ class Arch:
         """The state dict's keys and shapes, without the attention masks (see the module's
         docstring)."""
         e, hidden = self.embed_dim, self.ffn_hidden
-        shapes = {**_conv("conv_first", 3, e, 3), **_linear("before_RG.1", e)}
+        shapes = {**conv("conv_first", 3, e, 3), **norm("before_RG.1", e)}
         for layer, (depth, heads) in enumerate(zip(self.depths, self.heads, strict=True)):
             for block in range(depth):
                 name = f"layers.{layer}.blocks.{block}"
-                shapes.update(_linear(f"{name}.norm1", e))
+                shapes.update(norm(f"{name}.norm1", e))
                 shapes.update(self._attention(f"{name}.attn", heads, spatial=block % 2 == 0))
-                shapes.update(_linear(f"{name}.norm2", e))
-                shapes.update(_linear(f"{name}.ffn.fc1", e, hidden))
-                shapes.update(_linear(f"{name}.ffn.sg.norm", hidden // 2))
-                shapes.update(_conv(f"{name}.ffn.sg.conv", 1, hidden // 2, 3))
-                shapes.update(_linear(f"{name}.ffn.fc2", hidden // 2, e))
-            shapes.update(_closing(f"layers.{layer}.conv", e, self.three_convs))
-        shapes.update(_linear("norm", e))
-        shapes.update(_closing("conv_after_body", e, self.three_convs))
+                shapes.update(norm(f"{name}.norm2", e))
+                shapes.update(linear(f"{name}.ffn.fc1", e, hidden))
+                shapes.update(norm(f"{name}.ffn.sg.norm", hidden // 2))
+                shapes.update(conv(f"{name}.ffn.sg.conv", 1, hidden // 2, 3))
+                shapes.update(linear(f"{name}.ffn.fc2", hidden // 2, e))
+            shapes.update(closing(f"layers.{layer}.conv", e, self.three_convs))
+        shapes.update(norm("norm", e))
+        shapes.update(closing("conv_after_body", e, self.three_convs))
         if self.tail == "pixelshuffle":
             f = self.features
-            shapes.update(_conv("conv_before_upsample.0", e, f, 3))
+            shapes.update(conv("conv_before_upsample.0", e, f, 3))
             for index, factor in enumerate(_factors(self.scale)):
-                shapes.update(_conv(f"upsample.{2 * index}", f, factor**2 * f, 3))
-            shapes.update(_conv("conv_last", f, 3, 3))
+                shapes.update(conv(f"upsample.{2 * index}", f, factor**2 * f, 3))
+            shapes.update(conv("conv_last", f, 3, 3))
         else:
-            shapes.update(_conv("upsample.0", e, 3 * self.scale**2, 3))
+            shapes.update(conv("upsample.0", e, 3 * self.scale**2, 3))
         return shapes
 
     def _attention(self, name: str, heads: int, spatial: bool) -> dict[str, Shape]:
         e = self.embed_dim
-        shapes = {f"{name}.qkv.weight": (3 * e, e), **_linear(f"{name}.proj", e, e)}
+        shapes = {f"{name}.qkv.weight": (3 * e, e), **linear(f"{name}.proj", e, e)}
         if self.qkv_bias:
             shapes[f"{name}.qkv.bias"] = (3 * e,)
-        shapes.update(_conv(f"{name}.dwconv.0", 1, e, 3))  # depthwise
+        shapes.update(conv(f"{name}.dwconv.0", 1, e, 3))  # depthwise
         shapes.update(_batch_norm(f"{name}.dwconv.1", e))
-        shapes.update(_conv(f"{name}.channel_interaction.1", e, e // 8, 1))
+        shapes.update(conv(f"{name}.channel_interaction.1", e, e // 8, 1))
         shapes.update(_batch_norm(f"{name}.channel_interaction.2", e // 8))
-        shapes.update(_conv(f"{name}.channel_interaction.4", e // 8, e, 1))
-        shapes.update(_conv(f"{name}.spatial_interaction.0", e, e // 16, 1))
+        shapes.update(conv(f"{name}.channel_interaction.4", e // 8, e, 1))
+        shapes.update(conv(f"{name}.spatial_interaction.0", e, e // 16, 1))
         shapes.update(_batch_norm(f"{name}.spatial_interaction.1", e // 16))
-        shapes.update(_conv(f"{name}.spatial_interaction.3", e // 16, 1, 1))
+        shapes.update(conv(f"{name}.spatial_interaction.3", e // 16, 1, 1))
         if not spatial:
             shapes[f"{name}.temperature"] = (heads, 1, 1)
             return shapes
@@ -110,10 +110,10 @@ class Arch:
         p = _bias_width(e)
         for branch in (0, 1):
             pos = f"{name}.attns.{branch}.pos"
-            shapes.update(_linear(f"{pos}.pos_proj", 2, p))
+            shapes.update(linear(f"{pos}.pos_proj", 2, p))
             for step in ("pos1", "pos2", "pos3"):
-                shapes.update(_linear(f"{pos}.{step}.0", p))
-                shapes.update(_linear(f"{pos}.{step}.2", p, heads // 2 if step == "pos3" else p))
+                shapes.update(norm(f"{pos}.{step}.0", p))
+                shapes.update(linear(f"{pos}.{step}.2", p, heads // 2 if step == "pos3" else p))
             shapes[f"{name}.attns.{branch}.rpe_biases"] = ((2 * h - 1) * (2 * w - 1), 2)
             shapes[f"{name}.attns.{branch}.relative_position_index"] = (h * w, h * w)
         return shapes
@@ -124,27 +124,9 @@ def _bias_width(embed_dim: int) -> int:
     return embed_dim // 2 // 4 // 4
 
 
-def _conv(name: str, c_in: int, c_out: int, k: int) -> dict[str, Shape]:
-    return {f"{name}.weight": (c_out, c_in, k, k), f"{name}.bias": (c_out,)}
-
-
-def _linear(name: str, c_in: int, c_out: int | None = None) -> dict[str, Shape]:
-    """A linear layer's weight and bias, or a layer norm's (`c_out` None)."""
-    if c_out is None:
-        return {f"{name}.weight": (c_in,), f"{name}.bias": (c_in,)}
-    return {f"{name}.weight": (c_out, c_in), f"{name}.bias": (c_out,)}
-
-
 def _batch_norm(name: str, c: int) -> dict[str, Shape]:
-    return {**_linear(name, c), f"{name}.running_mean": (c,), f"{name}.running_var": (c,),
+    return {**norm(name, c), f"{name}.running_mean": (c,), f"{name}.running_var": (c,),
             f"{name}.num_batches_tracked": ()}
-
-
-def _closing(name: str, e: int, three: bool) -> dict[str, Shape]:
-    if not three:
-        return _conv(name, e, e, 3)
-    return {**_conv(f"{name}.0", e, e // 4, 3), **_conv(f"{name}.2", e // 4, e // 4, 1),
-            **_conv(f"{name}.4", e // 4, e, 3)}
 
 
 def _factors(scale: int) -> list[int]:
@@ -454,13 +436,6 @@ def _class() -> type:
             x = x + self.attn(self.norm1(x), masks)
             return x + self.ffn(self.norm2(x))
 
-    def closing(e: int, three: bool) -> nn.Module:
-        if not three:
-            return nn.Conv2d(e, e, 3, padding=1)
-        return nn.Sequential(nn.Conv2d(e, e // 4, 3, padding=1), nn.LeakyReLU(0.2),
-                             nn.Conv2d(e // 4, e // 4, 1), nn.LeakyReLU(0.2),
-                             nn.Conv2d(e // 4, e, 3, padding=1))
-
     class ResidualGroup(nn.Module):
         """Blocks over (B, H, W, C) tokens, then a convolution, plus the group's input."""
 
@@ -468,7 +443,7 @@ def _class() -> type:
             super().__init__()
             depth, heads = arch.depths[group], arch.heads[group]
             self.blocks = nn.ModuleList(Block(arch, heads, group, i) for i in range(depth))
-            self.conv = closing(arch.embed_dim, arch.three_convs)
+            self.conv = closing_module(arch.embed_dim, arch.three_convs)
 
         def forward(self, x: torch.Tensor, masks: tuple[torch.Tensor, ...]) -> torch.Tensor:
             y = x
@@ -481,7 +456,7 @@ def _class() -> type:
             super().__init__()
             self.arch = arch
             e, f = arch.embed_dim, arch.features
-            self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1),
+            self.register_buffer("mean", torch.tensor(DIV2K_MEAN).view(1, 3, 1, 1),
                                  persistent=False)
             self.conv_first = nn.Conv2d(3, e, 3, padding=1)
             # Index 0 was the original's reshape to tokens; the layer norm keeps its key.
@@ -490,7 +465,7 @@ def _class() -> type:
             self.shifted = any(isinstance(m, SpatialAttention) and m.shifted
                                for m in self.modules())
             self.norm = nn.LayerNorm(e)
-            self.conv_after_body = closing(e, arch.three_convs)
+            self.conv_after_body = closing_module(e, arch.three_convs)
             if arch.tail == "pixelshuffle":
                 self.conv_before_upsample = nn.Sequential(nn.Conv2d(e, f, 3, padding=1),
                                                           nn.LeakyReLU(0.01))

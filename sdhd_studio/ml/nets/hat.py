@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdhd_studio.core.errors import BackendError
+from sdhd_studio.ml.nets.layers import DIV2K_MEAN, conv, linear, norm
 from sdhd_studio.ml.weights import Shape, check_shapes
 
-RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K's, fixed in the original code
 CONV_SCALE = 0.01  # the convolution branch's weight in each block, fixed in the original code
 MASKED = -100.0  # what the original adds to attention between pixels that a shift made adjacent
 # Buffers that files carry but the net recomputes: relative position indices (which files of
@@ -72,60 +72,48 @@ class Arch:
         """The state dict's keys and shapes, as the original code saves it less the buffers
         the net makes itself (`without_extras`)."""
         c, w, ow = self.embed_dim, self.window, self.overlap_window
-        shapes = _conv("conv_first", 3, c, 3)
+        shapes = conv("conv_first", 3, c, 3)
         if self.patch_norm:
-            shapes.update(_norm("patch_embed.norm", c))
+            shapes.update(norm("patch_embed.norm", c))
         for i, (depth, heads) in enumerate(zip(self.depths, self.heads, strict=True)):
             group = _LAYER.format(i)
             for j in range(depth):
                 block = f"{group}.blocks.{j}"
                 shapes.update({
-                    **_norm(f"{block}.norm1", c),
+                    **norm(f"{block}.norm1", c),
                     f"{block}.attn.relative_position_bias_table": ((2 * w - 1) ** 2, heads),
-                    **_linear(f"{block}.attn.qkv", c, 3 * c, self.qkv_bias),
-                    **_linear(f"{block}.attn.proj", c, c),
-                    **_conv(f"{block}.conv_block.cab.0", c, self.conv_features, 3),
-                    **_conv(f"{block}.conv_block.cab.2", self.conv_features, c, 3),
-                    **_conv(f"{block}.conv_block.cab.3.attention.1", c, self.squeeze_features, 1),
-                    **_conv(f"{block}.conv_block.cab.3.attention.3", self.squeeze_features, c, 1),
-                    **_norm(f"{block}.norm2", c),
+                    **linear(f"{block}.attn.qkv", c, 3 * c, self.qkv_bias),
+                    **linear(f"{block}.attn.proj", c, c),
+                    **conv(f"{block}.conv_block.cab.0", c, self.conv_features, 3),
+                    **conv(f"{block}.conv_block.cab.2", self.conv_features, c, 3),
+                    **conv(f"{block}.conv_block.cab.3.attention.1", c, self.squeeze_features, 1),
+                    **conv(f"{block}.conv_block.cab.3.attention.3", self.squeeze_features, c, 1),
+                    **norm(f"{block}.norm2", c),
                     **_mlp(f"{block}.mlp", c, self.mlp_features),
                 })
             cross = f"{group}.overlap_attn"
             shapes.update({
-                **_norm(f"{cross}.norm1", c),
-                **_linear(f"{cross}.qkv", c, 3 * c, self.qkv_bias),
+                **norm(f"{cross}.norm1", c),
+                **linear(f"{cross}.qkv", c, 3 * c, self.qkv_bias),
                 f"{cross}.relative_position_bias_table": ((w + ow - 1) ** 2, heads),
-                **_linear(f"{cross}.proj", c, c),
-                **_norm(f"{cross}.norm2", c),
+                **linear(f"{cross}.proj", c, c),
+                **norm(f"{cross}.norm2", c),
                 **_mlp(f"{cross}.mlp", c, self.mlp_features),
             })
             if self.resi_connection == "1conv":
-                shapes.update(_conv(f"layers.{i}.conv", c, c, 3))
-        shapes.update(_norm("norm", c))
+                shapes.update(conv(f"layers.{i}.conv", c, c, 3))
+        shapes.update(norm("norm", c))
         if self.resi_connection == "1conv":
-            shapes.update(_conv("conv_after_body", c, c, 3))
-        shapes.update(_conv("conv_before_upsample.0", c, self.features, 3))
+            shapes.update(conv("conv_after_body", c, c, 3))
+        shapes.update(conv("conv_before_upsample.0", c, self.features, 3))
         for k, factor in enumerate(self.upsample_stages):
-            shapes.update(_conv(f"upsample.{2 * k}", self.features, factor**2 * self.features, 3))
-        shapes.update(_conv("conv_last", self.features, 3, 3))
+            shapes.update(conv(f"upsample.{2 * k}", self.features, factor**2 * self.features, 3))
+        shapes.update(conv("conv_last", self.features, 3, 3))
         return shapes
 
 
-def _conv(name: str, c_in: int, c_out: int, kernel: int) -> dict[str, Shape]:
-    return {f"{name}.weight": (c_out, c_in, kernel, kernel), f"{name}.bias": (c_out,)}
-
-
-def _linear(name: str, c_in: int, c_out: int, bias: bool = True) -> dict[str, Shape]:
-    return {f"{name}.weight": (c_out, c_in), **({f"{name}.bias": (c_out,)} if bias else {})}
-
-
-def _norm(name: str, c: int) -> dict[str, Shape]:
-    return {f"{name}.weight": (c,), f"{name}.bias": (c,)}
-
-
 def _mlp(name: str, c: int, hidden: int) -> dict[str, Shape]:
-    return {**_linear(f"{name}.fc1", c, hidden), **_linear(f"{name}.fc2", hidden, c)}
+    return {**linear(f"{name}.fc1", c, hidden), **linear(f"{name}.fc2", hidden, c)}
 
 
 def is_hat(shapes: Mapping[str, Shape]) -> bool:
@@ -466,7 +454,7 @@ def _class() -> type:
             super().__init__()
             c = arch.embed_dim
             self.arch = arch
-            self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1),
+            self.register_buffer("mean", torch.tensor(DIV2K_MEAN).view(1, 3, 1, 1),
                                  persistent=False)
             self.register_buffer(INDEX_KEYS[0], relative_index_sa(arch.window),
                                  persistent=False)

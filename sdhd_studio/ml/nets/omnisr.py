@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdhd_studio.core.errors import BackendError
+from sdhd_studio.ml.nets.layers import conv, norm
 from sdhd_studio.ml.weights import Shape, check_shapes
 
 HEADS = 4  # fixed in the original code, for both the spatial and the channel attentions
@@ -57,53 +58,42 @@ class Arch:
         """The state dict's keys and shapes."""
         f, esa, squeeze = self.features, max(self.features // 4, 16), self.features // 4
         shapes: dict[str, Shape] = {}
-        shapes.update(_conv("input", 3, f, 3, self.bias))
-        shapes.update(_conv("output", f, f, 3, self.bias))
-        shapes.update(_conv("up.0", f, 3 * self.scale**2, 3, self.bias))
+        shapes.update(conv("input", 3, f, 3, self.bias))
+        shapes.update(conv("output", f, f, 3, self.bias))
+        shapes.update(conv("up.0", f, 3 * self.scale**2, 3, self.bias))
         for g in range(self.groups):
             for b in range(self.blocks):
                 layer = _BLOCK.format(g=g, b=b)
-                shapes.update(_conv(f"{layer}.0.fn.0", f, f, 1))
-                shapes.update(_conv(f"{layer}.0.fn.2", 1, f, 3))  # depthwise
+                shapes.update(conv(f"{layer}.0.fn.0", f, f, 1))
+                shapes.update(conv(f"{layer}.0.fn.2", 1, f, 3))  # depthwise
                 shapes[f"{layer}.0.fn.4.gate.1.weight"] = (squeeze, f)
                 shapes[f"{layer}.0.fn.4.gate.3.weight"] = (f, squeeze)
-                shapes.update(_conv(f"{layer}.0.fn.5", f, f, 1))
+                shapes.update(conv(f"{layer}.0.fn.5", f, f, 1))
                 for i in (2, 8):  # spatial attention: block, grid
-                    shapes.update(_norm(f"{layer}.{i}.norm", f))
+                    shapes.update(norm(f"{layer}.{i}.norm", f))
                     shapes[f"{layer}.{i}.fn.to_qkv.weight"] = (3 * f, f)
                     shapes[f"{layer}.{i}.fn.to_out.0.weight"] = (f, f)
                     if self.pe:
                         shapes[f"{layer}.{i}.fn.rel_pos_bias.weight"] = (
                             (2 * self.window - 1) ** 2, HEADS)
                 for i in (5, 11):  # channel attention: block, grid
-                    shapes.update(_norm(f"{layer}.{i}.norm", f))
+                    shapes.update(norm(f"{layer}.{i}.norm", f))
                     shapes[f"{layer}.{i}.fn.temperature"] = (HEADS, 1, 1)
-                    shapes.update(_conv(f"{layer}.{i}.fn.qkv", f, 3 * f, 1, False))
-                    shapes.update(_conv(f"{layer}.{i}.fn.qkv_dwconv", 1, 3 * f, 3, False))
-                    shapes.update(_conv(f"{layer}.{i}.fn.project_out", f, f, 1, False))
+                    shapes.update(conv(f"{layer}.{i}.fn.qkv", f, 3 * f, 1, False))
+                    shapes.update(conv(f"{layer}.{i}.fn.qkv_dwconv", 1, 3 * f, 3, False))
+                    shapes.update(conv(f"{layer}.{i}.fn.project_out", f, f, 1, False))
                 for i in (4, 6, 10, 12):  # gated feed-forward
-                    shapes.update(_norm(f"{layer}.{i}.norm", f))
-                    shapes.update(_conv(f"{layer}.{i}.fn.project_in", f, 2 * f, 1, False))
-                    shapes.update(_conv(f"{layer}.{i}.fn.dwconv", 1, 2 * f, 3, False))
-                    shapes.update(_conv(f"{layer}.{i}.fn.project_out", f, f, 1, False))
+                    shapes.update(norm(f"{layer}.{i}.norm", f))
+                    shapes.update(conv(f"{layer}.{i}.fn.project_in", f, 2 * f, 1, False))
+                    shapes.update(conv(f"{layer}.{i}.fn.dwconv", 1, 2 * f, 3, False))
+                    shapes.update(conv(f"{layer}.{i}.fn.project_out", f, f, 1, False))
             group = f"residual_layer.{g}"
-            shapes.update(_conv(f"{group}.residual_layer.{self.blocks}", f, f, 1, self.bias))
+            shapes.update(conv(f"{group}.residual_layer.{self.blocks}", f, f, 1, self.bias))
             for name, c_in, c_out, k in (("conv1", f, esa, 1), ("conv_f", esa, esa, 1),
                                          ("conv2", esa, esa, 3), ("conv3", esa, esa, 3),
                                          ("conv4", esa, f, 1)):
-                shapes.update(_conv(f"{group}.esa.{name}", c_in, c_out, k))
+                shapes.update(conv(f"{group}.esa.{name}", c_in, c_out, k))
         return shapes
-
-
-def _conv(name: str, c_in: int, c_out: int, k: int, bias: bool = True) -> dict[str, Shape]:
-    shapes: dict[str, Shape] = {f"{name}.weight": (c_out, c_in, k, k)}
-    if bias:
-        shapes[f"{name}.bias"] = (c_out,)
-    return shapes
-
-
-def _norm(name: str, f: int) -> dict[str, Shape]:
-    return {f"{name}.weight": (f,), f"{name}.bias": (f,)}
 
 
 def is_omnisr(shapes: Mapping[str, Shape]) -> bool:

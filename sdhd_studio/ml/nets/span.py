@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdhd_studio.core.errors import BackendError
+from sdhd_studio.ml.nets.layers import DIV2K_MEAN
 from sdhd_studio.ml.weights import Shape, check_shapes
 
 BLOCKS = 6
 GAIN = 2  # the training chain's middle is this many times wider
-RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K's, fixed in the original code (not in the files)
 IMG_RANGE = 255.0
 _CONVS = ("sk", "conv.0", "conv.1", "conv.2", "eval_conv")
 
@@ -141,7 +141,7 @@ def _class() -> type:
         def __init__(self, arch: Arch) -> None:
             super().__init__()
             f = arch.features
-            self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1),
+            self.register_buffer("mean", torch.tensor(DIV2K_MEAN).view(1, 3, 1, 1),
                                  persistent=False)
             if not arch.norm:  # only a marker in the files that have it
                 self.register_buffer("no_norm", torch.zeros(1))

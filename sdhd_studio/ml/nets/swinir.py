@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdhd_studio.core.errors import BackendError
+from sdhd_studio.ml.nets.layers import DIV2K_MEAN, closing, closing_module, conv, linear, norm
 from sdhd_studio.ml.weights import Shape, check_shapes
 
-RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K's, fixed in the original code (not in the files)
 TAILS = ("pixelshuffle", "pixelshuffledirect", "nearest+conv", "")
 _BUFFERS = ("attn_mask", "relative_position_index")
 _FIRST = "layers.0.residual_group.blocks.0."
@@ -59,58 +59,40 @@ class Arch:
         """The state dict's keys and shapes, without the two buffers (see the module's
         docstring)."""
         e = self.embed_dim
-        shapes = _conv("conv_first", 3, e, 3)
+        shapes = conv("conv_first", 3, e, 3)
         if self.patch_norm:
-            shapes.update(_linear("patch_embed.norm", e))
+            shapes.update(norm("patch_embed.norm", e))
         for layer, (depth, heads) in enumerate(zip(self.depths, self.heads, strict=True)):
             for block in range(depth):
                 name = f"layers.{layer}.residual_group.blocks.{block}"
-                shapes.update(_linear(f"{name}.norm1", e))
+                shapes.update(norm(f"{name}.norm1", e))
                 shapes[f"{name}.attn.relative_position_bias_table"] = (
                     (2 * self.window - 1) ** 2, heads)
-                shapes.update(_linear(f"{name}.attn.qkv", e, 3 * e))
-                shapes.update(_linear(f"{name}.attn.proj", e, e))
-                shapes.update(_linear(f"{name}.norm2", e))
-                shapes.update(_linear(f"{name}.mlp.fc1", e, self.mlp_hidden))
-                shapes.update(_linear(f"{name}.mlp.fc2", self.mlp_hidden, e))
-            shapes.update(_closing(f"layers.{layer}.conv", e, self.three_convs))
-        shapes.update(_linear("norm", e))
-        shapes.update(_closing("conv_after_body", e, self.three_convs))
+                shapes.update(linear(f"{name}.attn.qkv", e, 3 * e))
+                shapes.update(linear(f"{name}.attn.proj", e, e))
+                shapes.update(norm(f"{name}.norm2", e))
+                shapes.update(linear(f"{name}.mlp.fc1", e, self.mlp_hidden))
+                shapes.update(linear(f"{name}.mlp.fc2", self.mlp_hidden, e))
+            shapes.update(closing(f"layers.{layer}.conv", e, self.three_convs))
+        shapes.update(norm("norm", e))
+        shapes.update(closing("conv_after_body", e, self.three_convs))
         f = self.features
         if self.tail == "pixelshuffle":
-            shapes.update(_conv("conv_before_upsample.0", e, f, 3))
+            shapes.update(conv("conv_before_upsample.0", e, f, 3))
             for index, factor in enumerate(_factors(self.scale)):
-                shapes.update(_conv(f"upsample.{2 * index}", f, factor**2 * f, 3))
-            shapes.update(_conv("conv_last", f, 3, 3))
+                shapes.update(conv(f"upsample.{2 * index}", f, factor**2 * f, 3))
+            shapes.update(conv("conv_last", f, 3, 3))
         elif self.tail == "pixelshuffledirect":
-            shapes.update(_conv("upsample.0", e, 3 * self.scale**2, 3))
+            shapes.update(conv("upsample.0", e, 3 * self.scale**2, 3))
         elif self.tail == "nearest+conv":
-            shapes.update(_conv("conv_before_upsample.0", e, f, 3))
+            shapes.update(conv("conv_before_upsample.0", e, f, 3))
             for step in range(1, int(math.log2(self.scale)) + 1):
-                shapes.update(_conv(f"conv_up{step}", f, f, 3))
-            shapes.update(_conv("conv_hr", f, f, 3))
-            shapes.update(_conv("conv_last", f, 3, 3))
+                shapes.update(conv(f"conv_up{step}", f, f, 3))
+            shapes.update(conv("conv_hr", f, f, 3))
+            shapes.update(conv("conv_last", f, 3, 3))
         else:
-            shapes.update(_conv("conv_last", e, 3, 3))
+            shapes.update(conv("conv_last", e, 3, 3))
         return shapes
-
-
-def _conv(name: str, c_in: int, c_out: int, k: int) -> dict[str, Shape]:
-    return {f"{name}.weight": (c_out, c_in, k, k), f"{name}.bias": (c_out,)}
-
-
-def _linear(name: str, c_in: int, c_out: int | None = None) -> dict[str, Shape]:
-    """A linear layer's weight and bias, or a layer norm's (`c_out` None)."""
-    if c_out is None:
-        return {f"{name}.weight": (c_in,), f"{name}.bias": (c_in,)}
-    return {f"{name}.weight": (c_out, c_in), f"{name}.bias": (c_out,)}
-
-
-def _closing(name: str, e: int, three: bool) -> dict[str, Shape]:
-    if not three:
-        return _conv(name, e, e, 3)
-    return {**_conv(f"{name}.0", e, e // 4, 3), **_conv(f"{name}.2", e // 4, e // 4, 1),
-            **_conv(f"{name}.4", e // 4, e, 3)}
 
 
 def _factors(scale: int) -> list[int]:
@@ -269,13 +251,6 @@ def _class() -> type:
             x = x + y
             return x + self.mlp(self.norm2(x))
 
-    def closing(e: int, three: bool) -> nn.Module:
-        if not three:
-            return nn.Conv2d(e, e, 3, padding=1)
-        return nn.Sequential(nn.Conv2d(e, e // 4, 3, padding=1), nn.LeakyReLU(0.2),
-                             nn.Conv2d(e // 4, e // 4, 1), nn.LeakyReLU(0.2),
-                             nn.Conv2d(e // 4, e, 3, padding=1))
-
     class ResidualGroup(nn.Module):
         """Swin blocks over (B, H, W, C) tokens, then a convolution, plus the group's input."""
 
@@ -284,7 +259,7 @@ def _class() -> type:
             self.residual_group = nn.Module()
             self.residual_group.blocks = nn.ModuleList(
                 SwinBlock(arch, heads, shifted=i % 2 == 1) for i in range(depth))
-            self.conv = closing(arch.embed_dim, arch.three_convs)
+            self.conv = closing_module(arch.embed_dim, arch.three_convs)
 
         def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             y = x
@@ -297,7 +272,7 @@ def _class() -> type:
             super().__init__()
             self.arch = arch
             e, f = arch.embed_dim, arch.features
-            self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1),
+            self.register_buffer("mean", torch.tensor(DIV2K_MEAN).view(1, 3, 1, 1),
                                  persistent=False)
             self.conv_first = nn.Conv2d(3, e, 3, padding=1)
             if arch.patch_norm:
@@ -306,7 +281,7 @@ def _class() -> type:
             self.layers = nn.ModuleList(
                 ResidualGroup(arch, d, h) for d, h in zip(arch.depths, arch.heads, strict=True))
             self.norm = nn.LayerNorm(e)
-            self.conv_after_body = closing(e, arch.three_convs)
+            self.conv_after_body = closing_module(e, arch.three_convs)
             act = nn.LeakyReLU(0.01)  # the original's default slope here
             if arch.tail == "pixelshuffle":
                 self.conv_before_upsample = nn.Sequential(nn.Conv2d(e, f, 3, padding=1), act)
