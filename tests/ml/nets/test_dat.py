@@ -5,12 +5,14 @@ file, at any picture size. Then what is refused, in one line."""
 
 import re
 
+import numpy as np
 import pytest
 
 from sdhd_studio.core.errors import BackendError
 from sdhd_studio.ml import realesrgan_nets
 from sdhd_studio.ml.nets import dat, realcugan, span
 from sdhd_studio.ml.weights import check_shapes, read_shapes, read_tensors, state_dict
+from tests.ml.nets.random_weights import picture, randomized
 
 torch = pytest.importorskip("torch")
 Arch = dat.Arch
@@ -26,6 +28,16 @@ NETS = {
     "full-x3": Arch(32, (2, 1), (4, 2), (4, 4), 128, "pixelshuffle", 3, features=8,
                     qkv_bias=False),
 }
+
+
+# spandrel's DAT with `randomized(build(S_X2))`'s weights, on `picture(11, 13)`: its output's
+# [0, :, ::9, ::9] (scratch check, spandrel 0.4 with torch 2.13).
+S_X2 = Arch(32, (1, 2), (2, 4), (4, 8), 64, "pixelshuffle", 2)
+REFERENCE = [
+    [[0.5773, 0.34728, 0.7638], [0.07327, -0.48311, -0.8128], [0.585, 1.00909, 1.49601]],
+    [[0.06017, 0.70437, 0.64545], [-0.18915, 0.85779, 0.72276], [-0.03051, 0.23183, -0.43392]],
+    [[0.50603, -0.43035, 0.48512], [0.80316, 2.0549, 0.61129], [0.66013, 0.98478, -0.00469]],
+]
 
 
 def _module(name):
@@ -194,3 +206,11 @@ def test_only_dat_files_are_taken_for_dat():
     for shapes in (swinir, rgt, esrgan, span.Arch(8, scale=2).shapes(),
                    realcugan.Arch(2).shapes()):
         assert not dat.is_dat(shapes)
+
+
+def test_pixels_match_the_authors_code():
+    """Neither side a whole number of windows: the attention's own zero padding counts."""
+    with torch.no_grad():
+        out = randomized(dat.build(S_X2))(picture(11, 13))
+    assert out.shape == (1, 3, 22, 26)
+    np.testing.assert_allclose(out[0, :, ::9, ::9].numpy(), REFERENCE, atol=1e-4)
