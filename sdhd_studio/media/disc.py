@@ -22,8 +22,10 @@ def parts(path: str) -> list[str]:
     video, since that is the film; a `VTS_nn_1.VOB` brings `VTS_nn_2.VOB`... along.
     """
     if os.path.isdir(path):
-        inner = os.path.join(path, "VIDEO_TS")
-        folder = inner if os.path.isdir(inner) else path
+        # A disc mounted as ISO 9660 (Linux's default mapping) shows its names in lower case.
+        inner = [os.path.join(path, name) for name in sorted(os.listdir(path))
+                 if name.upper() == "VIDEO_TS" and os.path.isdir(os.path.join(path, name))]
+        folder = inner[0] if inner else path
         titles: dict[str, list[str]] = {}
         for name in sorted(os.listdir(folder)):
             match = _TITLE_PART.match(name)
