@@ -33,6 +33,9 @@ _DEINTERLACE = {
     "single": "bwdif=mode=send_frame:parity={order}:deint=all,",
 }
 
+# What every encoder is fed (media/encoders.py): 4:2:0, limited range.
+_OUTPUT_FORMAT = "yuv420p"
+
 
 def direct_source(project: Project, plan: Plan, size: tuple[int, int]) -> DirectSource | None:
     """What ffmpeg should make for `plan` at `size`, or None when the job needs more than its
@@ -60,9 +63,12 @@ def direct_source(project: Project, plan: Plan, size: tuple[int, int]) -> Direct
         return None
     width, height = size
     levels = "pc" if cond.full_range else "tv"
+    # The scale's output format is named: left to it, a full-range source's yuvj format is kept
+    # (out_range ignored) and a second, plain conversion brings it to limited range: 2 levels off.
     filters = (
         f"{_DEINTERLACE[cond.mode].format(order=cond.order)}setpts=PTS-STARTPTS,scale={width}:{height}:flags=lanczos+accurate_rnd+full_chroma_int:"
-        f"in_color_matrix={cond.matrix}:in_range={levels}:out_color_matrix=bt709:out_range=tv"
+        f"in_color_matrix={cond.matrix}:in_range={levels}:out_color_matrix=bt709:out_range=tv,"
+        f"format={_OUTPUT_FORMAT}"
     )
     return DirectSource(path, stream, filters, len(positions))
 
