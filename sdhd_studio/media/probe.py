@@ -31,8 +31,8 @@ def probe(path: str) -> VideoInfo:
         index = frame_index(path)
         rotation, pix_fmt = _first_picture_facts(container, stream)
         audio = tuple(_audio_info(s) for s in container.streams.audio)
-        avg_rate = Fraction(stream.average_rate or 0)
-        real_rate = Fraction(stream.base_rate or 0)
+        # A rate that is a timebase artefact (raw DV's average rate is 60000) is not stated.
+        avg_rate, real_rate = (_stated(rate) for rate in (stream.average_rate, stream.base_rate))
         width, height = stream.codec_context.width, stream.codec_context.height
         sar = Fraction(stream.sample_aspect_ratio or 1) or Fraction(1)
         codec = stream.codec_context.name
@@ -113,6 +113,11 @@ def _is_vfr(pts: np.ndarray) -> bool:
 
 def _sane(rate: Fraction) -> bool:
     return 0 < rate <= _MAX_SANE_RATE
+
+
+def _stated(rate: Fraction | None) -> Fraction:
+    rate = Fraction(rate or 0)
+    return rate if _sane(rate) else Fraction(0)
 
 
 def _grid_rate(avg: Fraction, real: Fraction, counted: Fraction, vfr: bool) -> Fraction:
