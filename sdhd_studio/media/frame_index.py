@@ -91,6 +91,7 @@ def _build(path: str) -> FrameIndex:
         pts: list[int] = []
         keys: dict[int, int] = {}  # keyframe pts -> its decode timestamp
         last_pts, last_duration = None, 0
+        truncated = False  # the last packet was cut short (the file ends inside it)
         try:
             for packet in container.demux(stream):
                 # Empty packets only flush the decoder; discarded ones are never shown.
@@ -100,6 +101,7 @@ def _build(path: str) -> FrameIndex:
                 if ts is None:
                     continue
                 pts.append(ts)
+                truncated = packet.is_corrupt
                 if packet.is_keyframe:
                     keys.setdefault(ts, packet.dts if packet.dts is not None else ts)
                 if last_pts is None or ts > last_pts:
@@ -108,6 +110,10 @@ def _build(path: str) -> FrameIndex:
             # A damaged tail still leaves the pictures before it usable.
             if not pts:
                 raise MediaError(f"{path} could not be read ({exc.strerror})") from exc
+        if truncated and len(pts) > 1:
+            # A file cut off inside a picture (DV, MJPEG in AVI): that picture is lost.
+            log.warning("%s ends inside a picture (cut off?): it is left out", path)
+            pts.pop()
         if not pts:
             raise MediaError(f"{path} has no frames: its video stream is empty")
         order = _without_cut_off_tail(path, np.unique(np.asarray(pts, dtype=np.int64)))

@@ -281,6 +281,11 @@ class FrameReader:
             if first is not None:
                 yield from self._decode_packet(first)
             for packet in packets:
+                ts = packet.pts if packet.pts is not None else packet.dts
+                if packet.is_corrupt and ts is not None and self._index.picture_at(ts) is None:
+                    # The picture a cut-off file ends inside, which the index leaves out: a
+                    # threaded decoder would lose the picture before it to its error.
+                    continue
                 yield from self._decode_packet(packet)
         except av.FFmpegError as exc:
             yield f"the file could not be read further ({exc.strerror})"

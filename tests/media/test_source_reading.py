@@ -6,6 +6,7 @@ import random
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import source_clips
@@ -60,6 +61,25 @@ def test_a_file_cut_off_mid_gop_keeps_every_whole_picture(tapes, tmp_path, caplo
     with FrameReader(str(cut)) as reader:
         frames = [frame for _, frame in reader.frames()]
         assert 10 < len(frames) < 25
+        assert all(np.array_equal(a, b) for a, b in zip(frames, truth, strict=False))
+        assert np.array_equal(reader.read(len(frames) - 1), truth[len(frames) - 1])
+
+
+@pytest.mark.parametrize("name", ["dv_avi", "mjpeg_avi"])
+def test_a_tape_cut_off_inside_a_picture_keeps_every_whole_picture(tapes, tmp_path, caplog,
+                                                                   name):
+    # Intra-only AVI cut at an arbitrary byte: the last picture is only partly there.
+    whole = Path(tapes(name)).read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole[: len(whole) * 537 // 1000 + 13])
+    info = probe(str(cut))
+    assert "ends inside a picture" in caplog.text
+    truth = source_clips.decoded(tapes(name))
+    with av.open(str(cut)) as container:
+        whole_pictures = sum(not p.is_corrupt for p in container.demux(video=0) if p.size)
+    assert info.frame_count == whole_pictures > 10
+    with FrameReader(str(cut)) as reader:
+        frames = [frame for _, frame in reader.frames()]
         assert all(np.array_equal(a, b) for a, b in zip(frames, truth, strict=False))
         assert np.array_equal(reader.read(len(frames) - 1), truth[len(frames) - 1])
 
