@@ -19,7 +19,7 @@ import numpy as np
 
 from sdhd_studio.core.project import Project
 from sdhd_studio.media import disc
-from sdhd_studio.media.container import open_video
+from sdhd_studio.media.container import frame_threads_ok, open_video
 from sdhd_studio.media.frame_index import frame_index
 from sdhd_studio.media.writer import DirectSource
 from sdhd_studio.render.plan import Plan
@@ -70,7 +70,8 @@ def direct_source(project: Project, plan: Plan, size: tuple[int, int]) -> Direct
         f"in_color_matrix={cond.matrix}:in_range={levels}:out_color_matrix=bt709:out_range=tv,"
         f"format={_OUTPUT_FORMAT}"
     )
-    return DirectSource(path, stream, filters, len(positions))
+    return DirectSource(path, stream, filters, len(positions),
+                        threads=0 if frame_threads_ok(info.codec) else 1)
 
 
 def _regular_stream(path: str, frames: int, fps: Fraction) -> int | None:

@@ -25,6 +25,7 @@ EXPECTED = {
     "dv_mov": (30, (30000, 1001)),
     "dv_raw": (30, (30000, 1001)),
     "mpeg4_avi": (25, 25),
+    "mpeg4_interlaced_avi": (25, 25),
     "mjpeg_avi": (25, 25),
     "h264_ts": (25, 25),
     "film_mpg": (30, (30000, 1001)),
