@@ -116,7 +116,10 @@ def _build(path: str) -> FrameIndex:
             pts.pop()
         if not pts:
             raise MediaError(f"{path} has no frames: its video stream is empty")
-        order = _without_cut_off_tail(path, np.unique(np.asarray(pts, dtype=np.int64)))
+        order = np.unique(np.asarray(pts, dtype=np.int64))
+        if keys:  # the first keyframe met, in decode order
+            order = _from_first_keyframe(path, order, next(iter(keys)))
+        order = _without_cut_off_tail(path, order)
         key_pts = np.unique(np.asarray(list(keys), dtype=np.int64))
         key_pts = key_pts[key_pts <= order[-1]]
         keyframes = np.searchsorted(order, key_pts)
@@ -136,6 +139,18 @@ def _build(path: str) -> FrameIndex:
         )
     finally:
         container.close()
+
+
+def _from_first_keyframe(path: str, order: np.ndarray, first_key: int) -> np.ndarray:
+    """`order` from the first keyframe on: a stream that starts mid-GOP (a broadcast recording,
+    a DVD title's second VOB taken alone) starts with pictures whose references are not in the
+    file, which no decoder can make."""
+    keep = order[order >= first_key]
+    if len(keep) < len(order):
+        log.warning("%s starts in the middle of a group of pictures (a recording, or a piece "
+                    "of a longer one?): its first %d picture(s) cannot be decoded and are left "
+                    "out", path, len(order) - len(keep))  # fmt: skip
+    return keep
 
 
 # A file cut off mid-GOP ends with reference pictures whose B-pictures (shown before them) never

@@ -66,6 +66,26 @@ def test_a_file_cut_off_mid_gop_keeps_every_whole_picture(tapes, tmp_path, caplo
         assert np.array_equal(reader.read(len(frames) - 1), truth[len(frames) - 1])
 
 
+@pytest.mark.parametrize("name", ["pal_ts", "pal_vob"])
+def test_a_recording_that_starts_mid_gop_is_read_from_its_first_keyframe(tapes, tmp_path,
+                                                                        caplog, name):
+    # A broadcast recording (or a DVD title's second VOB) starts at any packet: its first
+    # pictures lack their references. Cut at a packet boundary 0.3 s into the stream.
+    whole = Path(tapes(name)).read_bytes()
+    packet = 188 if name == "pal_ts" else 2048
+    cut = tmp_path / f"cut{Path(tapes(name)).suffix}"
+    cut.write_bytes(whole[len(whole) * 3 // 10 // packet * packet :])
+    info, original = probe(str(cut)), probe(tapes(name))
+    assert "starts in the middle of a group of pictures" in caplog.text
+    skipped = round((info.start_time - original.start_time) * 25)
+    assert skipped > 5 and info.frame_count == 25 - skipped
+    truth = source_clips.decoded(tapes(name))[skipped:]
+    order = [info.frame_count - 1, 0, *random.Random(5).sample(range(info.frame_count), 8), 0]
+    with FrameReader(str(cut), cache_size=1) as reader:
+        for index in order:
+            assert np.array_equal(reader.read(index), truth[index]), index
+
+
 @pytest.mark.parametrize("name", ["dv_avi", "mjpeg_avi"])
 def test_a_tape_cut_off_inside_a_picture_keeps_every_whole_picture(tapes, tmp_path, caplog,
                                                                    name):
