@@ -28,7 +28,17 @@ def parts(path: str) -> list[str]:
                 f"{path} is a folder without a DVD video title (no VTS_nn_1.VOB in it or in "
                 "its VIDEO_TS folder); give a video file or a DVD's VIDEO_TS folder"
             )
-        return max(titles.values(), key=lambda files: sum(map(os.path.getsize, files)))
+        title = max(titles.values(), key=lambda files: sum(map(os.path.getsize, files)))
+        numbers = [int(os.path.basename(f)[7]) for f in title]  # VTS_nn_N.VOB
+        if numbers != list(range(1, len(title) + 1)):
+            # Joined across a missing piece, the stream would jump there and break mid-GOP.
+            first = os.path.basename(title[0])
+            missing = next(n for n in range(1, 10) if n not in numbers)
+            raise MediaError(
+                f"{path}: the title {first[:6]} lacks its part {first[:7]}{missing}{first[8:]} "
+                f"(found {', '.join(map(os.path.basename, title))}); copy it from the disc"
+            )
+        return title
     folder, name = os.path.split(path)
     match = _TITLE_PART.match(name)
     if not match or match.group(2) != "1":

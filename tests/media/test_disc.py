@@ -49,3 +49,14 @@ def test_a_folder_without_a_title_is_refused(tmp_path):
     (tmp_path / "VIDEO_TS").mkdir()
     with pytest.raises(MediaError, match="without a DVD video title"):
         probe(str(tmp_path))
+
+
+def test_a_title_with_a_part_missing_is_refused(dvd, tmp_path):
+    # Joined across the gap, the stream would jump and break mid-GOP.
+    root, _ = dvd
+    copy = tmp_path / "VIDEO_TS"
+    copy.mkdir()
+    for n in (1, 3):
+        (copy / f"VTS_01_{n}.VOB").symlink_to(root / "VIDEO_TS" / f"VTS_01_{n}.VOB")
+    with pytest.raises(MediaError, match="the title VTS_01 lacks its part VTS_01_2.VOB"):
+        probe(str(tmp_path))
