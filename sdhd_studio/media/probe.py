@@ -18,6 +18,11 @@ from sdhd_studio.media.frame_index import FrameIndex, frame_index
 _MAX_SANE_RATE = 1000
 # How far the container's average rate may stray from the counted one and still be trusted.
 _RATE_TOLERANCE = 0.01
+# Longer steps than usual in at most this share of places, plus a few (one dropout also
+# loses the pictures of the GOP it breaks), are pictures missing from a constant-rate stream,
+# not a variable rate.
+_MAX_GAPS = 0.02
+_DROPOUT_STEPS = 4
 # Packets to try when looking for a first decodable picture (to learn rotation and format).
 _FIRST_FRAME_PACKETS = 120
 
@@ -40,8 +45,9 @@ def probe(path: str) -> VideoInfo:
         container.close()
 
     span = (index.end_pts - int(index.pts[0])) * index.time_base
-    vfr = _is_vfr(index.pts)
-    fps = _grid_rate(avg_rate, real_rate, Fraction(index.count) / span, vfr)
+    vfr, step = _spacing(index.pts)
+    counted = Fraction(index.count) / span if step is None else 1 / (step * index.time_base)
+    fps = _grid_rate(avg_rate, real_rate, counted, vfr)
     frame_count = max(1, round(span * fps))
 
     if rotation in (90, 270):
@@ -102,13 +108,21 @@ def _rotate_tag(stream: VideoStream) -> int:
         return 0
 
 
-def _is_vfr(pts: np.ndarray) -> bool:
+def _spacing(pts: np.ndarray) -> tuple[bool, Fraction | None]:
+    """Whether the pictures come at a variable rate, and else their usual step (in ticks): the
+    mean step, leaving out the gaps that pictures missing from a constant-rate stream leave (a
+    dropout in a recording): a few longer steps, and no shorter one."""
     if len(pts) < 3:
-        return False
+        return False, None
     steps = np.diff(pts)
     median = float(np.median(steps))
     # Millisecond timebases store 29.97 fps as steps of 33 and 34; that is still constant.
-    return float(steps.max() - steps.min()) > max(2.0, 0.1 * median)
+    slack = max(2.0, 0.1 * median)
+    longer = steps > median + slack
+    gaps = int(longer.sum())
+    vfr = bool((steps < median - slack).any()) or gaps > _MAX_GAPS * len(steps) + _DROPOUT_STEPS
+    usual = steps[~longer]
+    return vfr, None if vfr else Fraction(int(usual.sum()), len(usual))
 
 
 def _sane(rate: Fraction) -> bool:
