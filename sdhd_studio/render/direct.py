@@ -45,8 +45,7 @@ def direct_source(project: Project, plan: Plan, size: tuple[int, int]) -> Direct
     info = project.source.info
     cond = info.conditioning
     path = project.source.path
-    if (cond.mode not in _DEINTERLACE or cond.motion or not cond.matrix or info.rotation
-            or disc.url(path) != path):
+    if cond.mode not in _DEINTERLACE or cond.motion or not cond.matrix or info.rotation:
         return None
     positions = plan.positions
     if plan.pairs or len(positions) != info.frame_count or any(
@@ -70,7 +69,7 @@ def direct_source(project: Project, plan: Plan, size: tuple[int, int]) -> Direct
         f"in_color_matrix={cond.matrix}:in_range={levels}:out_color_matrix=bt709:out_range=tv,"
         f"format={_OUTPUT_FORMAT}"
     )
-    return DirectSource(path, stream, filters, len(positions),
+    return DirectSource(disc.url(path), stream, filters, len(positions),
                         threads=0 if frame_threads_ok(info.codec) else 1)
 
 

@@ -8,6 +8,7 @@ import av
 import clips
 import numpy as np
 import pytest
+import source_clips
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 from source_clips import PAL_FIELDS
 
@@ -152,3 +153,16 @@ def test_a_dvd_tape_is_deinterlaced_to_one_frame_per_field_by_ffmpeg_alone(tapes
     with FrameReader(str(tmp_path / "a.mp4")) as ra, FrameReader(str(tmp_path / "b.mp4")) as rb:
         worst = min(psnr_y(ra.read(i), rb.read(i)) for i in range(0, a.frames, 5))
     assert worst > 40  # the same fields in the same places
+
+
+def test_a_dvd_folder_is_made_by_ffmpeg_alone_too(tapes, tmp_path):
+    whole = source_clips.make_dvd(tapes.truth("pal_mpg"), tmp_path)  # its title as one file
+    outs = []
+    for n, source in enumerate((tmp_path / "DVD", whole)):
+        out = tmp_path / f"{n}.mp4"
+        made = export_video(make(str(source), tmp_path / f"{n}.sdhd"), out, crf=8,
+                            preset="ultrafast", keep_cheap=False)  # fmt: skip
+        assert made.direct and made.frames == PAL_FIELDS
+        assert clips.audio_duration(out) == pytest.approx(1.0, abs=0.05)
+        outs.append(source_clips.decoded(out))
+    assert all(np.array_equal(a, b) for a, b in zip(*outs, strict=True))
