@@ -56,7 +56,7 @@ def test_a_file_cut_off_mid_gop_keeps_every_whole_picture(tapes, tmp_path, caplo
     cut = tmp_path / "cut.mpg"
     cut.write_bytes(whole[: len(whole) * 6 // 10])
     info = probe(str(cut))
-    assert "ends in the middle of a group of pictures" in caplog.text
+    assert "(cut off?)" in caplog.text
     assert not info.vfr and info.fps == 25
     truth = source_clips.decoded(tapes("pal_mpg"))
     with FrameReader(str(cut)) as reader:
@@ -64,6 +64,20 @@ def test_a_file_cut_off_mid_gop_keeps_every_whole_picture(tapes, tmp_path, caplo
         assert 10 < len(frames) < 25
         assert all(np.array_equal(a, b) for a, b in zip(frames, truth, strict=False))
         assert np.array_equal(reader.read(len(frames) - 1), truth[len(frames) - 1])
+
+
+@pytest.mark.parametrize("name", ["pal_mpg", "pal_ts"])
+def test_a_stream_cut_at_any_byte_reads_to_its_last_whole_picture(tapes, tmp_path, name):
+    # Program and transport streams hand a cut-off last picture over unflagged.
+    whole = Path(tapes(name)).read_bytes()
+    truth = source_clips.decoded(tapes(name))
+    for n, share in enumerate((0.37, 0.52, 0.66, 0.81)):
+        cut = tmp_path / f"cut{n}{Path(tapes(name)).suffix}"
+        cut.write_bytes(whole[: int(len(whole) * share) + 7])
+        with FrameReader(str(cut)) as reader:
+            frames = [frame for _, frame in reader.frames()]
+        assert len(frames) > 25 * share - 5
+        assert all(np.array_equal(a, b) for a, b in zip(frames, truth, strict=False)), share
 
 
 @pytest.mark.parametrize("name", ["pal_ts", "pal_vob"])
