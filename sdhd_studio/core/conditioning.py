@@ -119,7 +119,8 @@ def wants_ivtc(info: VideoInfo, *, field_order: str, deinterlace: str, ivtc: str
         if ivtc == "on":
             raise SettingError(
                 f"inverse telecine undoes 3:2 pulldown, which makes 29.97 pictures a second; "
-                f"this source has {float(rate):.3g} (PAL film needs none: --deinterlace off)")
+                f"this source has {float(rate):.3g} (PAL film is shown frame for frame: nothing to "
+                "undo)")
         return False
     # Film with video-rate parts ("mixed" with a cadence) too: the video parts are deinterlaced.
     return ivtc == "on" or (info.analysis is not None and info.analysis.cadence == "3:2")
