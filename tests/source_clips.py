@@ -136,6 +136,7 @@ class Tapes:
         "dv_mov": ("dv.mov", "ntsc", "dv"),
         "dv_raw": ("raw.dv", "ntsc", "dv"),
         "mpeg4_avi": ("mpeg4.avi", "pal", "mpeg4"),
+        "mpeg4_interlaced_avi": ("mpeg4i.avi", "pal", "mpeg4i"),
         "mjpeg_avi": ("mjpeg.avi", "pal", "mjpeg"),
         "h264_ts": ("h264.ts", "pal", "h264"),
         "film_mpg": ("film.mpg", "film", "telecine"),
@@ -174,9 +175,10 @@ class Tapes:
         if how == "dv":
             fmt = ("-f", "dv") if path.suffix == ".dv" else ()
             return interlace(truth, path, "bff", *DV, *fmt, dar="4/3", audio=path.suffix != ".dv")
-        if how == "mpeg4":
+        if how.startswith("mpeg4"):
             mpeg4 = ("-c:v", "mpeg4", "-vtag", "xvid", "-bf", "2", "-g", "12", "-q:v", "3")
-            return interlace(truth, path, "tff", *mpeg4)
+            coding = ("-flags", "+ilme+ildct") if how == "mpeg4i" else ()  # field-coded
+            return interlace(truth, path, "tff", *mpeg4, *coding)
         if how == "mjpeg":
             return interlace(truth, path, "tff", "-c:v", "mjpeg", "-q:v", "3")
         if how == "h264":

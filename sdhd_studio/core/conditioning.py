@@ -23,6 +23,9 @@ from sdhd_studio.core.source import (
 
 # Added to a telecine map's match code when the film frame is deinterlaced instead of woven.
 DEINTERLACE = 3
+# Picture rates 3:2 pulldown makes (NTSC and its whole-number twin), and how near counts.
+_PULLDOWN_RATES = (Fraction(30000, 1001), Fraction(30))
+_RATE_TOLERANCE = 0.01
 
 _CHOICES = {
     "field_order": FIELD_ORDERS,
@@ -102,10 +105,22 @@ def condition(
 
 
 def wants_ivtc(info: VideoInfo, *, field_order: str, deinterlace: str, ivtc: str) -> bool:
-    """Whether these choices bring the source back to film frames (which needs its map)."""
+    """Whether these choices bring the source back to film frames (which needs its map).
+
+    3:2 pulldown makes 29.97 (or 30) pictures a second from film; asked of another rate
+    (`--ivtc on` on PAL, whose film is 2:2 and needs no inverse telecine) it is a SettingError.
+    """
     if ivtc == "off" or deinterlace == "off":
         return False
     if resolve_field_order(info, field_order) == "progressive":
+        return False
+    rate = info.conditioning.stream_fps or info.fps
+    if not any(abs(rate / ntsc - 1) < _RATE_TOLERANCE for ntsc in _PULLDOWN_RATES):
+        if ivtc == "on":
+            raise SettingError(
+                f"inverse telecine undoes 3:2 pulldown, which makes 29.97 pictures a second; "
+                f"this source has {float(rate):.3g} (PAL film is shown frame for frame: nothing to "
+                "undo)")
         return False
     # Film with video-rate parts ("mixed" with a cadence) too: the video parts are deinterlaced.
     return ivtc == "on" or (info.analysis is not None and info.analysis.cadence == "3:2")

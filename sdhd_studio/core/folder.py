@@ -188,6 +188,10 @@ class ProjectFolder:
         from the backup, so that whoever compares stamps reads project.json again."""
         if not self.path.is_dir():
             raise ProjectError(f"no project folder at {self.path}")
+        if not self.project_file.exists() and not self.backup_file.exists():
+            # Any other folder: a DVD's VIDEO_TS given to `sdhd info`, say.
+            raise ProjectError(f"{self.path} is not a project (it has no project.json); "
+                               "`sdhd new` makes one from a video or a DVD folder")
         try:
             return self._read(self.project_file)
         except ProjectError:

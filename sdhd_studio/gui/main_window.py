@@ -70,6 +70,7 @@ from sdhd_studio.gui.task import BackgroundTask, progress_dialog
 from sdhd_studio.gui.timeline import MARKER_COLOURS, STATE_COLOURS, MaskMarker, TimelineWidget
 from sdhd_studio.gui.units import size_text
 from sdhd_studio.gui.workers import WorkerPool
+from sdhd_studio.media import disc
 from sdhd_studio.media.images import encode_png
 from sdhd_studio.ml import registry
 from sdhd_studio.render.events import Progress
@@ -354,8 +355,9 @@ class MainWindow(QMainWindow):
     # -- projects -----------------------------------------------------------------------------
 
     def open_path(self, path: str) -> bool:
-        """Open a project folder, or start making a project from a video file (on a worker,
-        with progress and Cancel: it opens once made). False if neither happened."""
+        """Open a project folder, or start making a project from a video file or a DVD folder
+        (on a worker, with progress and Cancel: it opens once made). False if neither
+        happened."""
         path = os.path.abspath(path)
         if self.document is None and self.task is not None:
             return False  # a project is being made
@@ -363,7 +365,7 @@ class MainWindow(QMainWindow):
             return False
         if project_files.is_project(path):
             session = project_files.open_session(self, path)
-        elif os.path.isfile(path):
+        elif os.path.isfile(path) or disc.is_disc(path):
             where = project_files.where_to_make(self, path)
             if isinstance(where, Path):
                 self._make_project(path, where)

@@ -22,19 +22,23 @@ def parts(path: str) -> list[str]:
     video, since that is the film; a `VTS_nn_1.VOB` brings `VTS_nn_2.VOB`... along.
     """
     if os.path.isdir(path):
-        inner = os.path.join(path, "VIDEO_TS")
-        folder = inner if os.path.isdir(inner) else path
-        titles: dict[str, list[str]] = {}
-        for name in sorted(os.listdir(folder)):
-            match = _TITLE_PART.match(name)
-            if match:
-                titles.setdefault(match.group(1), []).append(os.path.join(folder, name))
+        titles = _titles(path)
         if not titles:
             raise MediaError(
                 f"{path} is a folder without a DVD video title (no VTS_nn_1.VOB in it or in "
                 "its VIDEO_TS folder); give a video file or a DVD's VIDEO_TS folder"
             )
-        return max(titles.values(), key=lambda files: sum(map(os.path.getsize, files)))
+        title = max(titles.values(), key=lambda files: sum(map(os.path.getsize, files)))
+        numbers = [int(os.path.basename(f)[7]) for f in title]  # VTS_nn_N.VOB
+        if numbers != list(range(1, len(title) + 1)):
+            # Joined across a missing piece, the stream would jump there and break mid-GOP.
+            first = os.path.basename(title[0])
+            missing = next(n for n in range(1, 10) if n not in numbers)
+            raise MediaError(
+                f"{path}: the title {first[:6]} lacks its part {first[:7]}{missing}{first[8:]} "
+                f"(found {', '.join(map(os.path.basename, title))}); copy it from the disc"
+            )
+        return title
     folder, name = os.path.split(path)
     match = _TITLE_PART.match(name)
     if not match or match.group(2) != "1":
@@ -46,6 +50,25 @@ def parts(path: str) -> list[str]:
             break
         found.append(following)
     return found
+
+
+def is_disc(path: str) -> bool:
+    """Whether `path` is a folder holding a DVD title (its own or its VIDEO_TS folder's)."""
+    return os.path.isdir(path) and bool(_titles(path))
+
+
+def _titles(path: str) -> dict[str, list[str]]:
+    """The title parts in the folder `path` or its VIDEO_TS folder, by title number."""
+    # A disc mounted as ISO 9660 (Linux's default mapping) shows its names in lower case.
+    inner = [os.path.join(path, name) for name in sorted(os.listdir(path))
+             if name.upper() == "VIDEO_TS" and os.path.isdir(os.path.join(path, name))]
+    folder = inner[0] if inner else path
+    titles: dict[str, list[str]] = {}
+    for name in sorted(os.listdir(folder)):
+        match = _TITLE_PART.match(name)
+        if match:
+            titles.setdefault(match.group(1), []).append(os.path.join(folder, name))
+    return titles
 
 
 def url(path: str) -> str:

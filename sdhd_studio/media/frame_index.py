@@ -91,6 +91,10 @@ def _build(path: str) -> FrameIndex:
         pts: list[int] = []
         keys: dict[int, int] = {}  # keyframe pts -> its decode timestamp
         last_pts, last_duration = None, 0
+        truncated = False  # the last packet was cut short (the file ends inside it)
+        # The packets of the last two GOPs, in decode order, where the end is not framed.
+        gops: list[list[av.Packet]] = [[], []]
+        unframed = container.format.name in _UNFRAMED
         try:
             for packet in container.demux(stream):
                 # Empty packets only flush the decoder; discarded ones are never shown.
@@ -100,6 +104,13 @@ def _build(path: str) -> FrameIndex:
                 if ts is None:
                     continue
                 pts.append(ts)
+                truncated = packet.is_corrupt
+                if unframed and (packet.is_keyframe or gops[1]):
+                    if packet.is_keyframe:
+                        gops = [gops[1], []]
+                    gops[1].append(packet)
+                    # Intra refresh (no keyframes after the first) would keep the whole file.
+                    unframed = len(gops[1]) <= _MAX_GOP
                 if packet.is_keyframe:
                     keys.setdefault(ts, packet.dts if packet.dts is not None else ts)
                 if last_pts is None or ts > last_pts:
@@ -108,9 +119,18 @@ def _build(path: str) -> FrameIndex:
             # A damaged tail still leaves the pictures before it usable.
             if not pts:
                 raise MediaError(f"{path} could not be read ({exc.strerror})") from exc
+        if truncated and len(pts) > 1:
+            # A file cut off inside a picture (DV, MJPEG in AVI): that picture is lost.
+            log.warning("%s ends inside a picture (cut off?): it is left out", path)
+            pts.pop()
         if not pts:
             raise MediaError(f"{path} has no frames: its video stream is empty")
-        order = _without_cut_off_tail(path, np.unique(np.asarray(pts, dtype=np.int64)))
+        order = np.unique(np.asarray(pts, dtype=np.int64))
+        if keys:  # the first keyframe met, in decode order
+            order = _from_first_keyframe(path, order, next(iter(keys)))
+        if unframed and gops[1]:
+            order = _without_damaged_tail(path, order, stream, *gops)
+        order = _without_cut_off_tail(path, order)
         key_pts = np.unique(np.asarray(list(keys), dtype=np.int64))
         key_pts = key_pts[key_pts <= order[-1]]
         keyframes = np.searchsorted(order, key_pts)
@@ -130,6 +150,49 @@ def _build(path: str) -> FrameIndex:
         )
     finally:
         container.close()
+
+
+def _from_first_keyframe(path: str, order: np.ndarray, first_key: int) -> np.ndarray:
+    """`order` from the first keyframe on: a stream that starts mid-GOP (a broadcast recording,
+    a DVD title's second VOB taken alone) starts with pictures whose references are not in the
+    file, which no decoder can make."""
+    keep = order[order >= first_key]
+    if len(keep) < len(order):
+        log.warning("%s starts in the middle of a group of pictures (a recording, or a piece "
+                    "of a longer one?): its first %d picture(s) cannot be decoded and are left "
+                    "out", path, len(order) - len(keep))  # fmt: skip
+    return keep
+
+
+# Containers that do not say where a picture ends (MPEG program and transport streams, raw
+# elementary streams): one cut off mid-picture hands its last packet over short, unflagged.
+_UNFRAMED = frozenset({"mpeg", "mpegts", "mpegvideo", "h264", "hevc"})
+_MAX_GOP = 600  # packets: 10 s of 60i fields coded apart
+
+
+def _without_damaged_tail(
+    path: str, order: np.ndarray, stream: VideoStream, before: list[av.Packet],
+    last: list[av.Packet],
+) -> np.ndarray:
+    """`order` without the pictures of the last GOP (`last`'s packets, from its keyframe on)
+    that a decoder cannot make whole: a cut-off file's last picture, and those that need it.
+    The GOP `before` it is decoded too, for the last one's leading pictures to refer to."""
+    decoder = av.CodecContext.create(stream.codec_context.name, "r")
+    decoder.extradata = stream.codec_context.extradata
+    made: set[int] = set()
+    for packet in [*before, *last, None]:
+        try:
+            frames = decoder.decode(packet)
+        except av.FFmpegError:
+            continue
+        made.update(f.pts for f in frames if f.pts is not None and not f.is_corrupt)
+    judged = [p.pts if p.pts is not None else p.dts for p in last]
+    lost = np.isin(order, judged) & ~np.isin(order, list(made))
+    if not lost.any() or not made:
+        return order  # nothing lost, or a decoder that does not say: keep what the file says
+    log.warning("%s ends in a damaged picture (cut off?): %d picture(s) near its end are "
+                "left out", path, int(lost.sum()))  # fmt: skip
+    return order[~lost]
 
 
 # A file cut off mid-GOP ends with reference pictures whose B-pictures (shown before them) never

@@ -18,6 +18,11 @@ from sdhd_studio.media.frame_index import FrameIndex, frame_index
 _MAX_SANE_RATE = 1000
 # How far the container's average rate may stray from the counted one and still be trusted.
 _RATE_TOLERANCE = 0.01
+# Longer steps than usual in at most this share of places, plus a few (one dropout also
+# loses the pictures of the GOP it breaks), are pictures missing from a constant-rate stream,
+# not a variable rate.
+_MAX_GAPS = 0.02
+_DROPOUT_STEPS = 4
 # Packets to try when looking for a first decodable picture (to learn rotation and format).
 _FIRST_FRAME_PACKETS = 120
 
@@ -31,8 +36,8 @@ def probe(path: str) -> VideoInfo:
         index = frame_index(path)
         rotation, pix_fmt = _first_picture_facts(container, stream)
         audio = tuple(_audio_info(s) for s in container.streams.audio)
-        avg_rate = Fraction(stream.average_rate or 0)
-        real_rate = Fraction(stream.base_rate or 0)
+        # A rate that is a timebase artefact (raw DV's average rate is 60000) is not stated.
+        avg_rate, real_rate = (_stated(rate) for rate in (stream.average_rate, stream.base_rate))
         width, height = stream.codec_context.width, stream.codec_context.height
         sar = Fraction(stream.sample_aspect_ratio or 1) or Fraction(1)
         codec = stream.codec_context.name
@@ -40,8 +45,9 @@ def probe(path: str) -> VideoInfo:
         container.close()
 
     span = (index.end_pts - int(index.pts[0])) * index.time_base
-    vfr = _is_vfr(index.pts)
-    fps = _grid_rate(avg_rate, real_rate, Fraction(index.count) / span, vfr)
+    vfr, step = _spacing(index.pts)
+    counted = Fraction(index.count) / span if step is None else 1 / (step * index.time_base)
+    fps = _grid_rate(avg_rate, real_rate, counted, vfr)
     frame_count = max(1, round(span * fps))
 
     if rotation in (90, 270):
@@ -102,17 +108,30 @@ def _rotate_tag(stream: VideoStream) -> int:
         return 0
 
 
-def _is_vfr(pts: np.ndarray) -> bool:
+def _spacing(pts: np.ndarray) -> tuple[bool, Fraction | None]:
+    """Whether the pictures come at a variable rate, and else their usual step (in ticks): the
+    mean step, leaving out the gaps that pictures missing from a constant-rate stream leave (a
+    dropout in a recording): a few longer steps, and no shorter one."""
     if len(pts) < 3:
-        return False
+        return False, None
     steps = np.diff(pts)
     median = float(np.median(steps))
     # Millisecond timebases store 29.97 fps as steps of 33 and 34; that is still constant.
-    return float(steps.max() - steps.min()) > max(2.0, 0.1 * median)
+    slack = max(2.0, 0.1 * median)
+    longer = steps > median + slack
+    gaps = int(longer.sum())
+    vfr = bool((steps < median - slack).any()) or gaps > _MAX_GAPS * len(steps) + _DROPOUT_STEPS
+    usual = steps[~longer]
+    return vfr, None if vfr else Fraction(int(usual.sum()), len(usual))
 
 
 def _sane(rate: Fraction) -> bool:
     return 0 < rate <= _MAX_SANE_RATE
+
+
+def _stated(rate: Fraction | None) -> Fraction:
+    rate = Fraction(rate or 0)
+    return rate if _sane(rate) else Fraction(0)
 
 
 def _grid_rate(avg: Fraction, real: Fraction, counted: Fraction, vfr: bool) -> Fraction:

@@ -19,7 +19,7 @@ from av.video.reformatter import ColorRange, Colorspace, Interpolation
 from sdhd_studio.core.conditioning import DEINTERLACE, decode_map
 from sdhd_studio.core.errors import FrameDecodeError, MediaError
 from sdhd_studio.core.source import Conditioning, VideoInfo
-from sdhd_studio.media.container import open_video
+from sdhd_studio.media.container import open_video, use_threads
 from sdhd_studio.media.frame_index import frame_index
 from sdhd_studio.media.probe import grid_pictures, probe
 from sdhd_studio.media.telecine import other_picture, weave
@@ -64,7 +64,7 @@ class FrameReader:
                                          frame_count=cond.stream_frames)  # fmt: skip
         self._grid = grid_pictures(self._index, stream)
         self._container, self._stream = open_video(self.path)
-        self._stream.thread_type = "AUTO"
+        use_threads(self._stream)
         self._rot90 = (-self.info.rotation // 90) % 4  # np.rot90 turns counter-clockwise
         self._deinterlace = _Deinterlacer(cond) if cond.mode != "progressive" else None
         self._film = decode_map(cond.telecine) if cond.mode == "ivtc" else None
@@ -80,7 +80,6 @@ class FrameReader:
         self._position = -1  # last picture the decoder produced since its seek
         self._last_error = ""  # decode error seen since the last picture
         self._gap_reason = _DROPPED  # why the last wanted picture did not come
-        self._landed_late = False
         self._seek_margin = 0  # how far before a keyframe seeks aim; grows when they land late
         self._closed = False
 
@@ -205,12 +204,13 @@ class FrameReader:
         if self._decoded is not None and 0 < ahead <= picture - keyframe + _FORWARD_SLACK:
             image = self._decode_to(picture, index)
             if image is not None:
-                return image
-            raise FrameDecodeError(index, self._gap_reason)
+                return image  # else the decoder skipped it after its seek: seek again (below)
         self._seek(keyframe)
         image = self._decode_to(picture, index)
-        if image is None and self._landed_late and keyframe > 0:
-            # The seek went past the picture (inexact keyframe flags): start further back.
+        if image is None and keyframe > 0:
+            # The seek went past the picture (inexact keyframe flags), or the decoder skipped
+            # it (MPEG-4 Part 2 drops interlaced B-pictures until the second keyframe after a
+            # seek: their timing comes from the GOP before): start a GOP further back.
             self._seek(self._index.keyframe_before(keyframe - 1))
             image = self._decode_to(picture, index)
         if image is None:
@@ -241,12 +241,8 @@ class FrameReader:
         self._last_error = ""
 
     def _decode_to(self, picture: int, index: int) -> VideoFrame | None:
-        """Decode on until `picture`; None when it never came (see `_gap_reason`).
-
-        `_landed_late` tells whether the first picture after a seek was already past it.
-        """
+        """Decode on until `picture`; None when it never came (see `_gap_reason`)."""
         assert self._decoded is not None
-        self._landed_late = False
         for item in self._decoded:
             if isinstance(item, str):
                 self._last_error = item
@@ -254,7 +250,6 @@ class FrameReader:
             found = self._index.picture_at(item.pts) if item.pts is not None else None
             if found is None or found <= self._position:
                 continue  # leading pictures of an open GOP that the seek cannot rebuild
-            first = self._position < 0
             self._position = found
             # Errors reported since the previous picture explain a gap before this one.
             self._gap_reason, self._last_error = self._last_error or _DROPPED, ""
@@ -267,7 +262,6 @@ class FrameReader:
                 return item
             if not item.is_corrupt:
                 self._remember(found, item)  # it would be lost otherwise
-            self._landed_late = first
             return None
         self._decoded = None
         self._gap_reason = self._last_error or _DROPPED
@@ -281,6 +275,11 @@ class FrameReader:
             if first is not None:
                 yield from self._decode_packet(first)
             for packet in packets:
+                ts = packet.pts if packet.pts is not None else packet.dts
+                if packet.is_corrupt and ts is not None and self._index.picture_at(ts) is None:
+                    # The picture a cut-off file ends inside, which the index leaves out: a
+                    # threaded decoder would lose the picture before it to its error.
+                    continue
                 yield from self._decode_packet(packet)
         except av.FFmpegError as exc:
             yield f"the file could not be read further ({exc.strerror})"

@@ -27,7 +27,7 @@ from sdhd_studio.core.conditioning import DEINTERLACE, encode_map
 from sdhd_studio.core.errors import MediaError
 from sdhd_studio.core.source import VideoInfo
 from sdhd_studio.media.combing import comb_score
-from sdhd_studio.media.container import open_video
+from sdhd_studio.media.container import open_video, use_threads
 
 CYCLE = 5  # 3:2 pulldown: five pictures for four film frames
 # Match codes: the other field from this picture, the one before, the one after; DEINTERLACE
@@ -106,7 +106,7 @@ def weave(kept: VideoFrame, other: VideoFrame, order: str) -> VideoFrame:
 def _grays(path: str) -> Iterator[np.ndarray]:
     """Every picture's luma at half width (enough to see combing), in display order."""
     container, stream = open_video(path)
-    stream.thread_type = "AUTO"
+    use_threads(stream)
     read = 0
     try:
         for frame in container.decode(stream):

@@ -59,6 +59,7 @@ class DirectSource:
     stream_index: int  # stream index in the container
     filters: str  # an ffmpeg filter chain ending at the output size
     frames: int
+    threads: int = 0  # decoder threads; 0: FFmpeg's choice
 
 
 class VideoWriter:
@@ -119,7 +120,8 @@ class VideoWriter:
             progress: tuple[str, ...] = ()
         else:
             # Timestamps from 0 at the project's exact rate, as the piped frames get them.
-            video = ffmpeg.input(direct.path)[str(direct.stream_index)]
+            threads = {"threads": str(direct.threads)} if direct.threads else {}
+            video = ffmpeg.input(direct.path, **threads)[str(direct.stream_index)]
             options.update({"vf": f"{direct.filters},{options['vf']}", "r": str(self.fps),
                             "fps_mode": "cfr", "frames:v": str(direct.frames)})
             progress = ("-progress", "pipe:1")

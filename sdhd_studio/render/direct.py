@@ -19,7 +19,7 @@ import numpy as np
 
 from sdhd_studio.core.project import Project
 from sdhd_studio.media import disc
-from sdhd_studio.media.container import open_video
+from sdhd_studio.media.container import frame_threads_ok, open_video
 from sdhd_studio.media.frame_index import frame_index
 from sdhd_studio.media.writer import DirectSource
 from sdhd_studio.render.plan import Plan
@@ -33,6 +33,9 @@ _DEINTERLACE = {
     "single": "bwdif=mode=send_frame:parity={order}:deint=all,",
 }
 
+# What every encoder is fed (media/encoders.py): 4:2:0, limited range.
+_OUTPUT_FORMAT = "yuv420p"
+
 
 def direct_source(project: Project, plan: Plan, size: tuple[int, int]) -> DirectSource | None:
     """What ffmpeg should make for `plan` at `size`, or None when the job needs more than its
@@ -42,8 +45,7 @@ def direct_source(project: Project, plan: Plan, size: tuple[int, int]) -> Direct
     info = project.source.info
     cond = info.conditioning
     path = project.source.path
-    if (cond.mode not in _DEINTERLACE or cond.motion or not cond.matrix or info.rotation
-            or disc.url(path) != path):
+    if cond.mode not in _DEINTERLACE or cond.motion or not cond.matrix or info.rotation:
         return None
     positions = plan.positions
     if plan.pairs or len(positions) != info.frame_count or any(
@@ -60,11 +62,15 @@ def direct_source(project: Project, plan: Plan, size: tuple[int, int]) -> Direct
         return None
     width, height = size
     levels = "pc" if cond.full_range else "tv"
+    # The scale's output format is named: left to it, a full-range source's yuvj format is kept
+    # (out_range ignored) and a second, plain conversion brings it to limited range: 2 levels off.
     filters = (
         f"{_DEINTERLACE[cond.mode].format(order=cond.order)}setpts=PTS-STARTPTS,scale={width}:{height}:flags=lanczos+accurate_rnd+full_chroma_int:"
-        f"in_color_matrix={cond.matrix}:in_range={levels}:out_color_matrix=bt709:out_range=tv"
+        f"in_color_matrix={cond.matrix}:in_range={levels}:out_color_matrix=bt709:out_range=tv,"
+        f"format={_OUTPUT_FORMAT}"
     )
-    return DirectSource(path, stream, filters, len(positions))
+    return DirectSource(disc.url(path), stream, filters, len(positions),
+                        threads=0 if frame_threads_ok(info.codec) else 1)
 
 
 def _regular_stream(path: str, frames: int, fps: Fraction) -> int | None:

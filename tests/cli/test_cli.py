@@ -147,6 +147,11 @@ def test_zero_frames(tmp_path, capsys):
     fails(capsys, "new", empty, "-o", tmp_path / "p.sdhd", match="no frames")
 
 
+def test_a_folder_that_is_not_a_project(tmp_path, capsys):
+    (tmp_path / "VIDEO_TS").mkdir()
+    fails(capsys, "info", tmp_path / "VIDEO_TS", match="is not a project (it has no project.json)")
+
+
 def test_frame_out_of_range_changes_nothing(project, capsys):
     before = (project / "project.json").read_bytes()
     fails(capsys, "keyframe", "set", project, 500, "--set", "seed=1",

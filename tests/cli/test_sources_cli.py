@@ -60,6 +60,17 @@ def test_info_shows_the_analysis_and_overrides_apply(tapes, tmp_path, capsys):
     assert (source["frames"], source["conditioning"]["matrix"]) == (30, "bt709")
 
 
+def test_a_raw_dv_tape_makes_a_project_that_opens_again(tapes, tmp_path, capsys):
+    # FFmpeg reports raw DV's average rate as its timebase (60000 fps).
+    project = tmp_path / "raw.sdhd"
+    code, _, err = sdhd(capsys, "new", tapes("dv_raw"), "-o", project)
+    assert code == 0, err
+    code, out, err = sdhd(capsys, "info", project, "--json")
+    assert code == 0, err
+    source = json.loads(out.strip().splitlines()[-1])["source"]
+    assert (source["frames"], source["fps"]) == (60, "60000/1001")
+
+
 def test_rerun_with_other_conditioning_is_refused(tapes, tmp_path, capsys):
     out = tmp_path / "hd.mp4"
     project = tmp_path / "work.sdhd"

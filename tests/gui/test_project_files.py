@@ -6,6 +6,7 @@ import shutil
 from fractions import Fraction
 
 import pytest
+import source_clips
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QProgressDialog, QPushButton
 
@@ -77,6 +78,15 @@ def test_cancel_leaves_no_project_behind(window, film, tmp_path, qtbot, no_messa
     qtbot.waitUntil(lambda: window.document is not None, timeout=30000)
     assert not no_message_boxes
     assert window.document.project.frame_count == 24
+
+
+def test_a_dvd_folder_becomes_a_project(window, tapes, tmp_path, qtbot, no_message_boxes):
+    source_clips.make_dvd(tapes.truth("pal_mpg"), tmp_path)
+    assert window.open_path(str(tmp_path / "DVD"))
+    qtbot.waitUntil(lambda: window.document is not None, timeout=30000)
+    assert not no_message_boxes
+    assert window.document.path == str(tmp_path / "DVD.sdhd")
+    assert window.document.project.frame_count == 50  # 25 pictures, one frame per field
 
 
 def test_a_second_video_waits_for_the_project_being_made(window, film, tiny_clip, qtbot):

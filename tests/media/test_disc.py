@@ -34,7 +34,29 @@ def test_title_from_folder_or_first_vob_is_the_whole_stream(dvd):
     assert fingerprint(str(root)).size == whole.stat().st_size
 
 
+def test_a_disc_mounted_with_lower_case_names_is_found(dvd, tmp_path):
+    # Linux mounts a DVD's ISO 9660 names in lower case: video_ts/vts_01_1.vob.
+    root, _ = dvd
+    low = tmp_path / "disc" / "video_ts"
+    low.mkdir(parents=True)
+    for file in (root / "VIDEO_TS").iterdir():
+        (low / file.name.lower()).symlink_to(file)
+    assert disc.parts(str(tmp_path / "disc")) == [str(low / f"vts_01_{n}.vob") for n in (1, 2, 3)]
+    assert probe(str(tmp_path / "disc")).frame_count == 25
+
+
 def test_a_folder_without_a_title_is_refused(tmp_path):
     (tmp_path / "VIDEO_TS").mkdir()
     with pytest.raises(MediaError, match="without a DVD video title"):
+        probe(str(tmp_path))
+
+
+def test_a_title_with_a_part_missing_is_refused(dvd, tmp_path):
+    # Joined across the gap, the stream would jump and break mid-GOP.
+    root, _ = dvd
+    copy = tmp_path / "VIDEO_TS"
+    copy.mkdir()
+    for n in (1, 3):
+        (copy / f"VTS_01_{n}.VOB").symlink_to(root / "VIDEO_TS" / f"VTS_01_{n}.VOB")
+    with pytest.raises(MediaError, match="the title VTS_01 lacks its part VTS_01_2.VOB"):
         probe(str(tmp_path))

@@ -38,6 +38,17 @@ def test_vfr_clip_is_flagged_and_gets_its_average_rate(vfr_clip):
     assert info.frame_count == pictures and info.duration == pytest.approx(span)
 
 
+def test_a_recording_with_a_dropout_keeps_its_rate(tmp_path):
+    # Pictures 10-14 of 40 lost (a capture or broadcast dropout): a gap in the timestamps of
+    # a 25 fps stream, not a variable frame rate (35 pictures in 1.6 s made it 21.9 fps).
+    dropout = tmp_path / "dropout.ts"
+    clips.run_ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=1.6",
+                     "-vf", "select='not(between(n,10,14))'", "-fps_mode", "passthrough",
+                     "-c:v", "mpeg2video", str(dropout))  # fmt: skip
+    info = probe(str(dropout))
+    assert (info.fps, info.vfr, info.frame_count) == (25, False, 40)
+
+
 def test_rotation_is_applied_to_the_size(sample_clip, tmp_path):
     rotated = tmp_path / "rotated.mp4"
     clips.run_ffmpeg("-display_rotation", "90", "-i", sample_clip, "-c", "copy", str(rotated))

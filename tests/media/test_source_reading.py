@@ -6,6 +6,7 @@ import random
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import source_clips
@@ -24,6 +25,7 @@ EXPECTED = {
     "dv_mov": (30, (30000, 1001)),
     "dv_raw": (30, (30000, 1001)),
     "mpeg4_avi": (25, 25),
+    "mpeg4_interlaced_avi": (25, 25),
     "mjpeg_avi": (25, 25),
     "h264_ts": (25, 25),
     "film_mpg": (30, (30000, 1001)),
@@ -54,12 +56,65 @@ def test_a_file_cut_off_mid_gop_keeps_every_whole_picture(tapes, tmp_path, caplo
     cut = tmp_path / "cut.mpg"
     cut.write_bytes(whole[: len(whole) * 6 // 10])
     info = probe(str(cut))
-    assert "ends in the middle of a group of pictures" in caplog.text
+    assert "(cut off?)" in caplog.text
     assert not info.vfr and info.fps == 25
     truth = source_clips.decoded(tapes("pal_mpg"))
     with FrameReader(str(cut)) as reader:
         frames = [frame for _, frame in reader.frames()]
         assert 10 < len(frames) < 25
+        assert all(np.array_equal(a, b) for a, b in zip(frames, truth, strict=False))
+        assert np.array_equal(reader.read(len(frames) - 1), truth[len(frames) - 1])
+
+
+@pytest.mark.parametrize("name", ["pal_mpg", "pal_ts"])
+def test_a_stream_cut_at_any_byte_reads_to_its_last_whole_picture(tapes, tmp_path, name):
+    # Program and transport streams hand a cut-off last picture over unflagged.
+    whole = Path(tapes(name)).read_bytes()
+    truth = source_clips.decoded(tapes(name))
+    for n, share in enumerate((0.37, 0.52, 0.66, 0.81)):
+        cut = tmp_path / f"cut{n}{Path(tapes(name)).suffix}"
+        cut.write_bytes(whole[: int(len(whole) * share) + 7])
+        with FrameReader(str(cut)) as reader:
+            frames = [frame for _, frame in reader.frames()]
+        assert len(frames) > 25 * share - 5
+        assert all(np.array_equal(a, b) for a, b in zip(frames, truth, strict=False)), share
+
+
+@pytest.mark.parametrize("name", ["pal_ts", "pal_vob"])
+def test_a_recording_that_starts_mid_gop_is_read_from_its_first_keyframe(tapes, tmp_path,
+                                                                        caplog, name):
+    # A broadcast recording (or a DVD title's second VOB) starts at any packet: its first
+    # pictures lack their references. Cut at a packet boundary 0.3 s into the stream.
+    whole = Path(tapes(name)).read_bytes()
+    packet = 188 if name == "pal_ts" else 2048
+    cut = tmp_path / f"cut{Path(tapes(name)).suffix}"
+    cut.write_bytes(whole[len(whole) * 3 // 10 // packet * packet :])
+    info, original = probe(str(cut)), probe(tapes(name))
+    assert "starts in the middle of a group of pictures" in caplog.text
+    skipped = round((info.start_time - original.start_time) * 25)
+    assert skipped > 5 and info.frame_count == 25 - skipped
+    truth = source_clips.decoded(tapes(name))[skipped:]
+    order = [info.frame_count - 1, 0, *random.Random(5).sample(range(info.frame_count), 8), 0]
+    with FrameReader(str(cut), cache_size=1) as reader:
+        for index in order:
+            assert np.array_equal(reader.read(index), truth[index]), index
+
+
+@pytest.mark.parametrize("name", ["dv_avi", "mjpeg_avi"])
+def test_a_tape_cut_off_inside_a_picture_keeps_every_whole_picture(tapes, tmp_path, caplog,
+                                                                   name):
+    # Intra-only AVI cut at an arbitrary byte: the last picture is only partly there.
+    whole = Path(tapes(name)).read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole[: len(whole) * 537 // 1000 + 13])
+    info = probe(str(cut))
+    assert "ends inside a picture" in caplog.text
+    truth = source_clips.decoded(tapes(name))
+    with av.open(str(cut)) as container:
+        whole_pictures = sum(not p.is_corrupt for p in container.demux(video=0) if p.size)
+    assert info.frame_count == whole_pictures > 10
+    with FrameReader(str(cut)) as reader:
+        frames = [frame for _, frame in reader.frames()]
         assert all(np.array_equal(a, b) for a, b in zip(frames, truth, strict=False))
         assert np.array_equal(reader.read(len(frames) - 1), truth[len(frames) - 1])
 

@@ -84,6 +84,16 @@ def test_ivtc_needs_its_map_and_can_be_refused(tapes):
     assert condition(info, ivtc="off").conditioning.mode == "double"
 
 
+def test_ivtc_is_refused_for_a_pal_tape(tapes):
+    # 3:2 pulldown makes 29.97 pictures a second; at 25 it would make 20 fps out of video.
+    path = tapes("pal_mpg")
+    info = probe(path)
+    info = dataclasses.replace(info, analysis=analyse(path, info))
+    with pytest.raises(SettingError, match="29.97 pictures a second; this source has 25"):
+        wants_ivtc(info, field_order="auto", deinterlace="auto", ivtc="on")
+    assert not wants_ivtc(info, field_order="auto", deinterlace="auto", ivtc="auto")
+
+
 def test_the_pass_counts_its_pictures_and_stops_when_cancelled(tapes):
     path = tapes("film_mpg")
     info = probe(path)

@@ -8,7 +8,8 @@ import av
 import clips
 import numpy as np
 import pytest
-from av.video.reformatter import ColorRange, Colorspace
+import source_clips
+from av.video.reformatter import ColorRange, Colorspace, Interpolation
 from source_clips import PAL_FIELDS
 
 from sdhd_studio.core import edits
@@ -75,6 +76,35 @@ def test_bt601_colours_come_out_in_bt709_as_they_were(tmp_path, full):
     assert np.abs(rgb[120, 160].astype(int) - (40, 180, 90)).max() <= 3
 
 
+EXACT = Interpolation.BILINEAR | Interpolation.FULL_CHR_H_INT | Interpolation.ACCURATE_RND
+PATCHES = [(200, 40, 40), (40, 180, 60), (50, 60, 200), (220, 60, 200)]  # RGB, left to right
+
+
+@pytest.mark.parametrize("codec", [("-c:v", "mjpeg", "-q:v", "1"),
+                                   ("-c:v", "libx264", "-crf", "0", "-color_range", "pc")])
+def test_full_range_capture_and_phone_colours_come_out_as_they_were(tmp_path, codec):
+    # MJPEG and full-range H.264 decode to yuvj formats, whose range the scale keeps unless
+    # told its output format.
+    truth = np.repeat(np.repeat(np.array([PATCHES], np.uint8), 64, 0), 64, 1)
+    source = tmp_path / ("patch.avi" if "mjpeg" in codec else "patch.mp4")
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "256x64",
+         "-r", "25", "-i", "-", "-vf", "scale=out_color_matrix=bt601:out_range=full,"
+         "format=yuvj422p", *codec, str(source)],
+        input=truth.tobytes() * 5, check=True,
+    )  # fmt: skip
+    session = make(str(source), tmp_path / "p.sdhd")
+    out = tmp_path / "out.mp4"
+    assert export_video(session, out, crf=0, preset="ultrafast", keep_cheap=False).direct
+    with av.open(str(out)) as container:
+        frame = next(container.decode(video=0))
+        rgb = frame.reformat(format="rgb24", src_colorspace=Colorspace.ITU709,
+                             src_color_range=ColorRange.MPEG, interpolation=EXACT).to_ndarray()
+    step = rgb.shape[1] // len(PATCHES)
+    centres = rgb[rgb.shape[0] // 2, step // 2 :: step].astype(int)
+    assert np.abs(centres - PATCHES).max() <= 2
+
+
 def test_what_ffmpeg_cannot_do_alone_goes_frame_by_frame(sample_clip, tapes, tmp_path):
     plain = make(sample_clip, tmp_path / "plain.sdhd")
     size = plain.project.frame_size
@@ -123,3 +153,16 @@ def test_a_dvd_tape_is_deinterlaced_to_one_frame_per_field_by_ffmpeg_alone(tapes
     with FrameReader(str(tmp_path / "a.mp4")) as ra, FrameReader(str(tmp_path / "b.mp4")) as rb:
         worst = min(psnr_y(ra.read(i), rb.read(i)) for i in range(0, a.frames, 5))
     assert worst > 40  # the same fields in the same places
+
+
+def test_a_dvd_folder_is_made_by_ffmpeg_alone_too(tapes, tmp_path):
+    whole = source_clips.make_dvd(tapes.truth("pal_mpg"), tmp_path)  # its title as one file
+    outs = []
+    for n, source in enumerate((tmp_path / "DVD", whole)):
+        out = tmp_path / f"{n}.mp4"
+        made = export_video(make(str(source), tmp_path / f"{n}.sdhd"), out, crf=8,
+                            preset="ultrafast", keep_cheap=False)  # fmt: skip
+        assert made.direct and made.frames == PAL_FIELDS
+        assert clips.audio_duration(out) == pytest.approx(1.0, abs=0.05)
+        outs.append(source_clips.decoded(out))
+    assert all(np.array_equal(a, b) for a, b in zip(*outs, strict=True))
