@@ -23,6 +23,12 @@ def open_video(path: str) -> tuple[InputContainer, VideoStream]:
     try:
         container = av.open(disc.url(path), mode="r")
     except av.FFmpegError as exc:
+        if _lacks_moov(path):
+            raise MediaError(
+                f"{path} was cut off before it was finished: an MP4/MOV file keeps its index "
+                "(the 'moov' box) at the end, and this one has none (a recording that stopped "
+                "mid-way?)"
+            ) from exc
         raise MediaError(f"{path} is not a video file ffmpeg can read ({exc.strerror})") from exc
     videos = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
     if not videos:
@@ -45,6 +51,25 @@ def frame_threads_ok(codec: str) -> bool:
 def use_threads(stream: VideoStream) -> None:
     """Decode `stream` on several threads, as far as its decoder does that right."""
     stream.thread_type = "AUTO" if frame_threads_ok(stream.codec_context.name) else "SLICE"
+
+
+def _lacks_moov(path: str) -> bool:
+    """Whether `path` is an MP4/MOV file (its first box `ftyp`) whose top-level boxes, walked
+    to the end, hold no `moov`: what a recording cut off before its index was written leaves."""
+    if not os.path.isfile(path):
+        return False
+    with open(path, "rb") as fh:
+        end, at, boxes = os.fstat(fh.fileno()).st_size, 0, []
+        while at + 8 <= end:
+            fh.seek(at)
+            size, kind = int.from_bytes(fh.read(4), "big"), fh.read(4)
+            if size == 1:
+                size = int.from_bytes(fh.read(8), "big")
+            boxes.append(kind)
+            if kind == b"moov" or size < 8:
+                break
+            at += size
+    return bool(boxes) and boxes[0] == b"ftyp" and b"moov" not in boxes
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """probe() on real files: the facts the editor relies on."""
 
 from fractions import Fraction
+from pathlib import Path
 
 import clips
 import pytest
@@ -67,6 +68,16 @@ def test_rotation_is_applied_to_the_size(sample_clip, tmp_path):
 def test_unusable_files_get_a_clear_error(request, fixture, message):
     with pytest.raises(MediaError, match=message):
         probe(request.getfixturevalue(fixture))
+
+
+def test_a_recording_cut_off_before_its_index_says_so(tiny_clip, tmp_path):
+    # FFmpeg writes the MP4 index (moov) last: a camera or recorder that stopped leaves none.
+    data = Path(tiny_clip).read_bytes()
+    assert data.rfind(b"moov") > len(data) // 2
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MediaError, match="was cut off before it was finished"):
+        probe(str(cut))
 
 
 def test_missing_file(tmp_path):
