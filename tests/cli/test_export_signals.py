@@ -110,6 +110,6 @@ def test_interrupted_export_leaves_no_ffmpeg_and_no_file(project, tmp_path, how,
     if how == "cli":
         assert export.returncode == 130 and "sdhd: cancelled" in stderr
     else:
-        assert export.returncode != 0 and "KeyboardInterrupt" in stderr
+        assert export.returncode != 0 and "KeyboardInterrupt" in stderr, stderr
     assert not _alive(encoder)
     assert os.listdir(tmp_path) == []  # no output, no temps, no lock file
