@@ -28,6 +28,8 @@ CORRUPT_FRAMES = (20, 21, 35)  # of 50 mjpeg frames, these have their data zeroe
 CORRUPT_TOTAL = 50
 BBB_FRAMES = 33  # 160x90 at 25 fps, cut from the bundled Big Buck Bunny sample (real motion)
 
+TWO_TRACKS = (440, 1000)  # the tones of two_tracks' first and second audio streams (Hz)
+
 BEEP = "'sin(2*PI*1000*t)*between(t,{t0:.4f},{t1:.4f})'"
 
 
@@ -47,6 +49,33 @@ def make_tiny(path: Path) -> Path:
         str(path),
     )  # fmt: skip
     return path
+
+
+def make_two_tracks(path: Path) -> Path:
+    """2 s of 160x96 at 25 fps with two audio streams: a TWO_TRACKS[0] Hz tone untagged, then a
+    TWO_TRACKS[1] Hz tone tagged French (where the container keeps tags); MPEG-2 with mp2 audio in a .mpg, else H.264 and AAC."""
+    mpeg = path.suffix == ".mpg"
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=s=160x96:r=25:d=2",
+        *(a for hz in TWO_TRACKS
+          for a in ("-f", "lavfi", "-i", f"sine=frequency={hz}:sample_rate=48000:d=2")),
+        "-map", "0:v", "-map", "1:a", "-map", "2:a",
+        "-c:v", "mpeg2video" if mpeg else "libx264", "-pix_fmt", "yuv420p",
+        "-c:a", "mp2" if mpeg else "aac", "-metadata:s:a:1", "language=fra",
+        str(path),
+    )  # fmt: skip
+    return path
+
+
+def dominant_frequency(path: str | Path) -> float:
+    """The strongest frequency (Hz) in the first audio stream, from the FFT of all of it."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        chunks = [f.to_ndarray().reshape(-1, f.samples)[0] for f in container.decode(stream)]
+        rate = stream.sample_rate
+    samples = np.concatenate(chunks).astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(samples - samples.mean()))
+    return float(np.fft.rfftfreq(len(samples), 1 / rate)[np.argmax(spectrum)])
 
 
 def make_bbb(path: Path) -> Path:

@@ -30,6 +30,12 @@ def bbb_clip(clip_dir: Path) -> str:
     return str(clips.make_bbb(clip_dir / "bbb33.mp4"))
 
 
+@pytest.fixture(scope="session", params=["mp4", "mpg"])
+def two_tracks_clip(clip_dir: Path, request: pytest.FixtureRequest) -> str:
+    """2 s with two audio streams (clips.TWO_TRACKS), the second tagged "fra"; MP4 and MPEG-PS."""
+    return str(clips.make_two_tracks(clip_dir / f"two_tracks.{request.param}"))
+
+
 @pytest.fixture(scope="session")
 def open_gop_clip(clip_dir: Path) -> str:
     return str(clips.make_open_gop(clip_dir / "open_gop.mp4"))

@@ -20,6 +20,7 @@ from sdhd_studio.core.source import Source, VideoInfo
 
 MAX_OUTPUT_SIDE = 16384  # beyond what any encoder here takes; a frame would need gigabytes
 
+MAX_AUDIO_TRACKS = 64  # far beyond any real file; a track number past it is a typo
 PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast",
     "medium", "slow", "slower", "veryslow",
@@ -39,6 +40,7 @@ class OutputSettings:
     crf: int = 18
     preset: str = "medium"
     audio: bool = True
+    audio_track: int = 1  # which of the source's audio streams, 1-based
 
     def __post_init__(self) -> None:
         if (self.height is None) == (self.scale is None):
@@ -56,6 +58,8 @@ class OutputSettings:
                 raise ProjectError(f"target fps must be 1-240, got {float(self.target_fps):g}")
         if not 0 <= self.crf <= 51:
             raise ProjectError(f"CRF must be 0-51, got {self.crf}")
+        if not 1 <= self.audio_track <= MAX_AUDIO_TRACKS:
+            raise ProjectError(f"audio track must be 1-{MAX_AUDIO_TRACKS}, got {self.audio_track}")
         if self.preset not in PRESETS:
             raise ProjectError(f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}")
 

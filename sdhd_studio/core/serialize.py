@@ -8,7 +8,13 @@ from fractions import Fraction
 from typing import Any, NoReturn
 
 from sdhd_studio.core.errors import ProjectError, SettingError
-from sdhd_studio.core.project import Keyframe, MaskRef, OutputSettings, Project
+from sdhd_studio.core.project import (
+    MAX_AUDIO_TRACKS,
+    Keyframe,
+    MaskRef,
+    OutputSettings,
+    Project,
+)
 from sdhd_studio.core.settings import SETTINGS, validate
 from sdhd_studio.core.source import (
     COLOUR_MATRICES,
@@ -132,6 +138,9 @@ def _project(doc: _Reader) -> Project:
         crf=out.integer("crf", 0, 51),
         preset=out.text("preset"),
         audio=out.get("audio", bool),
+        # Projects made before the track could be chosen took the first.
+        audio_track=out.integer("audio_track", 1, MAX_AUDIO_TRACKS)
+        if out.has("audio_track") else 1,
     )
     keyframes = []
     for kf in doc.items("keyframes"):
@@ -182,6 +191,7 @@ def _audio(a: _Reader) -> AudioInfo:
         channels=a.integer("channels", 0, 1024),
         start_time=a.number("start_time", -1e9, 1e9),
         duration=None if duration is None else a.number("duration", 0, 1e9),
+        language=a.get("language", str, optional=True),
     )
 
 

@@ -18,6 +18,7 @@ class AudioInfo:
     channels: int
     start_time: float  # seconds, container clock
     duration: float | None  # seconds, None when the container does not say
+    language: str | None = None  # the stream's language tag ("eng"); None when absent or "und"
 
 
 @dataclass(frozen=True)

@@ -154,4 +154,6 @@ def _audio_info(stream: av.audio.stream.AudioStream) -> AudioInfo:
         channels=stream.channels or 0,
         start_time=float(stream.start_time * tb) if stream.start_time is not None else 0.0,
         duration=float(stream.duration * tb) if stream.duration else None,
+        language=stream.metadata.get("language") if stream.metadata.get("language") not in
+        (None, "", "und") else None,
     )

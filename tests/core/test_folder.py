@@ -121,3 +121,28 @@ def test_copy_to_refuses_a_folder_with_something_in_it(tmp_path, project):
     with pytest.raises(ProjectError, match="not empty"):
         folder.copy_to(tmp_path / "b.sdhd", project)
     assert (tmp_path / "b.sdhd" / "notes.txt").read_text() == "mine"
+
+
+def test_a_project_from_before_audio_tracks_opens_with_the_first(tmp_path, project):
+    project = edits.set_output(project, audio_track=2)
+    folder = ProjectFolder.create(tmp_path / "p.sdhd", project)
+    assert ProjectFolder(folder.path).load().output.audio_track == 2
+    data = json.loads(folder.project_file.read_text())
+    del data["output"]["audio_track"]
+    del data["source"]["info"]["audio"][0]["language"]
+    folder.project_file.write_text(json.dumps(data))
+    loaded = ProjectFolder(folder.path).load()
+    assert loaded.output.audio_track == 1 and loaded.source.info.audio[0].language is None
+
+
+@pytest.mark.parametrize("value, message", [
+    ("2", "project.output.audio_track must be an integer, got \"2\""),
+    (65, "project.output.audio_track must be an integer from 1 to 64, got 65"),
+])
+def test_a_wrong_audio_track_in_the_document_is_refused(tmp_path, project, value, message):
+    folder = ProjectFolder.create(tmp_path / "p.sdhd", project)
+    data = json.loads(folder.project_file.read_text())
+    data["output"]["audio_track"] = value
+    folder.project_file.write_text(json.dumps(data))
+    with pytest.raises(ProjectError, match=message):
+        folder.load()

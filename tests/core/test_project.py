@@ -58,6 +58,8 @@ def test_output_size_uses_square_pixels_and_even_sides():
         ({"preset": "warp"}, "unknown preset"),
         ({"fps_multiplier": 5}, "fps multiplier must be"),
         ({"height": 4}, "output height must be"),
+        ({"audio_track": 0}, "audio track must be 1-64, got 0"),
+        ({"audio_track": 65}, "audio track must be 1-64, got 65"),
     ],
 )
 def test_bad_output_settings_are_refused(project, changes, message):

@@ -30,6 +30,14 @@ def test_tiny_and_odd_clips(tiny_clip, odd_clip):
     assert (odd.width, odd.height) == clips.ODD_SIZE and odd.audio == ()
 
 
+def test_every_audio_track_is_found_with_its_language(two_tracks_clip):
+    info = probe(two_tracks_clip)
+    # A program stream has no place for language tags (a DVD keeps them in its IFO files).
+    tagged = "fra" if two_tracks_clip.endswith(".mp4") else None
+    assert [a.language for a in info.audio] == [None, tagged]
+    assert [a.sample_rate for a in info.audio] == [48000, 48000]
+
+
 def test_vfr_clip_is_flagged_and_gets_its_average_rate(vfr_clip):
     info = probe(vfr_clip)
     pictures = clips.VFR_FAST + clips.VFR_SLOW
