@@ -53,7 +53,8 @@ def make_tiny(path: Path) -> Path:
 
 def make_two_tracks(path: Path) -> Path:
     """2 s of 160x96 at 25 fps with two audio streams: a TWO_TRACKS[0] Hz tone untagged, then a
-    TWO_TRACKS[1] Hz tone tagged French (where the container keeps tags); MPEG-2 with mp2 audio in a .mpg, else H.264 and AAC."""
+    TWO_TRACKS[1] Hz tone tagged French (where the container keeps tags); MPEG-2 with mp2
+    audio in a .mpg, else H.264 and AAC."""
     mpeg = path.suffix == ".mpg"
     run_ffmpeg(
         "-f", "lavfi", "-i", "testsrc2=s=160x96:r=25:d=2",
