@@ -110,6 +110,8 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"{src['fps']} fps ({src['fps_float']:.3f}){' VFR' if src['vfr'] else ''}, "
           f"{src['frames']} frames, {src['duration']:.2f} s, "
           f"{len(src['audio'])} audio stream(s)")
+    for track, audio in enumerate(session.project.source.info.audio, 1):
+        print(f"          {audio.describe(track)}")
     if src["analysis"] is not None:
         a, c = src["analysis"], src["conditioning"]
         scan = a["scan"] + (f" {a['field_order']}" if a["scan"] != "progressive" else "")
@@ -124,8 +126,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"frames    {mode} ({c['order'] if c['mode'] != 'progressive' else 'no fields'}; "
               f"--field-order {c['field_order']} --deinterlace {c['deinterlace']} "
               f"--ivtc {c['ivtc']} --colour-matrix {c['colour_matrix']})")
+    sound = f"audio {out['audio_track']}" if out["audio"] and src["audio"] else "no audio"
     print(f"output    {out['width']}x{out['height']}, {out['fps']} fps, "
-          f"{out['codec']} crf {out['crf']} {out['preset']}")
+          f"{out['codec']} crf {out['crf']} {out['preset']}, {sound}")
     print(f"defaults  {_format_settings(info['defaults'])}")
     for kf in info["keyframes"]:
         print(f"keyframe  {kf['frame']}: {_format_settings(kf['settings'])}")
@@ -458,7 +461,8 @@ def _export(
         name: value
         for name, value in (("crf", args.crf), ("preset", args.preset), ("codec", args.codec),
                             ("fps_multiplier", getattr(args, "fps_multiplier", None)),
-                            ("target_fps", getattr(args, "target_fps", None)))
+                            ("target_fps", getattr(args, "target_fps", None)),
+                            ("audio_track", args.audio_track))
         if value is not None
     }
     if overrides.get("target_fps") is not None:
@@ -585,6 +589,8 @@ def _output_changes(args: argparse.Namespace) -> dict[str, Any]:
         changes["fps_multiplier"] = args.fps_multiplier
     if getattr(args, "target_fps", None) is not None:
         changes["target_fps"] = args.target_fps
+    if args.audio_track is not None:
+        changes["audio_track"] = args.audio_track
     return changes
 
 
@@ -785,6 +791,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--fast-upscaler", help="guided mode: upscaler of the frames between "
                        "keyframes: {names} (default lanczos)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a render setting")
+        audio_track_arg(p)
+
+    def audio_track_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--audio-track", type=int, metavar="N", help="which of the source's "
+                       "audio tracks goes into the output, 1 first (default 1; see `sdhd info`)")
 
     def source_args(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
         p.add_argument("--field-order", default=default, choices=FIELD_ORDERS,
@@ -916,6 +927,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("-o", "--output", required=True)
     rate_args(p)
+    audio_track_arg(p)
     export_args(p)
     farm_args(p)
 

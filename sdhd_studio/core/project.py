@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from sdhd_studio.core.errors import ProjectError
@@ -94,6 +95,15 @@ class OutputSettings:
         return _even(width), _even(height)
 
 
+def check_audio_track(path: str, info: VideoInfo, track: int) -> None:
+    """Refuse a track the source does not have. Track 1 of a silent source is the default and
+    means no audio."""
+    count = len(info.audio)
+    if track > max(count, 1):
+        raise ProjectError(f"{Path(path).name} has {count} audio track{'' if count == 1 else 's'}"
+                           f"; --audio-track {track} names none")
+
+
 def _even(value: float | Fraction) -> int:
     return max(2, 2 * round(float(value) / 2))
 
@@ -172,6 +182,7 @@ class Project:
         if max(width, height) > MAX_OUTPUT_SIDE:
             raise ProjectError(f"the output would be {width}x{height}; at most "
                                f"{MAX_OUTPUT_SIDE} pixels a side")
+        check_audio_track(self.source.path, self.source.info, self.output.audio_track)
 
     @property
     def frame_count(self) -> int:

@@ -20,6 +20,12 @@ class AudioInfo:
     duration: float | None  # seconds, None when the container does not say
     language: str | None = None  # the stream's language tag ("eng"); None when absent or "und"
 
+    def describe(self, track: int) -> str:
+        """How `sdhd info` and the editor name it: "audio 1: ac3, 48000 Hz, 2 ch, eng"."""
+        language = f", {self.language}" if self.language else ""
+        return (f"audio {track}: {self.codec}, {self.sample_rate} Hz, {self.channels} ch"
+                f"{language}")
+
 
 @dataclass(frozen=True)
 class Analysis:

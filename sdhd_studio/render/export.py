@@ -91,8 +91,9 @@ def export_video(
     """Write the project as a video at `out`, in the container its extension names.
 
     `overrides` replace output settings for this export only (codec, crf, preset,
-    fps_multiplier, audio); the project keeps its own. `runtime` is where missing frames render;
-    `executor` what renders them (default: threads here; a farm executor: its workers).
+    fps_multiplier, audio, audio_track); the project keeps its own. `runtime` is where missing
+    frames render; `executor` what renders them (default: threads here; a farm executor: its
+    workers).
     `keep_cheap=False`, for a project removed after the export: missing frames that a cheap
     backend makes go straight to the encoder without being stored (`Session.render`).
     """
@@ -113,7 +114,8 @@ def export_video(
                        keep_cheap)
     audio = None
     if output.audio and info.audio:
-        audio = AudioSource(disc.url(project.source.path), info.audio[0].index, info.start_time)
+        track = info.audio[output.audio_track - 1]  # the project refuses tracks it lacks
+        audio = AudioSource(disc.url(project.source.path), track.index, info.start_time)
     fps = output.fps(info)
     if not keep_cheap and executor is None:
         direct = direct_source(project, plan, (width, height))

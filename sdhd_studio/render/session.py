@@ -33,7 +33,7 @@ from sdhd_studio.core.errors import MediaError, ProjectError, SdhdError, Setting
 from sdhd_studio.core.folder import SUFFIX, ProjectFolder
 from sdhd_studio.core.history import History
 from sdhd_studio.core.lock import FileLock
-from sdhd_studio.core.project import OutputSettings, Project
+from sdhd_studio.core.project import OutputSettings, Project, check_audio_track
 from sdhd_studio.core.source import Source, VideoInfo
 from sdhd_studio.media.analysis import analyse
 from sdhd_studio.media.fingerprint import check_recorded_length, check_source, fingerprint
@@ -102,6 +102,8 @@ class Session:
         """
         source_path = Path(source_path).absolute()
         info = probe(source_path)
+        if output is not None:  # before the analysis, which may read the whole file
+            check_audio_track(str(source_path), info, output.audio_track)
         info = conditioned_info(str(source_path), info, conditioning, cancel)
         source = Source(str(source_path), fingerprint(source_path), info)
         project = edits.new_project(source, output, settings)

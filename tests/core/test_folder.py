@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 
@@ -124,7 +125,11 @@ def test_copy_to_refuses_a_folder_with_something_in_it(tmp_path, project):
 
 
 def test_a_project_from_before_audio_tracks_opens_with_the_first(tmp_path, project):
-    project = edits.set_output(project, audio_track=2)
+    info = project.source.info
+    second = dataclasses.replace(info.audio[0], index=2, language="fra")
+    source = dataclasses.replace(project.source, info=dataclasses.replace(
+        info, audio=(info.audio[0], second)))
+    project = edits.set_output(dataclasses.replace(project, source=source), audio_track=2)
     folder = ProjectFolder.create(tmp_path / "p.sdhd", project)
     assert ProjectFolder(folder.path).load().output.audio_track == 2
     data = json.loads(folder.project_file.read_text())

@@ -60,6 +60,7 @@ def test_output_size_uses_square_pixels_and_even_sides():
         ({"height": 4}, "output height must be"),
         ({"audio_track": 0}, "audio track must be 1-64, got 0"),
         ({"audio_track": 65}, "audio track must be 1-64, got 65"),
+        ({"audio_track": 2}, "tape.mp4 has 1 audio track; --audio-track 2 names none"),
     ],
 )
 def test_bad_output_settings_are_refused(project, changes, message):
