@@ -186,7 +186,12 @@ class ExportDialog(QDialog):
 
         self.audio_box = QCheckBox("Include the source audio")
         self.audio_reason = _hint("the source has no audio")
-        if info.audio:
+        if len(info.audio) > 1:  # say which: a disc's other language is a Source panel choice
+            self.audio_box.setChecked(output.audio)
+            track = output.audio_track
+            self.audio_reason.setText(f"{info.audio[track - 1].describe(track)}; the track is "
+                                      "chosen in the Source panel")
+        elif info.audio:
             self.audio_box.setChecked(output.audio)
             self.audio_reason.hide()
         else:

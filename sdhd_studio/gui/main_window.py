@@ -204,6 +204,7 @@ class MainWindow(QMainWindow):
         tabs.addTab(self.mask_panel, "Mask")
         self.source_panel = SourcePanel()
         self.source_panel.applyRequested.connect(self.set_source_frames)
+        self.source_panel.audioTrackChosen.connect(self.set_audio_track)
         tabs.addTab(self.source_panel, "Source")
         self._side_tabs = tabs
         dock = QDockWidget("Inspector", self)
@@ -1035,6 +1036,11 @@ class MainWindow(QMainWindow):
         self._current = -1
         self.set_current_frame(target)
         self.timeline.zoom_to_fit()
+
+    def set_audio_track(self, track: int) -> None:
+        """Carry the source's audio track `track` (1-based) in the output: one undoable edit."""
+        if self.document is not None:
+            self.document.edit(f"Audio track {track}", edits.set_output, audio_track=track)
 
     def set_source_frames(self, choices: dict[str, str]) -> None:
         """Make the project's frames from the source as `choices` say, on a worker (inverse

@@ -1,9 +1,11 @@
 """The Source panel: what the analysis found in the source (scan type, field order, cadence,
-colour), beside the choices that decide how the project's frames are made from it.
+colour), beside the choices that decide how the project's frames are made from it, and which
+of its audio tracks the output carries.
 
 Applying a change is the main window's job (`applyRequested`): it re-conditions the source on a
 worker (inverse telecine reads the whole file once) and makes it one undoable edit, after which
-keyframes, masks and cuts sit at the same times.
+keyframes, masks and cuts sit at the same times. Choosing an audio track (`audioTrackChosen`)
+is an undoable edit of the output settings, made at once: it touches no frame.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ _MODES = {
 
 class SourcePanel(QWidget):
     applyRequested = Signal(dict)  # choice name -> value, all four
+    audioTrackChosen = Signal(int)  # 1-based, a track the source has
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -75,6 +78,15 @@ class SourcePanel(QWidget):
         layout.addWidget(QLabel("<b>Frames made</b>"))
         layout.addLayout(chosen)
         layout.addWidget(self._apply)
+        self._audio = QComboBox(objectName="sourceAudioTrack")
+        self._audio.setToolTip("Which of the source's audio tracks the output carries, e.g. a "
+                               "disc's second language (undoable)")
+        self._audio.activated.connect(
+            lambda row: self.audioTrackChosen.emit(self._audio.itemData(row)))
+        sound = QFormLayout()
+        sound.addRow("Audio track", self._audio)
+        layout.addWidget(QLabel("<b>Sound</b>"))
+        layout.addLayout(sound)
         layout.addStretch(1)
         self._update_apply()
 
@@ -107,6 +119,14 @@ class SourcePanel(QWidget):
         texts["frames"] = f"{info.frame_count} at {float(info.fps):.3f} fps: {mode}"
         for key, text in texts.items():
             self._found[key].setText(text)
+        with QSignalBlocker(self._audio):
+            self._audio.clear()
+            for track, audio in enumerate(info.audio, 1):
+                self._audio.addItem(audio.describe(track), track)
+            if not info.audio:
+                self._audio.addItem("none: the source has no audio", 0)
+            self._audio.setCurrentIndex(max(self._audio.findData(project.output.audio_track), 0))
+        self._audio.setEnabled(len(info.audio) > 1)  # nothing to choose between otherwise
         self._update_apply()
 
     def _update_apply(self) -> None:

@@ -3,7 +3,7 @@ on a worker as one undoable edit, and the timeline follows."""
 
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QProgressDialog, QPushButton
+from PySide6.QtWidgets import QComboBox, QProgressDialog, QPushButton
 
 from sdhd_studio.core.project import OutputSettings
 from sdhd_studio.core.source import COLOUR_MATRICES, DEINTERLACE_MODES, FIELD_ORDERS, IVTC_MODES
@@ -108,3 +108,43 @@ def test_cancelled_inverse_telecine_changes_nothing(film_window, qtbot, no_messa
         pass
     assert film_window.document.project is before
     assert film_window.document.session.history.undo_label is None and not no_message_boxes
+
+
+@pytest.fixture
+def two_tracks_window(qtbot, tmp_path, monkeypatch, two_tracks_clip):
+    monkeypatch.setattr(
+        main_window, "collect_system_info",
+        lambda preference: SystemInfo((), "not asked here", None, "not asked here", preference),
+    )
+    project = tmp_path / "two.sdhd"
+    Session.create(two_tracks_clip, project, output=OutputSettings(height=192))
+    window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    with qtbot.waitSignal(window.frameShown, timeout=20000):
+        assert window.open_path(str(project))
+    yield window
+    window.shutdown()
+
+
+def test_the_audio_track_is_chosen_from_the_sources_and_undone(two_tracks_window,
+                                                               no_message_boxes):
+    window = two_tracks_window
+    combo = window.source_panel.findChild(QComboBox, "sourceAudioTrack")
+    mpeg = window.document.project.source.path.endswith(".mpg")
+    codec, language = ("mp2", "") if mpeg else ("aac", ", fra")
+    assert [combo.itemText(row) for row in range(combo.count())] == [
+        f"audio 1: {codec}, 48000 Hz, 1 ch", f"audio 2: {codec}, 48000 Hz, 1 ch{language}"]
+    assert combo.isEnabled() and combo.currentData() == 1
+    combo.activated.emit(1)  # what a user picking the second entry sends
+    assert window.document.project.output.audio_track == 2 and combo.currentData() == 2
+    assert window.document.modified
+    window.document.undo()
+    assert window.document.project.output.audio_track == 1 and combo.currentData() == 1
+    assert not no_message_boxes
+
+
+def test_the_audio_track_cannot_be_chosen_from_one(window):
+    combo = window.source_panel.findChild(QComboBox, "sourceAudioTrack")
+    assert combo.count() == 1 and not combo.isEnabled()
