@@ -147,6 +147,7 @@ def _grid_rate(avg: Fraction, real: Fraction, counted: Fraction, vfr: bool) -> F
 
 def _audio_info(stream: av.audio.stream.AudioStream) -> AudioInfo:
     tb = stream.time_base or Fraction(1, stream.sample_rate or 1)
+    language = stream.metadata.get("language", "")
     return AudioInfo(
         index=stream.index,
         codec=stream.codec_context.name,
@@ -154,6 +155,5 @@ def _audio_info(stream: av.audio.stream.AudioStream) -> AudioInfo:
         channels=stream.channels or 0,
         start_time=float(stream.start_time * tb) if stream.start_time is not None else 0.0,
         duration=float(stream.duration * tb) if stream.duration else None,
-        language=stream.metadata.get("language") if stream.metadata.get("language") not in
-        (None, "", "und") else None,
+        language=language if language not in ("", "und") else None,  # und: undetermined
     )
