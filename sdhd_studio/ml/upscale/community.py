@@ -7,8 +7,8 @@ the architecture, so everything spandrel knows loads (GRL, RGT, DRCT, ATD, ...),
 and the file's scale, half-precision support, size requirements and tiling advice come from
 its descriptor. Without it, the families sdhd builds itself load: ESRGAN in its three key
 layouts and x1-x8 (`realesrgan_nets`), Real-ESRGAN Compact, SPAN (`nets/span.py`),
-Real-CUGAN (`nets/realcugan.py`), and the transformers SwinIR, HAT, DAT and OmniSR
-(`nets/swinir.py`, `hat.py`, `dat.py`, `omnisr.py`).
+Real-CUGAN (`nets/realcugan.py`), PLKSR and RealPLKSR (`nets/plksr.py`), and the
+transformers SwinIR, HAT, DAT and OmniSR (`nets/swinir.py`, `hat.py`, `dat.py`, `omnisr.py`).
 
 Each tile is padded (reflected) up to the size the net needs and the result cropped back;
 the net's own scale is then resized to exactly the asked size, as the other learned upscalers.
@@ -33,7 +33,7 @@ from sdhd_studio.core.errors import BackendError
 from sdhd_studio.ml import realesrgan_nets, tiles
 from sdhd_studio.ml.classical import to_size
 from sdhd_studio.ml.models import Location, ModelInfo, register_finder, user_models_dir
-from sdhd_studio.ml.nets import dat, hat, omnisr, realcugan, span, swinir
+from sdhd_studio.ml.nets import dat, hat, omnisr, plksr, realcugan, span, swinir
 from sdhd_studio.ml.realesrgan import MAX_TILE, device_kind
 from sdhd_studio.ml.registry import BackendSpec, register
 from sdhd_studio.ml.runtime import Runtime
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 NAME = "model"
 SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt")
 BUILT_IN = ("ESRGAN (x1-x8, old and new layouts), Real-ESRGAN Compact, SPAN, Real-CUGAN, "
-            "SwinIR, HAT, DAT and OmniSR")
+            "PLKSR, RealPLKSR, SwinIR, HAT, DAT and OmniSR")
 OVERLAP = 16  # input pixels shared by neighbouring tiles, as for Real-ESRGAN
 MIN_TILE = 64
 
@@ -132,6 +132,11 @@ def _built_in(
         if span.is_span(shapes):
             arch = span.arch_of(shapes, source)
             return Facts("SPAN", arch.scale), functools.partial(_span_module, arch)
+        if plksr.is_plksr(shapes):
+            large = plksr.arch_of(shapes, source)
+            # fp32 for RealPLKSR with group norms, as spandrel keeps it.
+            facts = Facts(large.family, large.scale, half=not large.real or large.layer_norm)
+            return facts, functools.partial(_plksr_module, large)
         if hat.is_hat(shapes):  # HAT and SwinIR before ESRGAN: all begin with conv_first
             hybrid = hat.arch_of(shapes, source)
             # fp32, as spandrel keeps it; the net pads itself to whole windows.
@@ -186,6 +191,12 @@ def _span_module(arch: span.Arch, state: Mapping[str, Any]) -> Any:
     module = span.build(arch)
     module.load_state_dict(state)
     module.fuse()  # in fp32, before any conversion to fp16
+    return module
+
+
+def _plksr_module(arch: plksr.Arch, state: Mapping[str, Any]) -> Any:
+    module = plksr.build(arch)
+    module.load_state_dict(state)
     return module
 
 

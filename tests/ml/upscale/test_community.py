@@ -17,7 +17,7 @@ from sdhd_studio.core.errors import BackendError
 from sdhd_studio.media.probe import probe
 from sdhd_studio.media.reader import FrameReader
 from sdhd_studio.ml import ncnn_model, realesrgan_nets, registry
-from sdhd_studio.ml.nets import dat, hat, omnisr, realcugan, span, swinir
+from sdhd_studio.ml.nets import dat, hat, omnisr, plksr, realcugan, span, swinir
 from sdhd_studio.ml.realesrgan import RealEsrganUpscaler, wheel_files
 from sdhd_studio.ml.runtime import Runtime
 from sdhd_studio.ml.upscale import community
@@ -34,6 +34,9 @@ NETS = {
     "compact-x4": (RRDB("srvgg", 2, 8, scale=4), "RealESRGAN Compact", 4, (1, 0)),
     "span-x2": (span.Arch(8, scale=2), "SPAN", 2, (1, 0)),
     "realcugan-x4-pro": (realcugan.Arch(4, pro=True), "RealCUGAN", 4, (1, 32)),
+    "realplksr-x2-dysample": (plksr.Arch(16, 2, 2, 7, 4, real=True, dysample=True), "RealPLKSR",
+                              2, (1, 0)),
+    "plksr-x3": (plksr.Arch(16, 2, 3, 5, 4, mixer="CCM"), "PLKSR", 3, (1, 0)),
     "hat-x2": (hat.Arch(16, (2,), (2,), window=4, overlap_window=6, conv_features=8,
                         squeeze_features=2, mlp_features=24, features=16, scale=2),
                "HAT", 2, (1, 0)),
@@ -58,6 +61,9 @@ def _module(name):
         module.fuse()
     elif isinstance(arch, realcugan.Arch):  # x4: the input, enlarged, plus this detail
         module, last, base = realcugan.build(arch), "conv_final", True
+    elif isinstance(arch, plksr.Arch):  # the input, repeated, plus this detail; or resampled
+        module, base = plksr.build(arch), not arch.dysample
+        last = "to_img.end_conv" if arch.dysample else f"feats.{arch.last}"
     elif isinstance(arch, hat.Arch):  # the mean is added back to this
         module, last, base = hat.build(arch), "conv_last", True
     elif isinstance(arch, dat.Arch):  # so too here
