@@ -4,10 +4,10 @@ Frames of the bundled sample (640x360) go to 1280x720 on the CPU through
 - `realesrgan` on torch with its default model (realesr-animevideov3), the baseline;
 - `model` with the same weights written as a community .safetensors file: the same network
   and the same tiles;
-- `model` with a SPAN x4 of 48 features and with transformers at their published light
-  sizes (random weights, which cost the same as trained ones): SwinIR-S x2 (60 dims, 4 groups
-  of 6 blocks), DAT-light x2 (60 dims, 18 blocks) and OmniSR x2 (64 features, 5 groups), built
-  by sdhd itself.
+- `model` with nets at their published sizes (random weights, which cost the same as trained
+  ones), built by sdhd itself: a SPAN x4 of 48 features, a RealPLKSR x2 (64 features, 28
+  blocks), and the transformers at their light sizes, SwinIR-S x2 (60 dims, 4 groups of 6
+  blocks), DAT-light x2 (60 dims, 18 blocks) and OmniSR x2 (64 features, 5 groups).
 Each frame runs in a fresh process (its peak RSS is its own), configurations taking turns
 frame by frame; each loads its model, upscales the frame once (paying one-off allocations)
 and again: the second run is the per-frame figure.
@@ -33,6 +33,7 @@ CONFIGS = {
     "realesrgan torch, realesr-animevideov3": ("realesrgan", ""),
     "model, realesr-animevideov3 as a .safetensors file": ("model", "av3.safetensors"),
     "model, SPAN x4 48 features (.safetensors)": ("model", "span-x4.safetensors"),
+    "model, RealPLKSR x2 64 features (.safetensors)": ("model", "realplksr-x2.safetensors"),
     "model, SwinIR-S x2 (.safetensors)": ("model", "swinir-s-x2.safetensors"),
     "model, DAT-light x2 (.safetensors)": ("model", "dat-light-x2.safetensors"),
     "model, OmniSR x2 64 features (.safetensors)": ("model", "omnisr-x2.safetensors"),
@@ -83,7 +84,7 @@ def write_models(folder: Path) -> None:
     from safetensors.torch import save_file
 
     from sdhd_studio.ml import ncnn_model, realesrgan_nets
-    from sdhd_studio.ml.nets import dat, omnisr, span, swinir
+    from sdhd_studio.ml.nets import dat, omnisr, plksr, span, swinir
     from sdhd_studio.ml.realesrgan import wheel_files
 
     param, weights = wheel_files("realesr-animevideov3")
@@ -92,6 +93,7 @@ def write_models(folder: Path) -> None:
     torch.manual_seed(0)
     nets = {
         "span-x4": span.build(span.Arch(48, 4)),
+        "realplksr-x2": plksr.build(plksr.Arch(64, 28, 2, 17, 16, real=True)),
         "swinir-s-x2": swinir.build(swinir.Arch(60, (6,) * 4, (6,) * 4, 8, 120,
                                                 "pixelshuffledirect", 2)),
         "dat-light-x2": dat.build(dat.Arch(60, (18,), (2,), (8, 32), 120, "pixelshuffledirect", 2,
