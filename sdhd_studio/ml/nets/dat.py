@@ -35,7 +35,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdhd_studio.core.errors import BackendError
-from sdhd_studio.ml.nets.layers import DIV2K_MEAN, closing, closing_module, conv, linear, norm
+from sdhd_studio.ml.nets.layers import (
+    DIV2K_MEAN,
+    closing,
+    closing_module,
+    conv,
+    linear,
+    norm,
+    run_group,
+    without,
+)
+from sdhd_studio.ml.nets.windows import merge, partition, relative_index, shifted_mask
 from sdhd_studio.ml.weights import Shape, check_shapes
 
 TAILS = ("pixelshuffle", "pixelshuffledirect")
@@ -143,7 +153,7 @@ def is_dat(shapes: Mapping[str, Shape]) -> bool:
 
 def without_extras(state: Mapping[str, Any]) -> dict[str, Any]:
     """The state without the attention masks, which the net makes for each picture size."""
-    return {key: value for key, value in state.items() if key.rsplit(".", 1)[-1] not in _MASKS}
+    return without(state, _MASKS)
 
 
 def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:
@@ -234,31 +244,6 @@ def _class() -> type:
     from torch import nn
     from torch.nn import functional
 
-    def windows(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-        """(B, H, W, C) -> (B * windows, h * w, C), windows row by row."""
-        b, height, width, c = x.shape
-        x = x.view(b, height // h, h, width // w, w, c).permute(0, 1, 3, 2, 4, 5)
-        return x.reshape(-1, h * w, c)
-
-    def unwindow(x: torch.Tensor, h: int, w: int, height: int, width: int) -> torch.Tensor:
-        c = x.shape[-1]
-        x = x.view(-1, height // h, width // w, h, w, c).permute(0, 1, 3, 2, 4, 5)
-        return x.reshape(-1, height, width, c)
-
-    def shifted_mask(height: int, width: int, h: int, w: int, device: torch.device,
-                     dtype: torch.dtype) -> torch.Tensor:
-        """-100 between positions of an h x w window shifted by half a window that come from
-        different regions of the picture (the shift wraps the bottom and right edges round)."""
-        region = torch.zeros(height, width, device=device)
-        rows = (slice(0, -h), slice(-h, -(h // 2)), slice(-(h // 2), None))
-        cols = (slice(0, -w), slice(-w, -(w // 2)), slice(-(w // 2), None))
-        for i, band in enumerate(rows):
-            for j, column in enumerate(cols):
-                region[band, column] = 3 * i + j
-        labels = windows(region[None, :, :, None], h, w)[..., 0]  # (windows, h * w)
-        differ = labels[:, None, :] != labels[:, :, None]
-        return torch.zeros(differ.shape, device=device, dtype=dtype).masked_fill(differ, -100.0)
-
     def norm_act_linear(c_in: int, c_out: int) -> nn.Sequential:
         return nn.Sequential(nn.LayerNorm(c_in), nn.ReLU(), nn.Linear(c_in, c_out))
 
@@ -285,11 +270,7 @@ def _class() -> type:
             self.pos = DynamicPosBias(_bias_width(2 * c), heads)
             dy, dx = torch.meshgrid(torch.arange(1 - h, h), torch.arange(1 - w, w), indexing="ij")
             self.register_buffer("rpe_biases", torch.stack([dy.flatten(), dx.flatten()], 1).float())
-            ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-            ys, xs = ys.flatten(), xs.flatten()
-            # The table is indexed by the offset between two positions, (dy, dx) row-major.
-            index = (ys[:, None] - ys[None] + h - 1) * (2 * w - 1) + xs[:, None] - xs[None] + w - 1
-            self.register_buffer("relative_position_index", index)
+            self.register_buffer("relative_position_index", relative_index(h, w))
             self.register_load_state_dict_pre_hook(self._check_tables)
 
         def _check_tables(self, _module: nn.Module, state: Mapping[str, Any], prefix: str,
@@ -311,7 +292,7 @@ def _class() -> type:
             h, w, n = self.h, self.w, self.h * self.w
 
             def heads(x: torch.Tensor) -> torch.Tensor:
-                return windows(x, h, w).view(-1, n, self.heads, c // self.heads).transpose(1, 2)
+                return partition(x, h, w).view(-1, n, self.heads, c // self.heads).transpose(1, 2)
 
             attn = (heads(q) * self.scale) @ heads(k).transpose(-2, -1)
             bias = self.pos(self.rpe_biases)[self.relative_position_index.view(-1)]
@@ -320,7 +301,7 @@ def _class() -> type:
                 attn = (attn.view(b, -1, self.heads, n, n) + mask[:, None]).view(
                     -1, self.heads, n, n)
             out = (attn.softmax(-1) @ heads(v)).transpose(1, 2).reshape(-1, n, c)
-            return unwindow(out, h, w, height, width)
+            return merge(out, h, w, height, width)
 
     class Interaction(nn.Module):
         """What both kinds of block share: the projections, a depthwise convolution beside
@@ -446,10 +427,7 @@ def _class() -> type:
             self.conv = closing_module(arch.embed_dim, arch.three_convs)
 
         def forward(self, x: torch.Tensor, masks: tuple[torch.Tensor, ...]) -> torch.Tensor:
-            y = x
-            for block in self.blocks:
-                y = block(y, masks)
-            return self.conv(y.permute(0, 3, 1, 2)).permute(0, 2, 3, 1) + x
+            return run_group(self.blocks, self.conv, x, masks)
 
     class DAT(nn.Module):
         def __init__(self, arch: Arch) -> None:

@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdhd_studio.core.errors import BackendError
-from sdhd_studio.ml.nets.layers import DIV2K_MEAN, conv, linear, norm
+from sdhd_studio.ml.nets.layers import DIV2K_MEAN, conv, linear, norm, without
+from sdhd_studio.ml.nets.windows import merge, partition, relative_index, shifted_mask
 from sdhd_studio.ml.weights import Shape, check_shapes
 
 CONV_SCALE = 0.01  # the convolution branch's weight in each block, fixed in the original code
-MASKED = -100.0  # what the original adds to attention between pixels that a shift made adjacent
 # Buffers that files carry but the net recomputes: relative position indices (which files of
 # the original code hold) and SwinIR-style fixed-size attention masks (which some may).
 INDEX_KEYS = ("relative_position_index_SA", "relative_position_index_OCA")
-_MASK_SUFFIX = "attn_mask"
+_MASK = "attn_mask"
 _LAYER = "layers.{}.residual_group"
 
 
@@ -176,8 +176,7 @@ def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:
 def without_extras(state: Mapping[str, Any]) -> dict[str, Any]:
     """The state dict without the buffers the net makes itself: the relative position
     indices (fixed by the windows) and any fixed-size attention masks."""
-    return {key: value for key, value in state.items()
-            if key not in INDEX_KEYS and not key.endswith(_MASK_SUFFIX)}
+    return without(state, (*INDEX_KEYS, _MASK))
 
 
 def _dim(shapes: Mapping[str, Shape], key: str, axis: int) -> int:
@@ -221,16 +220,12 @@ def _class() -> type:
     from torch.nn import functional
 
     def windows(x: torch.Tensor, size: int) -> torch.Tensor:
-        """b, h, w, c -> b, windows, size², c (windows row by row)."""
-        b, h, w, c = x.shape
-        x = x.view(b, h // size, size, w // size, size, c).permute(0, 1, 3, 2, 4, 5)
-        return x.reshape(b, (h // size) * (w // size), size * size, c)
+        """b, h, w, c -> b, windows, size², c: `partition`, per picture as `attention` takes."""
+        return partition(x, size, size).view(x.shape[0], -1, size * size, x.shape[-1])
 
     def merged(x: torch.Tensor, size: int, h: int, w: int) -> torch.Tensor:
         """`windows` undone: b, windows, size², c -> b, h * w, c."""
-        b, c = x.shape[0], x.shape[-1]
-        x = x.view(b, h // size, w // size, size, size, c).permute(0, 1, 3, 2, 4, 5)
-        return x.reshape(b, h * w, c)
+        return merge(x.flatten(0, 1), size, size, h, w).reshape(x.shape[0], h * w, x.shape[-1])
 
     def heads_of(x: torch.Tensor, heads: int) -> torch.Tensor:
         """b, windows, n, c -> b, windows, heads, n, c / heads."""
@@ -243,28 +238,6 @@ def _class() -> type:
         out = functional.scaled_dot_product_attention(
             heads_of(q, heads), heads_of(k, heads), heads_of(v, heads), attn_mask=bias)
         return out.transpose(2, 3).flatten(3)
-
-    def shift_mask(h: int, w: int, window: int, shift: int, like: torch.Tensor) -> torch.Tensor:
-        """windows, n, n: MASKED between pixels of a shifted window that the cyclic shift
-        brought together from opposite edges (regions numbered as the original does)."""
-        def regions(n: int) -> torch.Tensor:
-            label = torch.zeros(n, device=like.device)
-            label[n - window:] = 1
-            label[n - shift:] = 2
-            return label
-
-        label = (regions(h)[:, None] * 3 + regions(w)[None, :])[None, :, :, None]
-        label = windows(label, window)[0, :, :, 0]
-        differ = label[:, None, :] != label[:, :, None]
-        return torch.zeros(differ.shape, dtype=like.dtype, device=like.device).masked_fill(
-            differ, MASKED)
-
-    def relative_index_sa(window: int) -> torch.Tensor:
-        """Index into the window attention's bias table for each (query, key) pixel pair."""
-        y, x = torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")
-        y, x = y.flatten(), x.flatten()
-        dy, dx = y[:, None] - y[None, :] + window - 1, x[:, None] - x[None, :] + window - 1
-        return dy * (2 * window - 1) + dx
 
     def relative_index_oca(window: int, overlap: int) -> torch.Tensor:
         """The same for the cross-attention: queries in the window, keys in the overlapping
@@ -456,7 +429,7 @@ def _class() -> type:
             self.arch = arch
             self.register_buffer("mean", torch.tensor(DIV2K_MEAN).view(1, 3, 1, 1),
                                  persistent=False)
-            self.register_buffer(INDEX_KEYS[0], relative_index_sa(arch.window),
+            self.register_buffer(INDEX_KEYS[0], relative_index(arch.window, arch.window),
                                  persistent=False)
             self.register_buffer(INDEX_KEYS[1],
                                  relative_index_oca(arch.window, arch.overlap_window),
@@ -487,7 +460,7 @@ def _class() -> type:
         def forward_features(self, x: torch.Tensor) -> torch.Tensor:
             b, c, h, w = x.shape
             window = self.arch.window
-            mask = shift_mask(h, w, window, window // 2, x)
+            mask = shifted_mask(h, w, window, window, x.device, x.dtype)
             tokens = self.patch_embed(x)
             for layer in self.layers:
                 tokens = layer(tokens, (h, w), self.relative_position_index_SA,

@@ -4,6 +4,7 @@ convolution closing a group of transformer blocks. Torch-free until a module is 
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from sdhd_studio.ml.weights import Shape
@@ -48,3 +49,18 @@ def closing_module(e: int, three: bool) -> Any:
     return nn.Sequential(nn.Conv2d(e, e // 4, 3, padding=1), nn.LeakyReLU(0.2),
                          nn.Conv2d(e // 4, e // 4, 1), nn.LeakyReLU(0.2),
                          nn.Conv2d(e // 4, e, 3, padding=1))
+
+
+def without(state: Mapping[str, Any], names: Collection[str]) -> dict[str, Any]:
+    """`state` less the entries whose last name part is one of `names`: buffers a net makes
+    itself for the picture at hand (masks, position indices), profiling counters."""
+    return {key: value for key, value in state.items() if key.rsplit(".", 1)[-1] not in names}
+
+
+def run_group(blocks: Iterable[Any], closing: Any, x: Any, *context: Any) -> Any:
+    """A residual group of transformer blocks over (B, H, W, C) tokens (each also given
+    `context`: masks), then its closing convolution (`closing_module`), plus its input."""
+    y = x
+    for block in blocks:
+        y = block(y, *context)
+    return closing(y.permute(0, 3, 1, 2)).permute(0, 2, 3, 1) + x

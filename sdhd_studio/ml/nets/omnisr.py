@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdhd_studio.core.errors import BackendError
-from sdhd_studio.ml.nets.layers import conv, norm
+from sdhd_studio.ml.nets.layers import conv, norm, without
 from sdhd_studio.ml.weights import Shape, check_shapes
 
 HEADS = 4  # fixed in the original code, for both the spatial and the channel attentions
@@ -104,7 +104,7 @@ def is_omnisr(shapes: Mapping[str, Shape]) -> bool:
 
 def without_extras(state: Mapping[str, Any]) -> dict[str, Any]:
     """The state dict without the entries that are not weights (`_EXTRAS`)."""
-    return {key: value for key, value in state.items() if key.rsplit(".", 1)[-1] not in _EXTRAS}
+    return without(state, _EXTRAS)
 
 
 def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:

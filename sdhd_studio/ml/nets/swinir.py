@@ -24,7 +24,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdhd_studio.core.errors import BackendError
-from sdhd_studio.ml.nets.layers import DIV2K_MEAN, closing, closing_module, conv, linear, norm
+from sdhd_studio.ml.nets.layers import (
+    DIV2K_MEAN,
+    closing,
+    closing_module,
+    conv,
+    linear,
+    norm,
+    run_group,
+    without,
+)
+from sdhd_studio.ml.nets.windows import merge, partition, relative_index, shifted_mask
 from sdhd_studio.ml.weights import Shape, check_shapes
 
 TAILS = ("pixelshuffle", "pixelshuffledirect", "nearest+conv", "")
@@ -110,7 +120,7 @@ def is_swinir(shapes: Mapping[str, Shape]) -> bool:
 
 def without_extras(state: Mapping[str, Any]) -> dict[str, Any]:
     """The state without the buffers the net makes itself."""
-    return {key: value for key, value in state.items() if key.rsplit(".", 1)[-1] not in _BUFFERS}
+    return without(state, _BUFFERS)
 
 
 def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:
@@ -174,30 +184,6 @@ def _class() -> type:
     from torch import nn
     from torch.nn import functional
 
-    def windows(x: torch.Tensor, w: int) -> torch.Tensor:
-        """(B, H, W, C) -> (B * windows, w * w, C), row by row."""
-        b, h, width, c = x.shape
-        x = x.view(b, h // w, w, width // w, w, c).permute(0, 1, 3, 2, 4, 5)
-        return x.reshape(-1, w * w, c)
-
-    def unwindow(x: torch.Tensor, w: int, h: int, width: int) -> torch.Tensor:
-        c = x.shape[-1]
-        x = x.view(-1, h // w, width // w, w, w, c).permute(0, 1, 3, 2, 4, 5)
-        return x.reshape(-1, h, width, c)
-
-    def shifted_mask(h: int, width: int, w: int, device: torch.device) -> torch.Tensor:
-        """-100 between positions of a shifted window that come from different regions of the
-        picture (the shift wraps the bottom and right edges round to the top and left)."""
-        shift = w // 2
-        region = torch.zeros(h, width, device=device)
-        bands = (slice(0, -w), slice(-w, -shift), slice(-shift, None))
-        for i, rows in enumerate(bands):
-            for j, cols in enumerate(bands):
-                region[rows, cols] = 3 * i + j
-        labels = windows(region[None, :, :, None], w)[..., 0]  # (windows, w * w)
-        differ = labels[:, None, :] != labels[:, :, None]
-        return torch.zeros_like(differ, dtype=torch.float32).masked_fill(differ, -100.0)
-
     class Mlp(nn.Module):
         def __init__(self, e: int, hidden: int) -> None:
             super().__init__()
@@ -212,11 +198,7 @@ def _class() -> type:
             self.heads = heads
             self.relative_position_bias_table = nn.Parameter(
                 torch.zeros((2 * w - 1) ** 2, heads))
-            ys, xs = torch.meshgrid(torch.arange(w), torch.arange(w), indexing="ij")
-            ys, xs = ys.flatten(), xs.flatten()
-            # The table is indexed by the offset between two positions, (dy, dx) row-major.
-            offset = (ys[:, None] - ys[None] + w - 1) * (2 * w - 1) + xs[:, None] - xs[None] + w - 1
-            self.register_buffer("index", offset.flatten(), persistent=False)
+            self.register_buffer("index", relative_index(w, w).flatten(), persistent=False)
             self.qkv, self.proj = nn.Linear(e, 3 * e), nn.Linear(e, e)
 
         def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -245,7 +227,8 @@ def _class() -> type:
             y = self.norm1(x)
             if self.shifted:
                 y = torch.roll(y, (-shift, -shift), (1, 2))
-            y = unwindow(self.attn(windows(y, w), mask if self.shifted else None), w, h, width)
+            y = merge(self.attn(partition(y, w, w), mask if self.shifted else None), w, w, h,
+                      width)
             if self.shifted:
                 y = torch.roll(y, (shift, shift), (1, 2))
             x = x + y
@@ -262,10 +245,7 @@ def _class() -> type:
             self.conv = closing_module(arch.embed_dim, arch.three_convs)
 
         def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            y = x
-            for block in self.residual_group.blocks:
-                y = block(y, mask)
-            return self.conv(y.permute(0, 3, 1, 2)).permute(0, 2, 3, 1) + x
+            return run_group(self.residual_group.blocks, self.conv, x, mask)
 
     class SwinIR(nn.Module):
         def __init__(self, arch: Arch) -> None:
@@ -308,9 +288,10 @@ def _class() -> type:
             tokens = x.permute(0, 2, 3, 1)  # (B, H, W, C): the blocks work per position
             if self.arch.patch_norm:
                 tokens = self.patch_embed.norm(tokens)
-            mask = shifted_mask(x.shape[2], x.shape[3], self.arch.window, x.device)
+            w = self.arch.window
+            mask = shifted_mask(x.shape[2], x.shape[3], w, w, x.device, x.dtype)
             for layer in self.layers:
-                tokens = layer(tokens, mask.to(x.dtype))
+                tokens = layer(tokens, mask)
             deep = self.norm(tokens).permute(0, 3, 1, 2)
             return self.conv_after_body(deep) + x
 
