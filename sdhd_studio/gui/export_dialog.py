@@ -186,16 +186,16 @@ class ExportDialog(QDialog):
 
         self.audio_box = QCheckBox("Include the source audio")
         self.audio_reason = _hint("the source has no audio")
-        if len(info.audio) > 1:  # say which: a disc's other language is a Source panel choice
-            self.audio_box.setChecked(output.audio)
-            track = output.audio_track
-            self.audio_reason.setText(f"{info.audio[track - 1].describe(track)}; the track is "
-                                      "chosen in the Source panel")
-        elif info.audio:
-            self.audio_box.setChecked(output.audio)
-            self.audio_reason.hide()
-        else:
+        if not info.audio:
             self.audio_box.setEnabled(False)
+        else:
+            self.audio_box.setChecked(output.audio)
+            if len(info.audio) > 1:  # say which: a disc's other language is a Source choice
+                track = output.audio_track
+                self.audio_reason.setText(f"{info.audio[track - 1].describe(track)}; the track "
+                                          "is chosen in the Source panel")
+            else:
+                self.audio_reason.hide()
 
         self.preview_box = QCheckBox("Fill frames that are not rendered with a quick preview")
         self.preview_box.toggled.connect(self._show_frames_line)

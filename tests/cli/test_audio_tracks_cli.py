@@ -5,22 +5,8 @@ import json
 import clips
 import pytest
 
-from sdhd_studio.cli.main import main
 from sdhd_studio.media.probe import probe
-
-
-def sdhd(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def fails(capsys, *argv, match):
-    code, _, err = sdhd(capsys, *argv)
-    assert code != 0
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("sdhd: error:"), err
-    assert match in lines[0], lines[0]
+from tests.cli.test_cli import fails, sdhd
 
 
 def upscale(capsys, source, out, *options):

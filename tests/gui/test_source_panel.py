@@ -1,6 +1,8 @@
 """The Source panel: the analysis shown beside the choices; applying one re-makes the frames
 on a worker as one undoable edit, and the timeline follows."""
 
+import contextlib
+
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QComboBox, QProgressDialog, QPushButton
@@ -22,22 +24,33 @@ def test_every_choice_is_offered():
     ]
 
 
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch, tapes):
+@contextlib.contextmanager
+def _editor_on(qtbot, tmp_path, monkeypatch, source, height, **conditioning):
+    """The editor on a new project of `source` (output `height` pixels), its first frame shown;
+    shut down afterwards."""
     monkeypatch.setattr(
         main_window, "collect_system_info",
         lambda preference: SystemInfo((), "not asked here", None, "not asked here", preference),
     )
     project = tmp_path / "tape.sdhd"
-    Session.create(tapes("pal_mpg"), project, output=OutputSettings(height=288))
+    Session.create(source, project, output=OutputSettings(height=height),
+                   conditioning=conditioning)
     window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
     window.resize(1200, 800)
     window.show()
     with qtbot.waitSignal(window.frameShown, timeout=20000):
         assert window.open_path(str(project))
-    yield window
-    window.shutdown()
+    try:
+        yield window
+    finally:
+        window.shutdown()
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch, tapes):
+    with _editor_on(qtbot, tmp_path, monkeypatch, tapes("pal_mpg"), 288) as window:
+        yield window
 
 
 def test_findings_shown_and_a_new_mode_applied_then_undone(window, qtbot, no_message_boxes):
@@ -64,21 +77,9 @@ def test_findings_shown_and_a_new_mode_applied_then_undone(window, qtbot, no_mes
 @pytest.fixture
 def film_window(qtbot, tmp_path, monkeypatch, tapes):
     """The editor on telecined film made with inverse telecine off (60 fields)."""
-    monkeypatch.setattr(
-        main_window, "collect_system_info",
-        lambda preference: SystemInfo((), "not asked here", None, "not asked here", preference),
-    )
-    project = tmp_path / "film.sdhd"
-    Session.create(tapes("film_mpg"), project, output=OutputSettings(height=240),
-                   conditioning={"ivtc": "off"})
-    window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.frameShown, timeout=20000):
-        assert window.open_path(str(project))
-    assert window.document.project.frame_count == 60
-    yield window
-    window.shutdown()
+    with _editor_on(qtbot, tmp_path, monkeypatch, tapes("film_mpg"), 240, ivtc="off") as window:
+        assert window.document.project.frame_count == 60
+        yield window
 
 
 def ask_for_ivtc(window):
@@ -112,20 +113,8 @@ def test_cancelled_inverse_telecine_changes_nothing(film_window, qtbot, no_messa
 
 @pytest.fixture
 def two_tracks_window(qtbot, tmp_path, monkeypatch, two_tracks_clip):
-    monkeypatch.setattr(
-        main_window, "collect_system_info",
-        lambda preference: SystemInfo((), "not asked here", None, "not asked here", preference),
-    )
-    project = tmp_path / "two.sdhd"
-    Session.create(two_tracks_clip, project, output=OutputSettings(height=192))
-    window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    window.show()
-    with qtbot.waitSignal(window.frameShown, timeout=20000):
-        assert window.open_path(str(project))
-    yield window
-    window.shutdown()
+    with _editor_on(qtbot, tmp_path, monkeypatch, two_tracks_clip, 192) as window:
+        yield window
 
 
 def test_the_audio_track_is_chosen_from_the_sources_and_undone(two_tracks_window,
