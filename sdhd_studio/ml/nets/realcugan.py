@@ -59,11 +59,11 @@ def arch_of(shapes: Mapping[str, Shape], source: str) -> Arch:
     else:
         scale = 3 if shapes["unet1.conv_bottom.weight"][2] == 5 else 2
     arch = Arch(scale, pro="pro" in shapes)
-    check_shapes(arch.shapes(), without_marker(shapes), source, arch.title)
+    check_shapes(arch.shapes(), without_extras(shapes), source, arch.title)
     return arch
 
 
-def without_marker(state: Mapping[str, Any]) -> dict[str, Any]:
+def without_extras(state: Mapping[str, Any]) -> dict[str, Any]:
     """The state dict without the pro models' `pro` entry (a flag, not a weight)."""
     return {key: value for key, value in state.items() if key != "pro"}
 

@@ -141,25 +141,25 @@ def _built_in(
             hybrid = hat.arch_of(shapes, source)
             # fp32, as spandrel keeps it; the net pads itself to whole windows.
             facts = Facts("HAT", hybrid.scale, half=False)
-            return facts, functools.partial(_transformer_module, hat, hybrid)
+            return facts, functools.partial(_module, hat, hybrid)
         if dat.is_dat(shapes):
             dual = dat.arch_of(shapes, source)  # fp32, as spandrel keeps it; any size runs
             return Facts("DAT", dual.scale, half=False), functools.partial(
-                _transformer_module, dat, dual)
+                _module, dat, dual)
         if swinir.is_swinir(shapes):
             swin = swinir.arch_of(shapes, source)
             # fp32: spandrel, too, keeps SwinIR from fp16. The net pads itself to whole
             # windows, so a tile need only be as large as one.
             facts = Facts("SwinIR", swin.scale, half=False, minimum=swin.window)
-            return facts, functools.partial(_transformer_module, swinir, swin)
+            return facts, functools.partial(_module, swinir, swin)
         if omnisr.is_omnisr(shapes):
             omni = omnisr.arch_of(shapes, source)  # pads itself to whole windows
-            return Facts("OmniSR", omni.scale), functools.partial(_transformer_module, omnisr,
+            return Facts("OmniSR", omni.scale), functools.partial(_module, omnisr,
                                                                   omni)
         if realcugan.is_realcugan(shapes):
             cugan = realcugan.arch_of(shapes, source)
             facts = Facts("RealCUGAN", cugan.scale, minimum=realcugan.MINIMUM)
-            return facts, functools.partial(_realcugan_module, cugan)
+            return facts, functools.partial(_module, realcugan, cugan)
         modern = realesrgan_nets.modern_keys(shapes)
         if "conv_first.weight" in modern or len(modern.get("body.0.weight", ())) == 4:
             esrgan = realesrgan_nets.arch_of(modern, source)
@@ -200,17 +200,11 @@ def _plksr_module(arch: plksr.Arch, state: Mapping[str, Any]) -> Any:
     return module
 
 
-def _transformer_module(family: Any, arch: Any, state: Mapping[str, Any]) -> Any:
+def _module(family: Any, arch: Any, state: Mapping[str, Any]) -> Any:
     """A HAT, DAT, SwinIR or OmniSR module (`family`'s) with the file's weights, less the buffers
     it makes itself for the picture at hand."""
     module = family.build(arch)
     module.load_state_dict(family.without_extras(state))
-    return module
-
-
-def _realcugan_module(arch: realcugan.Arch, state: Mapping[str, Any]) -> Any:
-    module = realcugan.build(arch)
-    module.load_state_dict(realcugan.without_marker(state))
     return module
 
 
